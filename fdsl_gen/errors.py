@@ -1,0 +1,5 @@
+"""The one exception type for mistakes a user can fix; the CLI prints it as one line."""
+
+
+class UserError(Exception):
+    """Bad input or a state of the output folder that the user must resolve."""

@@ -1,0 +1,106 @@
+"""IFS parameter files in the official FractalDB CSV format.
+
+One file per category, `%05d.csv`, no header, one row a,b,c,d,e,f,p per map,
+values written with `%.18e` so that they read back bit for bit.
+"""
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from fdsl_gen.errors import UserError
+
+_OFFICIAL_SUBDIR = re.compile(r"csv\d+$")
+
+
+def write_system(path, system):
+    """Write one category atomically (temporary name, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    np.savetxt(tmp, system, delimiter=",", fmt="%.18e")
+    os.replace(tmp, path)
+
+
+def read_table(path, columns, what):
+    """Read a comma-separated table of finite floats with `columns` columns."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise UserError(f"cannot read {what} {path}: {err.strerror}") from None
+    rows = [line for line in text.splitlines() if line.strip()]
+    if not rows:
+        raise UserError(f"{what} {path} is empty")
+    table = []
+    for number, line in enumerate(rows, 1):
+        cells = line.split(",")
+        if len(cells) != columns:
+            raise UserError(f"{what} {path}, line {number}: {len(cells)} columns, expected {columns}")
+        try:
+            table.append([float(cell) for cell in cells])
+        except ValueError:
+            raise UserError(f"{what} {path}, line {number}: not a number: {line.strip()!r}") from None
+    table = np.array(table, dtype=np.float64)
+    if not np.isfinite(table).all():
+        raise UserError(f"{what} {path} holds NaN or infinite values")
+    return table
+
+
+def read_system(path):
+    """One category: an (N, 7) array with N >= 1 and non-negative p summing above 0."""
+    system = read_table(path, 7, "parameter file")
+    if (system[:, 6] < 0).any() or system[:, 6].sum() <= 0:
+        raise UserError(f"parameter file {path}: probabilities (column 7) must be >= 0 with a positive sum")
+    return system
+
+
+def category_files(folder):
+    """The category CSVs of a folder, in category order.
+
+    Accepts a flat folder of CSVs or the official layout of csv0..csvK
+    sub-folders; categories are ordered by file name, as the reference does.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"parameter folder {folder} does not exist")
+    files = list(folder.glob("*.csv"))
+    for sub in folder.iterdir():
+        if sub.is_dir() and _OFFICIAL_SUBDIR.match(sub.name):
+            files.extend(sub.glob("*.csv"))
+    if not files:
+        raise UserError(f"parameter folder {folder} holds no .csv files")
+    names = [f.name for f in files]
+    if len(set(names)) != len(names):
+        raise UserError(f"parameter folder {folder} holds the same file name twice")
+    return sorted(files, key=lambda f: f.name)
+
+
+def read_systems(folder, limit=0):
+    """The first `limit` categories of a folder (all when limit is 0)."""
+    files = category_files(folder)
+    if limit:
+        if limit > len(files):
+            raise UserError(f"{limit} categories asked for, {folder} holds {len(files)}")
+        files = files[:limit]
+    return [read_system(f) for f in files]
+
+
+def weight_rows(k):
+    """The 25 official weight rows for step k: a..f scaled by 1 +- k, 1 +- 2k.
+
+    Factors are rounded to 12 decimals so that k = 0.4 gives the official
+    file's 0.2, 0.6, 1.4, 1.8 exactly.
+    """
+    low2, low1, high1, high2 = (round(1 + m * k, 12) for m in (-2, -1, 1, 2))
+    rows = [[f, 1, 1, 1, 1, 1] for f in (low2, low1, 1.0, high1, high2)]
+    for column in range(1, 6):
+        for factor in (low2, low1, high1, high2):
+            row = [1.0] * 6
+            row[column] = factor
+            rows.append(row)
+    return np.array(rows, dtype=np.float64)
+
+
+def read_weights(path):
+    return read_table(path, 6, "weight file")

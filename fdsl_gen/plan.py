@@ -1,0 +1,111 @@
+"""Which samples go into which shard, in which order: a pure function of the seed.
+
+Groups (class, group) are dealt in one seeded global order, so every shard
+mixes many classes; a `--val-fraction` of each class's groups goes to a
+`val` split. Inside a shard the samples are shuffled once more, seeded by
+(seed, split, shard), so that even a small shuffle buffer sees many classes.
+"""
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from fdsl_gen.errors import UserError
+from fdsl_gen.recipe import derive_seed
+
+_ORDER, _VAL, _SHUFFLE = 1, 2, 3
+SPLITS = ("train", "val")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Samples [lo, hi) of group `group` of class `cls`."""
+    cls: int
+    group: int
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    num_classes: int
+    samples_per_class: int
+    group_size: int
+    seed: int
+    samples_per_shard: int
+    val_fraction: float = 0.0
+
+    def __post_init__(self):
+        if self.samples_per_shard < 1:
+            raise UserError("--samples-per-shard must be at least 1")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise UserError("--val-fraction must be in [0, 1)")
+        if self.val_fraction and self.val_groups_per_class == 0:
+            raise UserError(
+                f"--val-fraction {self.val_fraction} leaves no validation group: "
+                f"each class has {self.groups_per_class} groups of {self.group_size}")
+
+    @property
+    def groups_per_class(self):
+        return -(-self.samples_per_class // self.group_size)
+
+    @property
+    def val_groups_per_class(self):
+        return int(round(self.val_fraction * self.groups_per_class))
+
+    def group_sizes(self, groups):
+        return np.minimum(self.group_size, self.samples_per_class - groups * self.group_size)
+
+    @cached_property
+    def _order(self):
+        total = self.num_classes * self.groups_per_class
+        rng = np.random.default_rng(derive_seed(self.seed, _ORDER))
+        units = rng.permutation(total)
+        is_val = self._val_mask()[units // self.groups_per_class, units % self.groups_per_class]
+        return {"train": units[~is_val], "val": units[is_val]}
+
+    def _val_mask(self):
+        shape = (self.num_classes, self.groups_per_class)
+        if not self.val_groups_per_class:
+            return np.zeros(shape, bool)
+        rng = np.random.default_rng(derive_seed(self.seed, _VAL))
+        ranks = np.argsort(np.argsort(rng.random(shape), axis=1), axis=1)
+        return ranks < self.val_groups_per_class
+
+    def splits(self):
+        return [s for s in SPLITS if self._order[s].size]
+
+    @cached_property
+    def _ends(self):
+        return {s: np.cumsum(self.group_sizes(u % self.groups_per_class)) for s, u in self._order.items()}
+
+    def num_samples(self, split):
+        ends = self._ends[split]
+        return int(ends[-1]) if ends.size else 0
+
+    def num_shards(self, split):
+        return -(-self.num_samples(split) // self.samples_per_shard)
+
+    def shard_range(self, split, shard):
+        start = shard * self.samples_per_shard
+        return start, min(start + self.samples_per_shard, self.num_samples(split))
+
+    def pieces(self, split, shard):
+        """The group slices that make up a shard, in global order."""
+        start, stop = self.shard_range(split, shard)
+        units, ends = self._order[split], self._ends[split]
+        first = int(np.searchsorted(ends, start, side="right"))
+        last = int(np.searchsorted(ends, stop - 1, side="right"))
+        pieces = []
+        for k in range(first, last + 1):
+            unit = int(units[k])
+            begin = int(ends[k - 1]) if k else 0
+            pieces.append(Piece(unit // self.groups_per_class, unit % self.groups_per_class,
+                                max(start - begin, 0), min(stop, int(ends[k])) - begin))
+        return pieces
+
+    def shard_order(self, split, shard):
+        """The permutation applied to a shard's samples before writing."""
+        start, stop = self.shard_range(split, shard)
+        rng = np.random.default_rng(derive_seed(self.seed, _SHUFFLE, SPLITS.index(split), shard))
+        return rng.permutation(stop - start)

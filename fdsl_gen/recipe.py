@@ -1,0 +1,81 @@
+"""What every dataset recipe provides: a pure function of (config, seed, class, group).
+
+A recipe has `num_classes` classes of `samples_per_class` samples each.
+Samples j of one class are rendered in groups of `group_size` (j // group_size
+is the group), so work shared by a group (a point set, a canvas that is
+flipped four ways) is done once. Every random draw of a group comes from
+`group_seed(cls, group)`, so any group can be rendered anywhere, in any order.
+"""
+import dataclasses
+import hashlib
+import json
+
+import numpy as np
+
+
+def derive_seed(*words):
+    """A 64-bit seed from integers, stable across platforms and numpy versions."""
+    return int(np.random.SeedSequence([int(w) for w in words]).generate_state(1, np.uint64)[0])
+
+
+def option(default, help, choices=None):
+    """A config field that is also a CLI option (`--field-name`)."""
+    meta = {"help": help}
+    if choices:
+        meta["choices"] = tuple(choices)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+class Recipe:
+    """Base of all recipes. Subclasses set `Config` and implement the hooks."""
+
+    name = ""
+    Config = None
+    loss = "ce"
+    group_size = 1
+
+    def __init__(self, config, seed, progress=None):
+        """`progress(index, ...)`, when given, is called as slow set-up work advances."""
+        self.config = config
+        self.seed = seed
+
+    @property
+    def num_classes(self):
+        raise NotImplementedError
+
+    @property
+    def samples_per_class(self):
+        raise NotImplementedError
+
+    @property
+    def image_shape(self):
+        """(height, width, channels) of every image."""
+        raise NotImplementedError
+
+    def render_group(self, cls, group):
+        """[(image uint8 HxW or HxWx3, meta dict)] for the group's samples, in j order."""
+        raise NotImplementedError
+
+    def group_seed(self, cls, group):
+        return derive_seed(self.seed, cls, group)
+
+    def group_samples(self, group):
+        """How many samples group `group` of a class holds (the last may be short)."""
+        return min(self.group_size, self.samples_per_class - group * self.group_size)
+
+    def describe(self):
+        """The resolved config as JSON-able data, written into manifest.json."""
+        return dataclasses.asdict(self.config)
+
+    def extra_files(self):
+        """{relative path: bytes} stored beside the shards (e.g. parameter files)."""
+        return {}
+
+    def fingerprint(self):
+        """Changes whenever anything that shapes the output changes."""
+        digest = hashlib.sha256()
+        digest.update(json.dumps([self.name, self.seed, self.describe()], sort_keys=True).encode())
+        for path, data in sorted(self.extra_files().items()):
+            digest.update(path.encode())
+            digest.update(data)
+        return digest.hexdigest()

@@ -1,0 +1,1 @@
+from fdsl_gen.recipes import fractaldb  # noqa: F401  (registers)
