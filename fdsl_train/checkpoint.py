@@ -1,0 +1,94 @@
+"""Checkpoints: the resumable training state, and weights timm loads back.
+
+`model.safetensors` + `config.json` are written by timm's own `save_for_hf`, so
+`timm.create_model(name, pretrained=True, num_classes=K,
+pretrained_cfg_overlay=dict(file=".../model.safetensors", num_classes=C))` and
+`timm.create_model("local-dir:DIR")` both read them.
+"""
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional, Tuple
+
+import timm
+import torch
+from safetensors import safe_open
+from torch import nn
+
+from fdsl_train import models
+from fdsl_train.errors import UserError
+from fdsl_train.recipes import Recipe
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+STATE = "state.pt"
+
+
+def save_weights(model: nn.Module, folder: Path, recipe: Recipe) -> None:
+    """Write model.safetensors and config.json into `folder`, replacing both at once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data_config = dict(input_size=(3, recipe.img_size, recipe.img_size), mean=recipe.mean, std=recipe.std,
+                       crop_pct=1.0)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        timm.models.save_for_hf(model, tmp, safe_serialization=True, data_config=data_config)
+        for name in (WEIGHTS, CONFIG):
+            os.replace(Path(tmp) / name, folder / name)
+
+
+def save_state(state: dict, path: Path) -> None:
+    """torch.save through a temporary file, so that a crash never leaves half a checkpoint."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: str) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        path = path / STATE
+    if not path.is_file():
+        raise UserError(f"no training state to resume at {path}")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def locate(pretrained: str) -> Tuple[Path, dict]:
+    """The weights file and config.json of a checkpoint given as its folder or its weights file."""
+    path = Path(pretrained)
+    weights = path / WEIGHTS if path.is_dir() else path
+    config = weights.parent / CONFIG
+    if not weights.is_file() or not config.is_file():
+        raise UserError(f"no checkpoint at {pretrained}: expected {WEIGHTS} and {CONFIG}")
+    return weights, json.loads(config.read_text())
+
+
+def create_pretrained(pretrained: str, *, num_classes: int, img_size: int, name: Optional[str] = None,
+                      drop_path: float = 0.0) -> nn.Module:
+    """A model with the checkpoint's weights; its head is new when `num_classes` differs from the checkpoint's."""
+    weights, config = locate(pretrained)
+    name = name or config["architecture"]
+    overlay = dict(file=str(weights), num_classes=config["num_classes"])
+    try:
+        model = models.create(name, num_classes=num_classes, img_size=img_size, drop_path=drop_path,
+                              pretrained=True, pretrained_cfg_overlay=overlay)
+    except RuntimeError as err:
+        raise UserError(f"{weights} ({config['architecture']}) does not fit {name}: "
+                        f"{str(err).strip().splitlines()[0]}") from None
+    _check_same_tensors(model, weights, config["architecture"], name)
+    return model
+
+
+def _check_same_tensors(model: nn.Module, weights: Path, saved: str, name: str) -> None:
+    """timm loads non-strictly when the head is replaced; make sure the body really matched."""
+    head = model.pretrained_cfg.get("classifier") or ()
+    head = (head,) if isinstance(head, str) else tuple(head)
+
+    def body(keys):
+        return {k for k in keys if not any(k.startswith(h + ".") for h in head)}
+
+    with safe_open(str(weights), framework="pt") as f:
+        saved_keys = body(f.keys())
+    differ = saved_keys ^ body(model.state_dict().keys())
+    if differ:
+        raise UserError(f"{weights} holds a {saved}, which does not fit {name} "
+                        f"({len(differ)} tensors differ, e.g. {sorted(differ)[0]})")

@@ -1,0 +1,180 @@
+"""`fdsl-train`: pretrain, finetune, probe and import-idx.
+
+Hyper-parameter options carry timm's names; each defaults to the chosen
+--recipe's value. User errors print one line and exit with status 2.
+"""
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from fdsl_train import __version__, recipes
+from fdsl_train import finetune as finetune_command
+from fdsl_train import pretrain as pretrain_command
+from fdsl_train import probe as probe_command
+from fdsl_train.convert import idx_to_image_folder
+from fdsl_train.errors import UserError
+from fdsl_train.run import RunOptions
+
+
+class _Failure(click.ClickException):
+    exit_code = 2
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            raise _Failure(" ".join(str(err).split("\n"))) from None
+
+
+def _floats(count: int) -> Callable:
+    def parse(_ctx, _param, value):
+        if value is None:
+            return None
+        try:
+            numbers = tuple(float(v) for v in value.split(","))
+        except ValueError:
+            raise click.BadParameter(f"expected {count} comma-separated numbers") from None
+        if len(numbers) != count:
+            raise click.BadParameter(f"expected {count} comma-separated numbers")
+        return numbers
+    return parse
+
+
+def _ints(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter("expected comma-separated integers") from None
+
+
+RECIPE_OPTIONS = [
+    click.option("--recipe", default=None, type=click.Choice(recipes.names()),
+                 help="Hyper-parameter preset [pretrain: 1p-frac for lpce datasets, else fdsl-vit; finetune: finetune]."),
+    click.option("--model", default=None, help="Any timm model name."),
+    click.option("--img-size", type=int, default=None),
+    click.option("-b", "--batch-size", type=int, default=None, help="Per rank."),
+    click.option("--epochs", type=int, default=None),
+    click.option("--opt", default=None, help="timm optimizer name (adamw, sgd, lamb, ...)."),
+    click.option("--lr", type=float, default=None, help="Absolute learning rate (overrides --lr-base)."),
+    click.option("--lr-base", type=float, default=None, help="Learning rate at --lr-base-size global batch."),
+    click.option("--lr-base-size", type=int, default=None),
+    click.option("--momentum", type=float, default=None),
+    click.option("--weight-decay", type=float, default=None),
+    click.option("--sched", default=None, help="timm scheduler name (cosine, multistep, step, ...)."),
+    click.option("--warmup-epochs", type=float, default=None),
+    click.option("--warmup-lr", type=float, default=None),
+    click.option("--min-lr", type=float, default=None),
+    click.option("--decay-milestones", callback=_ints, default=None, help="Epochs, e.g. 30,60."),
+    click.option("--decay-rate", type=float, default=None),
+    click.option("--crop", type=click.Choice(["rrc", "random"]), default=None,
+                 help="rrc: RandomResizedCrop (--scale); random: plain RandomCrop."),
+    click.option("--scale", callback=_floats(2), default=None, help="RandomResizedCrop area range, e.g. 0.08,1."),
+    click.option("--hflip", type=float, default=None),
+    click.option("--vflip", type=float, default=None),
+    click.option("--color-jitter", type=float, default=None),
+    click.option("--aa", default=None, help="timm auto-augment string, e.g. rand-m9-mstd0.5-inc1; '' for none."),
+    click.option("--reprob", type=float, default=None, help="Random erasing probability."),
+    click.option("--mixup", type=float, default=None, help="Mixup alpha (0: off)."),
+    click.option("--cutmix", type=float, default=None, help="CutMix alpha (0: off)."),
+    click.option("--smoothing", type=float, default=None, help="Label smoothing."),
+    click.option("--drop-path", type=float, default=None),
+    click.option("--mean", callback=_floats(3), default=None),
+    click.option("--std", callback=_floats(3), default=None),
+]
+
+RUN_OPTIONS = [
+    click.option("--data", required=True,
+                 help="Dataset folder, manifest.json, shard list in brace notation, or file/http(s)/pipe: URL."),
+    click.option("--output", type=click.Path(path_type=Path), default=None, help="Run folder [runs/<command>]."),
+    click.option("-j", "--workers", type=int, default=4, show_default=True, help="Data loader workers per rank."),
+    click.option("--seed", type=int, default=0, show_default=True),
+    click.option("--num-classes", type=int, default=None, help="Must match the data's when it declares one."),
+    click.option("--train-split", default="train", show_default=True),
+    click.option("--val-split", default="val", show_default=True),
+    click.option("--balance", type=click.Choice(["resample", "fail"]), default="resample", show_default=True,
+                 help="When shards do not split evenly over ranks x workers: top up from other shards, or refuse."),
+    click.option("--strict", is_flag=True, help="Stop at the first corrupt sample instead of skipping it."),
+    click.option("--shuffle-buffer", type=int, default=1000, show_default=True),
+    click.option("--samples-per-shard", type=int, default=None, help="For URL lists without a manifest."),
+    click.option("--checkpoint-every", type=int, default=0, help="Also checkpoint every N steps (0: epochs only)."),
+    click.option("--log-interval", type=int, default=50, show_default=True),
+    click.option("--amp/--no-amp", default=None, help="Mixed precision [on for GPU]."),
+    click.option("--channels-last/--no-channels-last", default=None, help="[on for GPU]"),
+    click.option("--torchcompile", is_flag=True, help="torch.compile the model."),
+]
+
+
+def _with(options):
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return decorate
+
+
+def _split(command: str, kwargs: dict):
+    """(recipe name, recipe overrides, RunOptions) from a command's keyword arguments."""
+    recipe_name = kwargs.pop("recipe")
+    run_fields = {name: kwargs.pop(name) for name in list(kwargs) if name in RunOptions.__dataclass_fields__}
+    run_fields["output"] = run_fields["output"] or Path("runs") / command
+    return recipe_name, kwargs, RunOptions(**run_fields)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__)
+def cli():
+    """Pre-train timm models on formula-driven shards, then fine-tune or probe them."""
+
+
+@cli.command()
+@_with(RECIPE_OPTIONS + RUN_OPTIONS)
+@click.option("--resume", default=None, help="Run folder or state.pt to continue from (mid-epoch included).")
+def pretrain(**kwargs):
+    """Pre-train from scratch on shards (LPCE when the manifest says loss: lpce)."""
+    pretrain_command.pretrain(*_split("pretrain", kwargs))
+
+
+@cli.command()
+@_with(RECIPE_OPTIONS + RUN_OPTIONS)
+@click.option("--pretrained", default=None, help="Run folder or model.safetensors; none trains from scratch.")
+def finetune(pretrained, **kwargs):
+    """Fine-tune on an ImageFolder tree (DATA/train, DATA/val) or shards; top-1 per epoch."""
+    finetune_command.finetune(*_split("finetune", kwargs), pretrained)
+
+
+@cli.command()
+@click.option("--pretrained", required=True, help="Run folder or model.safetensors.")
+@click.option("--data", required=True, help="ImageFolder tree (DATA/train, DATA/val) or a shard dataset.")
+@click.option("--layers", callback=_ints, default="1,2,3", show_default=True,
+              help="Probe after the first k blocks, for each k (1-based, timm feature_info order).")
+@click.option("--output", type=click.Path(path_type=Path), default=Path("runs/probe"), show_default=True)
+@click.option("--epochs", type=int, default=100, show_default=True, help="Epochs of the linear classifier.")
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("-b", "--batch-size", type=int, default=256, show_default=True)
+@click.option("-j", "--workers", type=int, default=4, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--img-size", type=int, default=0, help="[the checkpoint's]")
+@click.option("--train-split", default="train", show_default=True)
+@click.option("--val-split", default="val", show_default=True)
+def probe(**kwargs):
+    """Linear probing on the features of the first k blocks of a pre-trained model."""
+    probe_command.probe(probe_command.ProbeOptions(**kwargs))
+
+
+@cli.command("import-idx")
+@click.option("--images", type=click.Path(path_type=Path), required=True, help="IDX images (.gz or plain).")
+@click.option("--labels", type=click.Path(path_type=Path), required=True, help="IDX labels (.gz or plain).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="ImageFolder split to write, e.g. DIR/train.")
+@click.option("--limit", type=int, default=None, help="Only the first N images.")
+def import_idx(images, labels, out, limit):
+    """Write an IDX image set (MNIST, Fashion-MNIST) as an ImageFolder split of PNG files."""
+    click.echo(f"{idx_to_image_folder(images, labels, out, limit)} images written to {out}")
+
+
+def main():
+    cli(prog_name="fdsl-train")

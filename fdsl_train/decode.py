@@ -1,0 +1,45 @@
+"""Decode shard samples (png + cls) into RGB images and labels, counting the bad ones.
+
+Shards store single-channel PNGs (grey or a grey palette); models take three
+channels, so every image goes through `convert("RGB")`.
+"""
+import io
+from typing import Iterable, Iterator, List, Tuple
+
+from PIL import Image
+
+
+class Tally:
+    """Descriptions of the samples and shards a reader had to skip since the last drain."""
+
+    def __init__(self) -> None:
+        self.skipped: List[str] = []
+
+    def handler(self, err: Exception) -> bool:
+        """webdataset exception handler: note the error and keep reading."""
+        self.skipped.append(f"unreadable shard data: {err.args[0] if err.args else err!r}")
+        return True
+
+    def drain(self) -> List[str]:
+        skipped, self.skipped = self.skipped, []
+        return skipped
+
+
+def decode_image(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB")
+
+
+def decode_label(sample: dict) -> int:
+    return int(sample["cls"])
+
+
+def decode_samples(samples: Iterable[dict], tally: Tally) -> Iterator[Tuple[Image.Image, int]]:
+    """Stage: raw tar samples -> (RGB image, label); undecodable samples are noted in `tally`."""
+    for sample in samples:
+        try:
+            yield decode_image(sample["png"]), decode_label(sample)
+        except (KeyError, ValueError, OSError, SyntaxError) as err:
+            # PIL raises OSError/SyntaxError for broken files, int() ValueError for a bad cls
+            where = f"{sample.get('__url__', '?')}:{sample.get('__key__', '?')}"
+            tally.skipped.append(f"corrupt sample {where} ({type(err).__name__})")

@@ -1,0 +1,162 @@
+"""The training step, the epoch loop and top-1 evaluation, shared by pretrain and finetune.
+
+Batches are (images, labels, skipped) tuples; `skipped` lists the samples the
+data pipeline could not decode since the previous batch.
+"""
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
+
+import torch
+from timm.data import Mixup
+from timm.optim import create_optimizer_v2
+from timm.scheduler import create_scheduler_v2
+from torch import nn
+from tqdm import tqdm
+
+from fdsl_train import dist
+from fdsl_train.errors import UserError
+from fdsl_train.losses import create_loss
+from fdsl_train.recipes import Recipe
+from fdsl_train.runlog import RunLog
+
+
+@dataclass
+class Position:
+    """Where training stands; saved in checkpoints so that a resumed run continues from here."""
+
+    epoch: int = 0
+    batch: int = 0  # batches done in `epoch`
+    step: int = 0  # optimizer steps done in all
+
+
+@dataclass(frozen=True)
+class Accel:
+    """How this rank computes: device, mixed precision and memory layout."""
+
+    device: torch.device
+    amp: bool = False
+    channels_last: bool = False
+
+    @staticmethod
+    def choose(device: torch.device, amp: Optional[bool], channels_last: Optional[bool]) -> "Accel":
+        """AMP and channels-last default to on for GPUs, off for CPUs."""
+        gpu = device.type == "cuda"
+        return Accel(device, gpu if amp is None else amp, gpu if channels_last is None else channels_last)
+
+    def autocast(self):
+        if not self.amp:
+            return nullcontext()
+        bf16 = self.device.type != "cuda" or torch.cuda.is_bf16_supported()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if bf16 else torch.float16)
+
+    def needs_scaler(self) -> bool:
+        return self.amp and self.device.type == "cuda" and not torch.cuda.is_bf16_supported()
+
+    def images(self, images: torch.Tensor) -> torch.Tensor:
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        return images.to(self.device, non_blocking=True, memory_format=layout)
+
+
+class Trainer:
+    """One model with its optimizer, schedule, mixup and loss."""
+
+    def __init__(self, model: nn.Module, recipe: Recipe, *, num_classes: int, updates_per_epoch: int,
+                 global_batch: int, accel: Accel, ranks: dist.Ranks, log: RunLog, strict: bool = False) -> None:
+        self.model = model
+        self.recipe = recipe
+        self.accel = accel
+        self.ranks = ranks
+        self.log = log
+        self.strict = strict
+        self.optimizer = create_optimizer_v2(
+            model, opt=recipe.opt, lr=recipe.learning_rate(global_batch),
+            weight_decay=recipe.weight_decay, momentum=recipe.momentum,
+        )
+        self.scheduler, _ = create_scheduler_v2(
+            self.optimizer, sched=recipe.sched, num_epochs=recipe.epochs,
+            decay_milestones=list(recipe.decay_milestones), decay_rate=recipe.decay_rate,
+            warmup_epochs=recipe.warmup_epochs, warmup_lr=recipe.warmup_lr, min_lr=recipe.min_lr,
+            step_on_epochs=False, updates_per_epoch=updates_per_epoch,
+        )
+        self.mixup = self._mixup(recipe, num_classes)
+        self.loss_fn = create_loss(recipe.loss, num_classes, recipe.smoothing, self.mixup is not None)
+        self.scaler = torch.amp.GradScaler(accel.device.type, enabled=accel.needs_scaler())
+
+    @staticmethod
+    def _mixup(recipe: Recipe, num_classes: int) -> Optional[Mixup]:
+        if recipe.mixup <= 0 and recipe.cutmix <= 0:
+            return None
+        if recipe.batch_size % 2:
+            raise UserError(f"mixup/cutmix pair samples within a batch: --batch-size {recipe.batch_size} must be even")
+        return Mixup(mixup_alpha=recipe.mixup, cutmix_alpha=recipe.cutmix,
+                     label_smoothing=recipe.smoothing, num_classes=num_classes)
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """One optimizer step on one batch; the loss, still on the device."""
+        images = self.accel.images(images)
+        labels = labels.to(self.accel.device, non_blocking=True)
+        targets = labels
+        if self.mixup is not None:
+            images, targets = self.mixup(images, labels)
+        with self.accel.autocast():
+            loss = self.loss_fn(self.model(images), targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach()
+
+    def train_epoch(self, batches: Iterable, expected: int, position: Position, *,
+                    log_interval: int = 50, after_step: Callable[[Position], None] = lambda p: None) -> dict:
+        """Run the remaining `expected` batches of `position.epoch`; epoch figures summed over ranks."""
+        self.model.train()
+        self.scheduler.step_update(position.step)
+        loss_sum = torch.zeros((), device=self.accel.device)
+        done, skipped, samples = 0, 0, 0
+        start = time.perf_counter()
+        bar = tqdm(total=expected, desc=f"epoch {position.epoch}", unit="batch",
+                   disable=not self.ranks.is_main, dynamic_ncols=True)
+        for images, labels, bad in batches:
+            skipped += self._note_skipped(bad)
+            loss = self.step(images, labels)
+            loss_sum += loss
+            done, samples = done + 1, samples + len(labels)
+            position.batch += 1
+            position.step += 1
+            self.scheduler.step_update(position.step)
+            if done % log_interval == 0 or done == expected:
+                rate = samples * self.ranks.world / (time.perf_counter() - start)
+                bar.set_postfix(loss=f"{loss.item():.4f}", samples_s=f"{rate:.0f}")
+                self.log.write("step", epoch=position.epoch, step=position.step, loss=loss.item(),
+                               lr=self.optimizer.param_groups[0]["lr"], samples_per_s=rate)
+            bar.update()
+            after_step(position)
+        bar.close()
+        if done != expected:
+            raise UserError(f"rank {self.ranks.rank} read {done} of {expected} batches in epoch {position.epoch}: "
+                            "the data has too many unreadable samples")
+        total_loss, total_batches, total_skipped = dist.sum_over_ranks(
+            [loss_sum.item(), done, skipped], self.accel.device)
+        return {"loss": total_loss / max(1, total_batches), "skipped": int(total_skipped),
+                "seconds": time.perf_counter() - start}
+
+    def _note_skipped(self, bad) -> int:
+        if bad and self.strict:
+            raise UserError(f"{bad[0]} (--strict stops at the first bad sample)")
+        return len(bad)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Iterable, accel: Accel) -> float:
+    """Top-1 accuracy in percent over all ranks' batches."""
+    model.eval()
+    correct, seen = 0, 0
+    for images, labels, _ in batches:
+        with accel.autocast():
+            logits = model(accel.images(images))
+        correct += (logits.argmax(-1).cpu() == labels).sum().item()
+        seen += len(labels)
+    correct, seen = dist.sum_over_ranks([correct, seen], accel.device)
+    return 100.0 * correct / max(1, seen)

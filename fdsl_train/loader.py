@@ -1,0 +1,204 @@
+"""Stream shards into batches with equal batch counts on every rank.
+
+Each epoch the shard list is shuffled from (seed, epoch) and dealt round-robin
+to the readers: one reader per (rank, DataLoader worker). Every rank runs
+exactly `num_samples // (world * batch_size)` batches, split over its readers
+as evenly as possible. A reader whose shards hold fewer samples than its quota
+tops up with shards drawn from the whole list (`--balance resample`), or the
+run refuses to start (`--balance fail`); a reader with more stops at its quota.
+That keeps DDP ranks in step however the shards are sized.
+
+Resume: batch i of a rank comes from reader i % workers (the DataLoader asks its
+workers in turn), so skipping k batches means reader w skips the batches it
+owes before k, and the worker order is rotated by k so that the first batch
+delivered is batch k. The resumed stream is the same batches, sample for
+sample; augmentation draws after the resume point are new.
+"""
+import hashlib
+import itertools
+import random
+from dataclasses import dataclass
+from typing import Callable, Iterator, List, Tuple
+
+import torch
+import webdataset as wds
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from fdsl_train.decode import Tally, decode_samples
+from fdsl_train.errors import UserError
+from fdsl_train.shards import ShardSet
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What one worker of one rank reads in one epoch."""
+
+    shards: Tuple[int, ...]
+    batches: int
+
+
+def derive_seed(*parts) -> int:
+    """A 63-bit seed from any printable parts, stable across processes and Python runs."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def batches_per_rank(num_samples: int, world: int, batch_size: int) -> int:
+    return num_samples // (world * batch_size)
+
+
+def plan_epoch(sizes, *, seed: int, epoch: int, world: int, workers: int, batch_size: int) -> List[List[Reader]]:
+    """Readers of every rank for one training epoch: plan[rank][worker]."""
+    order = list(range(len(sizes)))
+    random.Random(derive_seed("shards", seed, epoch)).shuffle(order)
+    per_rank = batches_per_rank(sum(sizes), world, batch_size)
+    slots = world * workers
+    return [
+        [
+            Reader(tuple(order[rank * workers + w::slots]), per_rank // workers + (w < per_rank % workers))
+            for w in range(workers)
+        ]
+        for rank in range(world)
+    ]
+
+
+def check_enough(shardset: ShardSet, *, world: int, batch_size: int) -> None:
+    if batches_per_rank(shardset.num_samples, world, batch_size) == 0:
+        raise UserError(
+            f"{shardset.num_samples} samples are fewer than one batch per rank "
+            f"({world} ranks x batch size {batch_size})"
+        )
+
+
+def check_balance(shardset: ShardSet, *, seed: int, epochs: int, world: int, workers: int, batch_size: int) -> None:
+    """Refuse a run in which some reader's shards cannot fill its quota without resampling."""
+    for epoch in range(epochs):
+        for rank_readers in plan_epoch(
+            shardset.sizes, seed=seed, epoch=epoch, world=world, workers=workers, batch_size=batch_size
+        ):
+            for reader in rank_readers:
+                held = sum(shardset.sizes[i] for i in reader.shards)
+                if held < reader.batches * batch_size:
+                    raise UserError(
+                        f"{len(shardset.sizes)} shards do not split evenly over {world} ranks x {workers} workers "
+                        f"(epoch {epoch}: a reader holds {held} samples, needs {reader.batches * batch_size}); "
+                        "use --balance resample or other rank/worker counts"
+                    )
+
+
+def batches_skipped(slot: int, workers: int, skip: int) -> int:
+    """How many of the first `skip` batches of a rank came from reader `slot`."""
+    return len(range(slot, skip, workers))
+
+
+class ShardStream(IterableDataset):
+    """Batches (images, labels, skipped) of one rank; `skipped` lists the bad samples met on the way.
+
+    training=True: shuffled, fixed batch count per rank (see the module docstring).
+    training=False: every sample once, in shard order, last batch possibly short.
+    """
+
+    def __init__(
+        self,
+        shardset: ShardSet,
+        transform: Callable,
+        *,
+        batch_size: int,
+        rank: int = 0,
+        world: int = 1,
+        workers: int = 0,
+        seed: int = 0,
+        shuffle_buffer: int = 1000,
+        training: bool = True,
+    ) -> None:
+        self.shardset = shardset
+        self.transform = transform
+        self.batch_size = batch_size
+        self.rank = rank
+        self.world = world
+        self.workers = max(1, workers)
+        self.seed = seed
+        self.shuffle_buffer = shuffle_buffer
+        self.training = training
+        self.epoch = 0
+        self.skip = 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Select the epoch to stream, leaving out its first `skip` batches (resume)."""
+        self.epoch = epoch
+        self.skip = skip
+
+    def __len__(self) -> int:
+        return batches_per_rank(self.shardset.num_samples, self.world, self.batch_size) - self.skip
+
+    def __iter__(self) -> Iterator:
+        info = get_worker_info()
+        slot = ((info.id if info else 0) + self.skip) % self.workers
+        tally = Tally()
+        if not self.training:
+            shards = range(self.rank * self.workers + slot, len(self.shardset.urls), self.world * self.workers)
+            samples = self._read(iter(shards), tally)
+            return self._batches(decode_samples(samples, tally), tally, keep_last=True)
+        reader = plan_epoch(
+            self.shardset.sizes, seed=self.seed, epoch=self.epoch,
+            world=self.world, workers=self.workers, batch_size=self.batch_size,
+        )[self.rank][slot]
+        tag = (self.seed, self.epoch, self.rank, slot)
+        rng = random.Random(derive_seed("samples", *tag))
+        # augmentations draw from the global RNGs of this worker; seed them so runs repeat
+        random.seed(derive_seed("augment", *tag, self.skip))
+        torch.manual_seed(derive_seed("augment", *tag, self.skip))
+        samples = self._read(self._shard_order(reader, rng), tally)
+        samples = wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng)(samples)
+        images = decode_samples(samples, tally)
+        skip = batches_skipped(slot, self.workers, self.skip)
+        images = itertools.islice(images, skip * self.batch_size, None)
+        return itertools.islice(self._batches(images, tally, keep_last=False), reader.batches - skip)
+
+    def _shard_order(self, reader: Reader, rng: random.Random) -> Iterator[int]:
+        """The reader's own shards, then whole-list passes in random order to top up a short quota.
+
+        The passes are bounded so that a dataset of unreadable samples ends the
+        stream (the trainer reports the short epoch) instead of looping forever.
+        """
+        yield from reader.shards
+        count = len(self.shardset.sizes)
+        passes = 1 + reader.batches * self.batch_size // max(1, self.shardset.num_samples)
+        for _ in range(passes):
+            yield from rng.sample(range(count), count)
+
+    def _read(self, shards: Iterator[int], tally: Tally) -> Iterator[dict]:
+        urls = ({"url": self.shardset.urls[i]} for i in shards)
+        return wds.tarfile_samples(urls, handler=tally.handler)
+
+    def _batches(self, images, tally: Tally, keep_last: bool) -> Iterator:
+        pending = []
+        for image, label in images:
+            pending.append((self.transform(image), label))
+            if len(pending) == self.batch_size:
+                yield self._collate(pending, tally)
+                pending = []
+        if pending and keep_last:
+            yield self._collate(pending, tally)
+
+    @staticmethod
+    def _collate(pending, tally: Tally):
+        images = torch.stack([image for image, _ in pending])
+        labels = torch.tensor([label for _, label in pending], dtype=torch.long)
+        return images, labels, tally.drain()
+
+
+class ShardLoader:
+    """Epoch by epoch DataLoaders over a ShardStream (batching happens in the stream: batch_size=None)."""
+
+    def __init__(self, stream: ShardStream, workers: int, pin_memory: bool = False) -> None:
+        self.stream = stream
+        self.workers = workers
+        self.pin_memory = pin_memory
+
+    def __len__(self) -> int:
+        return batches_per_rank(self.stream.shardset.num_samples, self.stream.world, self.stream.batch_size)
+
+    def epoch(self, epoch: int, skip: int = 0) -> DataLoader:
+        self.stream.set_epoch(epoch, skip)
+        return DataLoader(self.stream, batch_size=None, num_workers=self.workers, pin_memory=self.pin_memory)

@@ -1,0 +1,153 @@
+"""What pretrain and finetune share: run options, the --output folder, checkpoints and the epoch loop.
+
+--output DIR holds:
+  run.json           the resolved recipe and run options, the world size
+  log.jsonl          one JSON object per line: "step" records every --log-interval steps, "epoch" records
+  model.safetensors  the latest weights, with config.json: loadable by timm.create_model
+  config.json
+  state.pt           the resumable training state (--resume DIR)
+"""
+import json
+import os
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import click
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from fdsl_train import checkpoint, dist
+from fdsl_train.engine import Accel, Position, Trainer
+from fdsl_train.errors import UserError
+from fdsl_train.loader import derive_seed
+from fdsl_train.models import unwrap
+from fdsl_train.recipes import Recipe
+from fdsl_train.runlog import RunLog
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    data: str
+    output: Path
+    workers: int = 4
+    seed: int = 0
+    num_classes: Optional[int] = None
+    train_split: str = "train"
+    val_split: str = "val"
+    balance: str = "resample"
+    strict: bool = False
+    shuffle_buffer: int = 1000
+    samples_per_shard: Optional[int] = None
+    checkpoint_every: int = 0
+    log_interval: int = 50
+    resume: Optional[str] = None
+    amp: Optional[bool] = None
+    channels_last: Optional[bool] = None
+    torchcompile: bool = False
+
+
+@dataclass
+class Session:
+    """The process's place in the run."""
+
+    ranks: dist.Ranks
+    accel: Accel
+    log: RunLog
+
+    def say(self, message: str) -> None:
+        if self.ranks.is_main:
+            click.echo(message)
+
+
+def start(command: str, recipe: Recipe, opts: RunOptions) -> Session:
+    """Join the process group, seed the RNGs, create --output and write run.json (rank 0)."""
+    ranks = dist.ranks_from_env(os.environ)
+    accel = Accel.choose(dist.setup(ranks), opts.amp, opts.channels_last)
+    seed = derive_seed("main", opts.seed, ranks.rank)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    log = RunLog(None)
+    if ranks.is_main:
+        opts.output.mkdir(parents=True, exist_ok=True)
+        run = {"command": command, "recipe": recipe.to_dict(), "options": {**asdict(opts), "output": str(opts.output)},
+               "world_size": ranks.world, "device": str(accel.device)}
+        (opts.output / "run.json").write_text(json.dumps(run, indent=2))
+        log = RunLog(opts.output / "log.jsonl")
+    return Session(ranks, accel, log)
+
+
+def prepare(model: nn.Module, session: Session, compile_model: bool) -> nn.Module:
+    """Move to the device, set the memory layout, wrap for DDP and optionally compile."""
+    layout = torch.channels_last if session.accel.channels_last else torch.contiguous_format
+    model = model.to(session.accel.device, memory_format=layout)
+    if session.ranks.world > 1:
+        ids = [session.accel.device.index] if session.accel.device.type == "cuda" else None
+        model = DistributedDataParallel(model, device_ids=ids)
+    return torch.compile(model) if compile_model else model
+
+
+def _layout(opts: RunOptions, recipe: Recipe, world: int) -> dict:
+    """What must stay the same for a mid-epoch resume to continue the same sample stream."""
+    return {"world": world, "workers": max(1, opts.workers), "batch_size": recipe.batch_size, "seed": opts.seed}
+
+
+def save(trainer: Trainer, position: Position, opts: RunOptions) -> None:
+    """Weights and training state into --output; rank 0 writes, the others carry on."""
+    if not trainer.ranks.is_main:
+        return
+    model = unwrap(trainer.model)
+    checkpoint.save_weights(model, opts.output, trainer.recipe)
+    checkpoint.save_state({
+        "model": model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scaler": trainer.scaler.state_dict(),
+        "position": asdict(position),
+        "recipe": trainer.recipe.to_dict(),
+        "layout": _layout(opts, trainer.recipe, trainer.ranks.world),
+    }, opts.output / checkpoint.STATE)
+
+
+def restore(trainer: Trainer, opts: RunOptions) -> Position:
+    """Load --resume into the trainer; the position to continue from."""
+    state = checkpoint.load_state(opts.resume)
+    position = Position(**state["position"])
+    layout = _layout(opts, trainer.recipe, trainer.ranks.world)
+    if position.batch and state["layout"] != layout:
+        raise UserError(f"a mid-epoch resume needs the saved ranks, workers, batch size and seed "
+                        f"{state['layout']}, not {layout}")
+    try:
+        unwrap(trainer.model).load_state_dict(state["model"])
+    except RuntimeError as err:
+        raise UserError(f"{opts.resume} does not fit {trainer.recipe.model}: "
+                        f"{str(err).strip().splitlines()[0]}") from None
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    trainer.scaler.load_state_dict(state["scaler"])
+    return position
+
+
+def fit(trainer: Trainer, loader, position: Position, opts: RunOptions, session: Session,
+        after_epoch: Callable[[int], dict] = lambda epoch: {}) -> None:
+    """Train from `position` to the recipe's last epoch, checkpointing every N steps and after each epoch."""
+    def checkpoint_due(pos: Position) -> None:
+        if opts.checkpoint_every and pos.step % opts.checkpoint_every == 0:
+            save(trainer, pos, opts)
+
+    for epoch in range(position.epoch, trainer.recipe.epochs):
+        position.epoch = epoch
+        skip = position.batch
+        stats = trainer.train_epoch(loader.epoch(epoch, skip), len(loader) - skip, position,
+                                    log_interval=opts.log_interval, after_step=checkpoint_due)
+        stats.update(after_epoch(epoch))
+        position.epoch, position.batch = epoch + 1, 0
+        save(trainer, position, opts)
+        session.log.write("epoch", epoch=epoch, step=position.step, **stats)
+        session.say(f"epoch {epoch}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in stats.items()))
+
+
+def _fmt(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

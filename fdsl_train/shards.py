@@ -1,0 +1,180 @@
+"""Resolve a `--data` argument into a list of shard URLs with their sample counts.
+
+Accepted forms: a dataset folder (manifest.json, else timm's _info.json), the
+path or http(s) URL of such a folder or of its manifest.json, and shard lists in
+brace notation as local paths, file://, http(s):// or pipe: URLs. Sample counts
+are needed to give every rank the same number of batches; they come from the
+manifest, from reading local tar headers, or from --samples-per-shard.
+"""
+import json
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+
+import braceexpand
+
+from fdsl_train.errors import UserError
+
+MANIFEST = "manifest.json"
+TIMM_INFO = "_info.json"
+
+
+@dataclass(frozen=True)
+class ShardSet:
+    """Shards of one split, in their listed order."""
+
+    urls: Tuple[str, ...]
+    sizes: Tuple[int, ...]
+    num_classes: Optional[int] = None
+    loss: str = "ce"
+
+    @property
+    def num_samples(self) -> int:
+        return sum(self.sizes)
+
+
+def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = None) -> ShardSet:
+    """The shards that `data` names for `split`."""
+    data = data.strip()
+    if not data:
+        raise UserError("empty shard list: --data is empty")
+    if _is_remote(data) and (data.endswith("/") or data.endswith(MANIFEST)):
+        base = data if data.endswith("/") else data[: -len(MANIFEST)]
+        return _from_manifest(_fetch_json(base + MANIFEST), base, split, data)
+    local = Path(data[len("file://"):] if data.startswith("file://") else data)
+    if local.is_dir():
+        return _from_folder(local, split)
+    if local.name == MANIFEST and local.is_file():
+        return _from_folder(local.parent, split)
+    return _from_list(data, samples_per_shard)
+
+
+def has_split(data: str, split: str) -> bool:
+    """Whether the dataset folder `data` declares `split` (shard lists have no splits)."""
+    folder = Path(data)
+    for name, key in ((MANIFEST, "splits"), (TIMM_INFO, "splits")):
+        if (folder / name).is_file():
+            return split in _read_json(folder / name).get(key, {})
+    return False
+
+
+def _is_remote(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read {path}: {err}") from None
+
+
+def _fetch_json(url: str) -> dict:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read {url}: {err}") from None
+
+
+def _from_folder(folder: Path, split: str) -> ShardSet:
+    if (folder / MANIFEST).is_file():
+        shardset = _from_manifest(_read_json(folder / MANIFEST), f"{folder}/", split, str(folder))
+    elif (folder / TIMM_INFO).is_file():
+        shardset = _from_timm_info(_read_json(folder / TIMM_INFO), folder, split)
+    else:
+        raise UserError(f"{folder}: no {MANIFEST} or {TIMM_INFO}, so not a dataset folder")
+    _check_local(shardset.urls)
+    return shardset
+
+
+def _split_of(splits: dict, split: str, where: str) -> dict:
+    if split not in splits:
+        raise UserError(f"{where} has no '{split}' split (it has: {', '.join(sorted(splits)) or 'none'})")
+    return splits[split]
+
+
+def _from_manifest(manifest: dict, base: str, split: str, where: str) -> ShardSet:
+    shards = _split_of(manifest.get("splits", {}), split, where)["shards"]
+    if not shards:
+        raise UserError(f"empty shard list: {where} lists no '{split}' shards")
+    return ShardSet(
+        urls=tuple(base + shard["file"] for shard in shards),
+        sizes=tuple(int(shard["samples"]) for shard in shards),
+        num_classes=manifest.get("num_classes"),
+        loss=manifest.get("loss", "ce"),
+    )
+
+
+def _from_timm_info(info: dict, folder: Path, split: str) -> ShardSet:
+    entry = _split_of(info.get("splits", {}), split, str(folder))
+    if not entry.get("filenames"):
+        raise UserError(f"empty shard list: {folder} lists no '{split}' shards")
+    return ShardSet(
+        urls=tuple(str(folder / name) for name in entry["filenames"]),
+        sizes=tuple(int(n) for n in entry["shard_lengths"]),
+        num_classes=info.get("num_classes"),
+    )
+
+
+def _check_local(paths) -> None:
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise UserError(f"missing shard: {missing[0]} ({len(missing)} of {len(paths)} shards missing)")
+
+
+def _from_list(data: str, samples_per_shard: Optional[int]) -> ShardSet:
+    urls = [u.strip() for spec in data.split("::") for u in braceexpand.braceexpand(spec) if u.strip()]
+    if not urls:
+        raise UserError(f"empty shard list: {data}")
+    local = [u[len("file://"):] if u.startswith("file://") else u for u in urls]
+    is_local = not any(_is_remote(u) or u.startswith("pipe:") for u in urls)
+    if is_local:
+        _check_local(local)
+    manifest = _sibling_manifest(local[0], is_local)
+    known = {}
+    if manifest:
+        known = {shard["file"]: int(shard["samples"]) for split in manifest["splits"].values()
+                 for shard in split["shards"]}
+    sizes = tuple(_size_of(url, path, known, is_local, samples_per_shard) for url, path in zip(urls, local))
+    return ShardSet(
+        urls=tuple(local if is_local else urls),
+        sizes=sizes,
+        num_classes=manifest.get("num_classes") if manifest else None,
+        loss=manifest.get("loss", "ce") if manifest else "ce",
+    )
+
+
+def _sibling_manifest(first: str, is_local: bool) -> Optional[dict]:
+    """The manifest.json beside the listed shards, if the shards sit in a dataset folder."""
+    if is_local:
+        path = Path(first).parent / MANIFEST
+        return _read_json(path) if path.is_file() else None
+    if _is_remote(first):
+        try:
+            return _fetch_json(first.rsplit("/", 1)[0] + "/" + MANIFEST)
+        except UserError:
+            return None
+    return None
+
+
+def _size_of(url: str, path: str, known: dict, is_local: bool, samples_per_shard: Optional[int]) -> int:
+    name = path.rsplit("/", 1)[-1]
+    if name in known:
+        return known[name]
+    if is_local:
+        return count_samples(path)
+    if samples_per_shard:
+        return samples_per_shard
+    raise UserError(f"cannot tell how many samples {url} holds: give the dataset folder or --samples-per-shard")
+
+
+def count_samples(path: str) -> int:
+    """Samples in a local tar shard: distinct keys, read from the member headers only."""
+    try:
+        with tarfile.open(path) as tar:
+            return len({member.name.split(".", 1)[0] for member in tar if member.isfile()})
+    except (OSError, tarfile.TarError) as err:
+        raise UserError(f"cannot read shard {path}: {err}") from None
