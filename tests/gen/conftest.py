@@ -1,0 +1,42 @@
+"""Shared helpers for the generator tests: run the real CLI in-process."""
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fdsl_gen.cli import main
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+
+def run_cli(*args):
+    """Invoke `fdsl-gen ARGS`; returns click's Result (exit_code, stdout, stderr)."""
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def params_dir(tmp_path_factory):
+    """Four categories of the official seed-1 search."""
+    folder = tmp_path_factory.mktemp("params")
+    result = run_cli("search", "fractaldb", "--categories", 4, "--out", folder, "--quiet")
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+SMALL = ("--size", 48, "--points", 3000, "--counts", 2, "--weight-k", 0.1, "--samples-per-shard", 64, "--quiet")
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory, params_dir):
+    """A small FractalDB rendered once: 4 categories x 200 images."""
+    out = tmp_path_factory.mktemp("ds") / "fractaldb"
+    result = run_cli("render", "fractaldb", "--params", params_dir, "--out", out, "--workers", 1, *SMALL)
+    assert result.exit_code == 0, result.output
+    return out
