@@ -17,7 +17,7 @@ from safetensors import safe_open
 from torch import nn
 
 from fdsl_train import models
-from fdsl_train.errors import UserError
+from fdsl_train.errors import UserError, brief
 from fdsl_train.recipes import Recipe
 
 WEIGHTS = "model.safetensors"
@@ -72,8 +72,7 @@ def create_pretrained(pretrained: str, *, num_classes: int, img_size: int, name:
         model = models.create(name, num_classes=num_classes, img_size=img_size, drop_path=drop_path,
                               pretrained=True, pretrained_cfg_overlay=overlay)
     except RuntimeError as err:
-        raise UserError(f"{weights} ({config['architecture']}) does not fit {name}: "
-                        f"{str(err).strip().splitlines()[0]}") from None
+        raise UserError(f"{weights} ({config['architecture']}) does not fit {name}: {brief(err)}") from None
     _check_same_tensors(model, weights, config["architecture"], name)
     return model
 

@@ -134,6 +134,8 @@ def cli():
 @cli.command()
 @_with(RECIPE_OPTIONS + RUN_OPTIONS)
 @click.option("--resume", default=None, help="Run folder or state.pt to continue from (mid-epoch included).")
+@click.option("--stop-after-steps", type=int, default=None,
+              help="Checkpoint and stop at this optimizer step (job time limits); --resume continues.")
 def pretrain(**kwargs):
     """Pre-train from scratch on shards (LPCE when the manifest says loss: lpce)."""
     pretrain_command.pretrain(*_split("pretrain", kwargs))

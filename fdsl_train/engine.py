@@ -108,9 +108,12 @@ class Trainer:
         self.scaler.update()
         return loss.detach()
 
-    def train_epoch(self, batches: Iterable, expected: int, position: Position, *,
-                    log_interval: int = 50, after_step: Callable[[Position], None] = lambda p: None) -> dict:
-        """Run the remaining `expected` batches of `position.epoch`; epoch figures summed over ranks."""
+    def train_epoch(self, batches: Iterable, expected: int, position: Position, *, log_interval: int = 50,
+                    after_step: Callable[[Position], None] = lambda p: None, stop_at: Optional[int] = None) -> dict:
+        """Run the remaining `expected` batches of `position.epoch` (or up to step `stop_at`).
+
+        The figures returned are summed over ranks.
+        """
         self.model.train()
         self.scheduler.step_update(position.step)
         loss_sum = torch.zeros((), device=self.accel.device)
@@ -133,13 +136,15 @@ class Trainer:
                                lr=self.optimizer.param_groups[0]["lr"], samples_per_s=rate)
             bar.update()
             after_step(position)
+            if position.step == stop_at:
+                break
         bar.close()
-        if done != expected:
+        if done != expected and position.step != stop_at:
             raise UserError(f"rank {self.ranks.rank} read {done} of {expected} batches in epoch {position.epoch}: "
                             "the data has too many unreadable samples")
         total_loss, total_batches, total_skipped = dist.sum_over_ranks(
             [loss_sum.item(), done, skipped], self.accel.device)
-        return {"loss": total_loss / max(1, total_batches), "skipped": int(total_skipped),
+        return {"loss": total_loss / max(1, total_batches), "batches": int(total_batches), "skipped": int(total_skipped),
                 "seconds": time.perf_counter() - start}
 
     def _note_skipped(self, bad) -> int:

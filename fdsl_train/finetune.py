@@ -18,7 +18,8 @@ def checkpoint_defaults(pretrained: Optional[str]) -> dict:
 
 
 def finetune(recipe_name: Optional[str], overrides: dict, opts: RunOptions, pretrained: Optional[str]) -> None:
-    recipe = recipes.resolve(recipe_name or "finetune", {**checkpoint_defaults(pretrained), **overrides})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    recipe = recipes.resolve(recipe_name or "finetune", {**checkpoint_defaults(pretrained), **given})
     models.check_name(recipe.model)
     session = start("finetune", recipe, opts)
     try:

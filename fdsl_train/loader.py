@@ -148,24 +148,28 @@ class ShardStream(IterableDataset):
         # augmentations draw from the global RNGs of this worker; seed them so runs repeat
         random.seed(derive_seed("augment", *tag, self.skip))
         torch.manual_seed(derive_seed("augment", *tag, self.skip))
-        samples = self._read(self._shard_order(reader, rng), tally)
-        samples = wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng)(samples)
-        images = decode_samples(samples, tally)
+        # the top-up is a pipeline of its own: one shuffle buffer over both would pull top-up
+        # samples into a reader whose own shards suffice
+        own = self._shuffled(self._read(iter(reader.shards), tally), rng)
+        top_up = self._shuffled(self._read(self._top_up(reader, rng), tally), rng)
+        images = decode_samples(itertools.chain(own, top_up), tally)
         skip = batches_skipped(slot, self.workers, self.skip)
         images = itertools.islice(images, skip * self.batch_size, None)
         return itertools.islice(self._batches(images, tally, keep_last=False), reader.batches - skip)
 
-    def _shard_order(self, reader: Reader, rng: random.Random) -> Iterator[int]:
-        """The reader's own shards, then whole-list passes in random order to top up a short quota.
+    def _top_up(self, reader: Reader, rng: random.Random) -> Iterator[int]:
+        """Whole-list passes in random order, read only when the reader's own shards run short.
 
         The passes are bounded so that a dataset of unreadable samples ends the
         stream (the trainer reports the short epoch) instead of looping forever.
         """
-        yield from reader.shards
         count = len(self.shardset.sizes)
         passes = 1 + reader.batches * self.batch_size // max(1, self.shardset.num_samples)
         for _ in range(passes):
             yield from rng.sample(range(count), count)
+
+    def _shuffled(self, samples: Iterator[dict], rng: random.Random) -> Iterator[dict]:
+        return wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng)(samples)
 
     def _read(self, shards: Iterator[int], tally: Tally) -> Iterator[dict]:
         urls = ({"url": self.shardset.urls[i]} for i in shards)

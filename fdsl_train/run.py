@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from fdsl_train import checkpoint, dist
 from fdsl_train.engine import Accel, Position, Trainer
-from fdsl_train.errors import UserError
+from fdsl_train.errors import UserError, brief
 from fdsl_train.loader import derive_seed
 from fdsl_train.models import unwrap
 from fdsl_train.recipes import Recipe
@@ -45,6 +45,7 @@ class RunOptions:
     checkpoint_every: int = 0
     log_interval: int = 50
     resume: Optional[str] = None
+    stop_after_steps: Optional[int] = None
     amp: Optional[bool] = None
     channels_last: Optional[bool] = None
     torchcompile: bool = False
@@ -123,8 +124,7 @@ def restore(trainer: Trainer, opts: RunOptions) -> Position:
     try:
         unwrap(trainer.model).load_state_dict(state["model"])
     except RuntimeError as err:
-        raise UserError(f"{opts.resume} does not fit {trainer.recipe.model}: "
-                        f"{str(err).strip().splitlines()[0]}") from None
+        raise UserError(f"{opts.resume} does not fit {trainer.recipe.model}: {brief(err)}") from None
     trainer.optimizer.load_state_dict(state["optimizer"])
     trainer.scaler.load_state_dict(state["scaler"])
     return position
@@ -141,12 +141,21 @@ def fit(trainer: Trainer, loader, position: Position, opts: RunOptions, session:
         position.epoch = epoch
         skip = position.batch
         stats = trainer.train_epoch(loader.epoch(epoch, skip), len(loader) - skip, position,
-                                    log_interval=opts.log_interval, after_step=checkpoint_due)
+                                    log_interval=opts.log_interval, after_step=checkpoint_due,
+                                    stop_at=opts.stop_after_steps)
+        if position.batch < len(loader):
+            save(trainer, position, opts)
+            session.log.write("stop", epoch=epoch, batch=position.batch, step=position.step)
+            session.say(f"stopped at step {position.step} (epoch {epoch}, batch {position.batch}); "
+                        f"continue with --resume {opts.output}")
+            return
         stats.update(after_epoch(epoch))
         position.epoch, position.batch = epoch + 1, 0
         save(trainer, position, opts)
         session.log.write("epoch", epoch=epoch, step=position.step, **stats)
         session.say(f"epoch {epoch}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in stats.items()))
+        if position.step == opts.stop_after_steps:
+            return
 
 
 def _fmt(value) -> str:

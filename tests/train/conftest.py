@@ -108,3 +108,9 @@ def shard_dir(tmp_path):
 @pytest.fixture
 def image_folder(tmp_path):
     return write_image_folder(tmp_path / "folder", per_class=8)
+
+
+@pytest.fixture
+def make_dataset():
+    """write_dataset, for tests that need a shard set of their own shape."""
+    return write_dataset
