@@ -1,1 +1,2 @@
 from fdsl_gen.recipes import fractaldb  # noqa: F401  (registers)
+from fdsl_gen.recipes import ofdb, onepfrac, real1p  # noqa: F401  (register 1p-frac, OFDB, single real image)

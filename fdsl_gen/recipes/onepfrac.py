@@ -1,0 +1,153 @@
+"""1p-frac (Nakamura et al., ECCV 2024): one fractal and L perturbations of it.
+
+The base system is sampled with a target sigma-factor (or read from a CSV).
+Class c is the base with each of a..f of each map perturbed by draws from
+derive_seed(seed, c, attempt); a class whose first image fills at most
+`fill_rate` of the canvas is drawn again with the next attempt number. All
+classes are resolved when the recipe is built, so their parameters can be
+saved beside the shards; images are FractalDB patch_gray canvases, and
+instance j of a class differs from the others only by its patch masks.
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from fdsl_gen.errors import UserError
+from fdsl_gen.formulas import ifs2d
+from fdsl_gen.formulas.sigma import (SIGMA_MARGIN, apply_perturbation, perturbation, sample_system,
+                                     sigma_factor, sigma_range)
+from fdsl_gen.params import read_system
+from fdsl_gen.recipe import Recipe, derive_seed, option
+from fdsl_gen.recipes.fractaldb import chaos_uniforms, csv_bytes, draw, system_pixels
+from fdsl_gen.registry import register_recipe
+
+_BASE, _PERTURB = 1, 2
+
+
+@dataclass(frozen=True)
+class OnePFracConfig:
+    params: str = option("", "CSV of the base system (rows a,b,c,d,e,f,p) instead of sampling one")
+    sigma: float = option(3.5, "target sigma-factor of the sampled base (drawn within +-0.1)")
+    maps: int = option(2, "maps of the sampled base system")
+    classes: int = option(1000, "perturbed systems L, one class each")
+    delta: float = option(0.1, "perturbation strength")
+    perturb: str = option("mul", "a..f times U(1-delta, 1+delta) (reference code) or plus "
+                          "U(-delta/2, delta/2) (paper)", choices=("mul", "add"))
+    instances: int = option(1, "images per class (they differ by their patch masks)")
+    size: int = option(512, "image side in pixels")
+    points: int = option(100_000, "chaos-game points per image")
+    fill_rate: float = option(0.05, "a class whose image fills at most this share is drawn again")
+    retries: int = option(1000, "re-draws allowed per class before giving up")
+
+
+@register_recipe("1p-frac")
+class OnePFrac(Recipe):
+    """1p-frac: one sigma-factor fractal, L perturbed classes (LPCE)."""
+
+    Config = OnePFracConfig
+    loss = "lpce"
+
+    def __init__(self, config, seed, progress=None):
+        super().__init__(config, seed, progress)
+        _check(config)
+        self.base, self.sigma_drawn = self._base_system()
+        self.u = chaos_uniforms(config.points)
+        self.levels = (0, ifs2d.PATCH_VALUE)
+        classes = _resolve_all(self, progress)
+        self.systems = np.stack([c[0] for c in classes])
+        self.draws = np.stack([c[1] for c in classes])
+        self.attempts = np.array([c[2] for c in classes])
+        self.fills = np.array([c[3] for c in classes])
+
+    @property
+    def num_classes(self):
+        return self.config.classes
+
+    @property
+    def samples_per_class(self):
+        return self.config.instances
+
+    @property
+    def image_shape(self):
+        return self.config.size, self.config.size, 1
+
+    def _base_system(self):
+        if self.config.params:
+            system = read_system(self.config.params)
+            return system, None
+        rng = np.random.default_rng(derive_seed(self.seed, _BASE))
+        return sample_system(self.config.maps, self.config.sigma, rng)
+
+    def canvas(self, system, cls, instance):
+        px, py = system_pixels(system, self.u, self.config.size)
+        return draw(px, py, self.config.size, "patch", "gray", self.group_seed(cls, instance))
+
+    def resolve_class(self, cls):
+        """(system, draws, attempt, fill) of the first attempt whose image is dense enough."""
+        config = self.config
+        best = 0.0
+        for attempt in range(config.retries + 1):
+            rng = np.random.default_rng(derive_seed(self.seed, _PERTURB, cls, attempt))
+            draws = perturbation(len(self.base), config.delta, config.perturb, rng)
+            system = apply_perturbation(self.base, draws, config.perturb)
+            fill = np.count_nonzero(self.canvas(system, cls, 0)) / config.size ** 2
+            if fill > config.fill_rate:
+                return system, draws, attempt, fill
+            best = max(best, fill)
+        raise UserError(
+            f"class {cls}: {config.retries + 1} perturbations in a row fill at most {config.fill_rate} "
+            f"of the image (best {best:.4f}); the base system is too sparse: try another --seed, "
+            "another --sigma, a lower --fill-rate or more --retries")
+
+    def render_group(self, cls, group):
+        seed = self.group_seed(cls, group)
+        image = self.canvas(self.systems[cls], cls, group)
+        meta = {"class": cls, "instance": group, "seed": seed, "perturb": self.config.perturb,
+                "perturbation": self.draws[cls].tolist(), "system": self.systems[cls].tolist(),
+                "attempt": int(self.attempts[cls]), "fill": float(self.fills[cls])}
+        return [(image, meta)]
+
+    def describe(self):
+        return dict(super().describe(), base=self.base.tolist(), sigma_drawn=self.sigma_drawn,
+                    sigma_factor=sigma_factor(self.base), samples_per_class=self.samples_per_class,
+                    redraws=int(self.attempts.sum()), most_attempts=int(self.attempts.max()) + 1,
+                    class_columns="class, map, a, b, c, d, e, f, p, then the 6 draws on a..f")
+
+    def extra_files(self):
+        classes, maps = self.systems.shape[:2]
+        index = np.stack(np.meshgrid(np.arange(classes), np.arange(maps), indexing="ij"), -1)
+        table = np.concatenate([index.reshape(-1, 2), self.systems.reshape(-1, 7),
+                                self.draws.reshape(-1, 6)], axis=1)
+        return {"params/base.csv": csv_bytes(self.base), "params/classes.csv": csv_bytes(table, fmt="%.17g")}
+
+
+def _resolve_all(recipe, progress):
+    """Every class, resolved on a thread pool (the kernels release the GIL)."""
+    classes = []
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        for cls, found in enumerate(pool.map(recipe.resolve_class, range(recipe.config.classes))):
+            classes.append(found)
+            if progress is not None:
+                progress(cls, found[0], found[3], found[2] + 1)
+    return classes
+
+
+def _check(config):
+    if config.classes < 1 or config.instances < 1:
+        raise UserError("--classes and --instances must be at least 1")
+    if config.size < 16 or config.points < 2:
+        raise UserError("--size must be at least 16 pixels and --points at least 2")
+    if config.maps < 1:
+        raise UserError("--maps must be at least 1")
+    if not 0.0 <= config.delta <= 1.0:
+        raise UserError("--delta must be in [0, 1]")
+    if not 0.0 <= config.fill_rate < 1.0:
+        raise UserError("--fill-rate must be in [0, 1)")
+    if config.retries < 0:
+        raise UserError("--retries must not be negative")
+    low, high = sigma_range(config.maps)
+    if not config.params and not low + SIGMA_MARGIN <= config.sigma <= high - SIGMA_MARGIN:
+        raise UserError(f"--sigma must be in [{low + SIGMA_MARGIN:g}, {high - SIGMA_MARGIN:g}] "
+                        f"for {config.maps} maps (each map adds at most {high / config.maps:g})")

@@ -1,0 +1,99 @@
+"""Single real image (Nakamura et al., ECCV 2024): one photo's edges, L transforms.
+
+The photo is read as grey, centre-cropped square and resized, and its Canny
+edge map is computed once. Class c is that map seen through one random
+transform (affine, polynomial or elastic, see formulas/warp.py) drawn from
+derive_seed(seed, c). A class is one image: the map is deterministic, so a
+second instance would repeat it byte for byte (variety comes from training
+augmentation).
+"""
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fdsl_gen.encode import encode_png
+from fdsl_gen.errors import UserError
+from fdsl_gen.formulas.warp import EDGE, TRANSFORMS, canny, draw_transform, load_grey, warp
+from fdsl_gen.recipe import Recipe, derive_seed, option
+from fdsl_gen.recipes.fractaldb import csv_bytes
+from fdsl_gen.registry import register_recipe
+
+_TRANSFORM = 3
+
+
+@dataclass(frozen=True)
+class Real1PConfig:
+    image: str = option("", "the photo (any format Pillow reads)")
+    classes: int = option(1000, "perturbed copies L, one class each")
+    delta: float = option(0.1, "each transform parameter is drawn in [-delta/2, delta/2]")
+    transform: str = option("affine", "perturbation family", choices=TRANSFORMS)
+    elastic_grid: int = option(4, "elastic: control points per side of the displacement lattice")
+    canny_low: float = option(100.0, "Canny hysteresis: lower gradient threshold")
+    canny_high: float = option(200.0, "Canny hysteresis: upper gradient threshold")
+    size: int = option(512, "image side in pixels (the photo is centre-cropped square)")
+
+
+@register_recipe("real1p")
+class Real1P(Recipe):
+    """Single real image: Canny edges of one photo, L transformed classes (LPCE)."""
+
+    Config = Real1PConfig
+    loss = "lpce"
+
+    def __init__(self, config, seed, progress=None):
+        super().__init__(config, seed, progress)
+        _check(config)
+        self.edges = canny(load_grey(config.image, config.size), config.canny_low, config.canny_high)
+        if not self.edges.any():
+            raise UserError(f"Canny finds no edge in {config.image} with thresholds "
+                            f"{config.canny_low:g}/{config.canny_high:g}; lower --canny-low/--canny-high")
+        self.image_sha256 = hashlib.sha256(Path(config.image).read_bytes()).hexdigest()
+        self.draws = np.stack([self._draws(cls) for cls in range(config.classes)])
+        self.levels = (0, EDGE)
+
+    @property
+    def num_classes(self):
+        return self.config.classes
+
+    @property
+    def samples_per_class(self):
+        return 1
+
+    @property
+    def image_shape(self):
+        return self.config.size, self.config.size, 1
+
+    def _draws(self, cls):
+        rng = np.random.default_rng(derive_seed(self.seed, _TRANSFORM, cls))
+        return draw_transform(self.config.transform, self.config.delta, rng, self.config.elastic_grid)
+
+    def render_group(self, cls, group):
+        image = warp(self.edges, self.config.transform, self.draws[cls], self.config.elastic_grid)
+        return [(image, {"class": cls, "transform": self.config.transform, "draws": self.draws[cls].tolist()})]
+
+    def describe(self):
+        return dict(super().describe(), image_sha256=self.image_sha256, samples_per_class=1,
+                    edge_share=float(np.count_nonzero(self.edges) / self.edges.size),
+                    class_columns="class, then the transform's draws (see docs/onepfrac.md)")
+
+    def extra_files(self):
+        table = np.concatenate([np.arange(self.num_classes)[:, None], self.draws], axis=1)
+        return {"params/edges.png": encode_png(self.edges, self.levels),
+                "params/transforms.csv": csv_bytes(table, fmt="%.17g")}
+
+
+def _check(config):
+    if not config.image:
+        raise UserError("give the photo with --image PATH")
+    if config.classes < 1:
+        raise UserError("--classes must be at least 1")
+    if config.size < 16:
+        raise UserError("--size must be at least 16 pixels")
+    if not 0.0 <= config.delta <= 2.0:
+        raise UserError("--delta must be in [0, 2]")
+    if config.elastic_grid < 2:
+        raise UserError("--elastic-grid must be at least 2")
+    if not 0.0 <= config.canny_low <= config.canny_high:
+        raise UserError("Canny thresholds must satisfy 0 <= --canny-low <= --canny-high")
