@@ -15,13 +15,14 @@ def orbit(system, rand):
     for p in system[:, 6]:
         total += float(p)
         select.append(total)
+    maps = [[float(v) for v in row[:6]] for row in system]
     xs, ys = [0.0], [0.0]
     prev_x = prev_y = 0.0
     next_x = next_y = 0.0
     for i in range(len(rand) - 1):
         for j, bound in enumerate(select):
             if rand[i] <= bound:
-                a, b, c, d, e, f = (float(v) for v in system[j, :6])
+                a, b, c, d, e, f = maps[j]
                 next_x = prev_x * a + prev_y * b + e
                 next_y = prev_x * c + prev_y * d + f
                 break
