@@ -18,8 +18,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/fdsl-gen search fractaldb --categories 8 --out shards/fractaldb-demo/params
-	$(BIN)/fdsl-gen render fractaldb --params shards/fractaldb-demo/params --out shards/fractaldb-demo \
+	$(BIN)/fdsl-gen render fractaldb --search --categories 8 --out shards/fractaldb-demo \
 		--size 128 --points 20000 --counts 2 --samples-per-shard 200
 	$(BIN)/fdsl-gen verify shards/fractaldb-demo
 	$(BIN)/fdsl-gen preview shards/fractaldb-demo --out shards/fractaldb-demo/preview.png
