@@ -114,3 +114,36 @@ def image_folder(tmp_path):
 def make_dataset():
     """write_dataset, for tests that need a shard set of their own shape."""
     return write_dataset
+
+
+# a tiny model and no augmentation noise: a deterministic, seconds-long run on CPU
+FAST_ARGS = [
+    "--model", "test_resnet", "--img-size", "32", "-b", "8", "--epochs", "2", "--lr", "2e-3",
+    "--warmup-epochs", "0", "--mixup", "0", "--cutmix", "0", "--aa", "", "--reprob", "0", "--smoothing", "0",
+    "--hflip", "0", "--crop", "random", "--drop-path", "0", "-j", "0", "--log-interval", "1",
+]
+
+
+@pytest.fixture
+def fast_args():
+    return list(FAST_ARGS)
+
+
+@pytest.fixture(autouse=True)
+def single_process(monkeypatch):
+    """In-process runs are one rank, even when pytest itself runs inside a SLURM or MPI job."""
+    for names in (("RANK", "WORLD_SIZE", "LOCAL_RANK"),
+                  ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"),
+                  ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID")):
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+
+
+def read_log(folder: Path, event: str):
+    lines = (folder / "log.jsonl").read_text().splitlines()
+    return [record for record in map(json.loads, lines) if record["event"] == event]
+
+
+@pytest.fixture
+def log_records():
+    return read_log

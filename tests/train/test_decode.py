@@ -1,0 +1,36 @@
+import io
+
+import numpy as np
+from PIL import Image
+
+from fdsl_train.decode import Tally, decode_image, decode_samples
+
+
+def png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_grey_and_palette_pngs_become_rgb_with_equal_channels():
+    grey = Image.fromarray(np.array([[0, 127], [127, 0]], np.uint8), "L")
+    for image in (grey, grey.convert("P")):
+        decoded = np.asarray(decode_image(png(image)))
+        assert decoded.shape == (2, 2, 3)
+        assert (decoded[..., 0] == decoded[..., 2]).all() and decoded[0, 1, 1] == 127
+
+
+def test_bad_samples_are_skipped_and_described():
+    good = {"__key__": "000000000", "png": png(Image.new("L", (4, 4))), "cls": b"3"}
+    samples = [
+        good,
+        {"__key__": "000000001", "__url__": "s.tar", "png": b"junk", "cls": b"1"},
+        {"__key__": "000000002", "png": good["png"], "cls": b"x"},
+        {"__key__": "000000003", "cls": b"1"},
+    ]
+    tally = Tally()
+    decoded = list(decode_samples(samples, tally))
+    assert [label for _, label in decoded] == [3]
+    skipped = tally.drain()
+    assert len(skipped) == 3 and skipped[0].startswith("corrupt sample s.tar:000000001")
+    assert tally.drain() == []
