@@ -1,0 +1,35 @@
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from fdsl_train.cli import cli
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output + str(result.exception)
+    return result
+
+
+def test_finetune_replaces_the_head_and_reports_top1(make_dataset, image_folder, tmp_path, fast_args, log_records):
+    pre, ft = tmp_path / "pre", tmp_path / "ft"
+    data = make_dataset(tmp_path / "six", [24, 24], num_classes=6)
+    invoke("pretrain", "--data", str(data), "--output", str(pre), *fast_args, "--epochs", "1")
+    tuned = [a for a in fast_args if a not in ("--model", "test_resnet")]  # the checkpoint names the model
+    result = invoke("finetune", "--pretrained", str(pre), "--data", str(image_folder), "--output", str(ft),
+                    *tuned, "--epochs", "3", "-b", "4")
+    assert "finetune test_resnet from" in result.output and "4 classes" in result.output
+    epochs = log_records(ft, "epoch")
+    assert len(epochs) == 3 and all(0 <= e["top1"] <= 100 for e in epochs)
+    assert epochs[-1]["top1"] >= 50  # four easy classes
+    before, after = load_file(str(pre / "model.safetensors")), load_file(str(ft / "model.safetensors"))
+    assert before["fc.weight"].shape[0] == 6 and after["fc.weight"].shape[0] == 4
+    body = [k for k in before if k.endswith(".weight") and not k.startswith("fc.")]
+    assert any(not torch.equal(before[k], after[k]) for k in body)
+
+
+def test_finetune_on_shards_from_scratch(shard_dir, tmp_path, fast_args, log_records):
+    out = tmp_path / "ft"
+    invoke("finetune", "--data", str(shard_dir), "--output", str(out), *fast_args, "--epochs", "3")
+    epochs = log_records(out, "epoch")
+    assert len(epochs) == 3 and epochs[-1]["top1"] > 40
