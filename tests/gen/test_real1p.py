@@ -1,0 +1,126 @@
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+import webdataset as wds
+from PIL import Image
+
+from fdsl_gen.formulas.warp import TRANSFORMS, canny, draw_transform, load_grey, warp
+
+PHOTOS = Path(skimage.data.data_dir)
+CAMERA = PHOTOS / "camera.png"  # grey photo
+ASTRONAUT = PHOTOS / "astronaut.png"  # colour photo
+SMALL = ("--classes", 8, "--size", 64, "--samples-per-shard", 3, "--quiet")
+
+
+def samples(folder):
+    urls = [str(p) for p in sorted(folder.glob("*-train-*.tar"))]
+    return list(wds.WebDataset(urls, shardshuffle=False))
+
+
+def grey(data):
+    return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+
+
+@pytest.fixture(scope="module")
+def edges():
+    return canny(load_grey(ASTRONAUT, 96), 100, 200)
+
+
+@pytest.mark.parametrize("photo", [CAMERA, ASTRONAUT, PHOTOS / "rocket.jpg"])
+def test_canny_output_is_binary(photo):
+    grey_image = load_grey(photo, 128)
+    assert grey_image.shape == (128, 128) and grey_image.dtype == np.uint8
+    out = canny(grey_image, 100, 200)
+    assert set(np.unique(out).tolist()) == {0, 255}
+    assert 0.01 < np.count_nonzero(out) / out.size < 0.5
+
+
+def test_canny_thresholds_matter():
+    photo = load_grey(CAMERA, 128)
+    assert np.count_nonzero(canny(photo, 20, 40)) > np.count_nonzero(canny(photo, 150, 300))
+
+
+@pytest.mark.parametrize("kind", TRANSFORMS)
+def test_each_transform_is_the_identity_at_zero_delta(edges, kind):
+    draws = draw_transform(kind, 0.0, np.random.default_rng(1), 4)
+    assert np.array_equal(warp(edges, kind, draws, 4), edges)
+    moved = warp(edges, kind, draw_transform(kind, 0.2, np.random.default_rng(1), 4), 4)
+    assert not np.array_equal(moved, edges)
+    assert set(np.unique(moved).tolist()) <= {0, 255}
+
+
+def test_affine_translation_moves_by_whole_pixels(edges):
+    step = 2.0 / (edges.shape[0] - 1)  # one pixel in normalised units
+    moved = warp(edges, "affine", np.array([0, 0, 0, 0, 3 * step, -2 * step]), 4)
+    assert np.array_equal(moved[2:, :-3], edges[:-2, 3:])
+    assert not moved[:2].any() and not moved[:, -3:].any()
+
+
+def test_polynomial_contains_the_affine_map(edges):
+    affine = np.array([0.05, -0.02, 0.03, 0.04, 0.01, -0.03])
+    poly = np.array([0.01, 0.05, -0.02, 0, 0, 0, -0.03, 0.03, 0.04, 0, 0, 0])
+    assert np.array_equal(warp(edges, "affine", affine, 4), warp(edges, "polynomial", poly, 4))
+
+
+def test_draws_stay_within_half_delta():
+    for kind, count in (("affine", 6), ("polynomial", 12), ("elastic", 2 * 5 * 5)):
+        draws = draw_transform(kind, 0.3, np.random.default_rng(2), 5)
+        assert draws.shape == (count,) and np.all(np.abs(draws) <= 0.15)
+
+
+@pytest.mark.parametrize("kind", TRANSFORMS)
+def test_render_through_the_cli(tmp_path, cli, kind):
+    one, two = tmp_path / "one", tmp_path / "two"
+    for out, workers in ((one, 1), (two, 2)):
+        result = cli("render", "real1p", "--image", ASTRONAUT, "--transform", kind, "--out", out,
+                     "--workers", workers, *SMALL)
+        assert result.exit_code == 0, result.output
+    manifest = json.loads((one / "manifest.json").read_text())
+    assert manifest["loss"] == "lpce" and manifest["num_classes"] == 8
+    assert manifest["splits"]["train"]["num_samples"] == 8
+    ours, theirs = sorted(one.glob("*.tar")), sorted(two.glob("*.tar"))
+    assert len(ours) == 3 and all(a.read_bytes() == b.read_bytes() for a, b in zip(ours, theirs))
+    found = samples(one)
+    assert sorted(int(s["cls"]) for s in found) == list(range(8))
+    images = [grey(s["png"]) for s in found]
+    assert all(set(np.unique(i).tolist()) <= {0, 255} for i in images)
+    assert len({i.tobytes() for i in images}) == 8
+    table = np.loadtxt(one / "params" / "transforms.csv", delimiter=",", ndmin=2)
+    edge_map = grey((one / "params" / "edges.png").read_bytes())
+    for sample, image in zip(found, images):
+        meta = json.loads(sample["json"])
+        assert np.array_equal(table[meta["cls"], 1:], meta["draws"])
+        assert np.array_equal(image, warp(edge_map, kind, np.array(meta["draws"]), 4))
+
+
+def test_zero_delta_renders_the_edge_map_in_every_class(tmp_path, cli):
+    out = tmp_path / "still"
+    result = cli("render", "real1p", "--image", CAMERA, "--delta", 0, "--out", out, *SMALL)
+    assert result.exit_code == 0, result.output
+    edge_map = grey((out / "params" / "edges.png").read_bytes())
+    assert np.array_equal(edge_map, canny(load_grey(CAMERA, 64), 100, 200))
+    assert all(np.array_equal(grey(s["png"]), edge_map) for s in samples(out))
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--image", __file__), "cannot read image"),
+    (("--image", "/no/such/photo.png"), "does not exist"),
+    ((), "--image"),
+    (("--image", CAMERA, "--canny-low", 300, "--canny-high", 100), "Canny"),
+    (("--image", CAMERA, "--canny-low", 5000, "--canny-high", 9000), "no edge"),
+    (("--image", CAMERA, "--elastic-grid", 1), "--elastic-grid"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, cli, args, words):
+    result = cli("render", "real1p", "--out", tmp_path / "bad", "--size", 32, "--quiet", *args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error:") and words in lines[0], result.stderr
+
+
+def test_unknown_transform_is_a_usage_error(tmp_path, cli):
+    result = cli("render", "real1p", "--image", CAMERA, "--transform", "shear", "--out", tmp_path / "bad")
+    assert result.exit_code == 2 and "'shear' is not one of" in result.stderr, result.stderr
