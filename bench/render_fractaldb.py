@@ -35,7 +35,7 @@ def ours(systems_dir, categories, shards, out):
     write_shard(recipe, Plan(1, 4, 4, 0, 4), out, "warmup", "train", 0)  # numba compile outside the clock
     started = time.perf_counter()
     tasks = [("train", i) for i in range(shards)]
-    records = render_shards(recipe, plan, out, "fractaldb", workers=1, quiet=True, tasks=tasks)
+    records = render_shards(recipe, plan, out, "fractaldb", tasks, workers=1, quiet=True)
     seconds = time.perf_counter() - started
     images = sum(r["samples"] for r in records)
     png_seconds, png_bytes = encoding_cost(recipe, categories)

@@ -15,12 +15,12 @@ import click
 from tqdm import tqdm
 
 from fdsl_gen import recipes  # noqa: F401  (registers every recipe)
-from fdsl_gen.dataset import claim, finalize, remove_stale_temporaries
+from fdsl_gen.dataset import claim, finalize, missing_shards
 from fdsl_gen.errors import UserError
 from fdsl_gen.inspect import contact_sheet, summary, verify
 from fdsl_gen.plan import Plan
 from fdsl_gen.registry import RECIPES, SEARCHES
-from fdsl_gen.runner import render_shards
+from fdsl_gen.runner import all_tasks, array_task_from_environment, render_shards, select_tasks
 
 DEFAULT_ROOT = Path("shards")
 
@@ -101,12 +101,30 @@ def common_options(command):
     return command
 
 
+def parse_range(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        start, stop = (int(v) for v in value.split(":"))
+    except ValueError:
+        raise click.BadParameter("expected A:B, e.g. 0:100") from None
+    return start, stop
+
+
 def render_options(command):
     options = [
         click.option("--name", "dataset_name", default=None, help="dataset name (default: the recipe's)"),
         click.option("--samples-per-shard", type=int, default=1000, show_default=True),
         click.option("--val-fraction", type=float, default=0.0, show_default=True,
                      help="share of each class's groups written to a separate val split"),
+        click.option("--shards", "shard_range", callback=parse_range, default=None, metavar="A:B",
+                     help="render only shards A..B-1 (train shards first, then val)"),
+        click.option("--task-index", type=int, default=None,
+                     help="render this array task's share [default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX]"),
+        click.option("--num-tasks", type=int, default=None,
+                     help="number of array tasks [default: SLURM_ARRAY_TASK_COUNT]"),
+        click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True),
+        click.option("--scheduler", default=None, help="Dask scheduler address (with --engine dask)"),
     ]
     for decorate in reversed(options):
         command = decorate(command)
@@ -117,29 +135,70 @@ def add_render_command(name, recipe_class):
     @render.command(name, help=(recipe_class.__doc__ or recipe_class.name).strip().splitlines()[0])
     @render_options
     @config_options(recipe_class.Config)
-    def command(seed, out, workers, quiet, dataset_name, samples_per_shard, val_fraction, **values):
-        run_render(recipe_class, build_config(recipe_class.Config, values), seed, out, workers, quiet,
-                   dataset_name or recipe_class.name, samples_per_shard, val_fraction)
+    def command(seed, out, workers, quiet, dataset_name, samples_per_shard, val_fraction,
+                shard_range, task_index, num_tasks, engine, scheduler, **values):
+        run = RenderRun(out or DEFAULT_ROOT / (dataset_name or recipe_class.name), workers, quiet,
+                        dataset_name or recipe_class.name, engine_address(engine, scheduler))
+        recipe = recipe_class(build_config(recipe_class.Config, values), seed, progress=_search_progress(quiet))
+        plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, seed,
+                    samples_per_shard, val_fraction)
+        run.render(recipe, plan, task_selection(plan, shard_range, task_index, num_tasks))
     return command
 
 
-def run_render(recipe_class, config, seed, out, workers, quiet, name, samples_per_shard, val_fraction):
-    started = time.time()
-    recipe = recipe_class(config, seed, progress=_search_progress(quiet))
-    plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, seed,
-                samples_per_shard, val_fraction)
-    folder = out or DEFAULT_ROOT / name
-    lock = claim(folder, recipe, plan, name)
-    try:
-        remove_stale_temporaries(folder)
-        records = render_shards(recipe, plan, folder, name, workers, quiet)
-        manifest = finalize(folder, recipe, plan, name, records)
-    finally:
-        lock.close()
-    total = sum(s["num_samples"] for s in manifest["splits"].values())
-    if not quiet:
-        click.echo(f"{folder}: {total} images, {manifest['num_classes']} classes, "
-                   f"{len(records)} shards in {time.time() - started:.1f} s", err=True)
+def engine_address(engine, scheduler):
+    if engine == "dask" and not scheduler:
+        raise UserError("--engine dask needs --scheduler ADDRESS (e.g. tcp://head-node:8786)")
+    if engine == "local" and scheduler:
+        raise UserError("--scheduler goes with --engine dask")
+    return scheduler
+
+
+def task_selection(plan, shard_range, task_index, num_tasks):
+    env_index, env_count = array_task_from_environment()
+    if task_index is None:
+        task_index = env_index
+    if num_tasks is None:
+        num_tasks = env_count
+    if task_index is not None and num_tasks is None:
+        raise UserError("JOB_COMPLETION_INDEX is set: give --num-tasks (the job's completions)")
+    return select_tasks(all_tasks(plan), shard_range, task_index, num_tasks)
+
+
+@dataclasses.dataclass
+class RenderRun:
+    folder: Path
+    workers: int
+    quiet: bool
+    name: str
+    scheduler: str = None
+
+    def render(self, recipe, plan, tasks):
+        started = time.time()
+        claim(self.folder, recipe, plan, self.name)
+        records = render_shards(recipe, plan, self.folder, self.name, tasks, self.workers, self.quiet,
+                                self.scheduler)
+        missing, _ = missing_shards(self.folder, records)
+        if missing:
+            self.say(f"{self.folder}: {len(records)} shards of this run finished, {len(missing)} left "
+                     "in the dataset; the run that finishes the last one writes the manifest "
+                     "(or: fdsl-gen finalize DIR)")
+            return
+        manifest = finalize(self.folder, records)
+        write_preview(self.folder)
+        total = sum(s["num_samples"] for s in manifest["splits"].values())
+        self.say(f"{self.folder}: {total} images, {manifest['num_classes']} classes, "
+                 f"{sum(len(s['shards']) for s in manifest['splits'].values())} shards "
+                 f"in {time.time() - started:.1f} s")
+
+    def say(self, line):
+        if not self.quiet:
+            click.echo(line, err=True)
+
+
+def write_preview(folder):
+    sheet, _ = contact_sheet(folder)
+    sheet.save(folder / "preview.png")
 
 
 def _search_progress(quiet):
@@ -201,15 +260,24 @@ for _name, _class in sorted(SEARCHES.items()):
 
 
 @main.command("verify")
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folder")
 def verify_command(folder):
-    """Check checksums, sample decoding and counts of a dataset folder."""
+    """Check checksums, sample decoding and counts of a dataset folder or http(s) URL."""
     problems = verify(folder)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
         sys.exit(1)
     click.echo(f"{folder}: ok")
+
+
+@main.command("finalize")
+@click.argument("folder", type=click.Path(path_type=Path))
+def finalize_command(folder):
+    """Write manifest, _info.json, SHA256SUMS and card once every shard of FOLDER is finished."""
+    manifest = finalize(folder)
+    write_preview(folder)
+    click.echo(f"{folder}: complete, {sum(s['num_samples'] for s in manifest['splits'].values())} images")
 
 
 @main.command("info")

@@ -1,14 +1,15 @@
 """A dataset folder: claim it, then describe the finished shards.
 
-`claim` makes sure a folder holds this dataset (or nothing), locks it against
-a second writer and stores the recipe's parameter files. `finalize` writes
-_info.json, SHA256SUMS, the card and, last, manifest.json: a folder with a
-manifest is complete.
+`claim` makes sure a folder holds this dataset (or nothing) and stores what
+the manifest needs in `_shards/config.json`, with the recipe's parameter
+files; from then on the folder describes itself. `finalize` gathers the
+shard records and writes _info.json, SHA256SUMS, the card and, last,
+manifest.json: a folder with a manifest is complete. Any process that sees
+every shard finished may finalize (a job array's last task, or
+`fdsl-gen finalize`).
 """
-import fcntl
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -17,12 +18,30 @@ import numpy as np
 from fdsl_gen import __version__
 from fdsl_gen.card import dataset_card
 from fdsl_gen.errors import UserError
-from fdsl_gen.shardwriter import RECORDS, atomic_write
+from fdsl_gen.shardwriter import RECORDS, atomic_write, finished_record, shard_name
 
 FORMAT = "fdsl-shards"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CLAIM = "config.json"
+# Options that say how or where a run works, not what it makes.
+RUN_OPTIONS = {"--workers": 1, "--quiet": 0, "--shards": 1, "--task-index": 1, "--num-tasks": 1,
+               "--engine": 1, "--scheduler": 1}
+
+
+def dataset_command(argv):
+    """The command that makes the dataset: argv without the options of one run."""
+    words, skip = ["fdsl-gen"], 0
+    for word in argv:
+        if skip:
+            skip -= 1
+            continue
+        option = word.split("=", 1)[0]
+        if option in RUN_OPTIONS:
+            skip = RUN_OPTIONS[option] if "=" not in word else 0
+            continue
+        words.append(word)
+    return " ".join(words)
 
 
 def identity(recipe, plan, name):
@@ -34,14 +53,13 @@ def identity(recipe, plan, name):
     return fields
 
 
-def claim(folder, recipe, plan, name):
-    """Prepare `folder` for writing; returns the held lock (keep it open)."""
+def claim(folder, recipe, plan, name, command=None):
+    """Prepare `folder` for writing shards of this dataset."""
     folder = Path(folder)
     wanted = identity(recipe, plan, name)
     claim_file = folder / RECORDS / CLAIM
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / RECORDS).mkdir(exist_ok=True)
+        (folder / RECORDS).mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"cannot create output folder {folder}: {err.strerror}") from None
     if claim_file.exists():
@@ -52,30 +70,18 @@ def claim(folder, recipe, plan, name):
                             "choose another --out or delete it")
     elif any(p.name != RECORDS for p in folder.iterdir()):
         raise UserError(f"output folder {folder} is not empty and holds no fdsl dataset; choose another --out")
-    lock = _lock(folder)
-    atomic_write(claim_file, json.dumps(wanted, indent=1, sort_keys=True).encode())
+    command = command or dataset_command(sys.argv[1:])
+    described = dict(wanted, manifest=manifest_base(recipe, plan, name, command),
+                     shards={split: plan.num_shards(split) for split in plan.splits()})
+    atomic_write(claim_file, json.dumps(described, indent=1, sort_keys=True).encode())
     for relative, data in recipe.extra_files().items():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(folder / relative, data)
-    return lock
 
 
-def _lock(folder):
-    handle = open(folder / RECORDS / ".lock", "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise UserError(f"another fdsl-gen process is writing to {folder}; wait for it to finish") from None
-    return handle
-
-
-def manifest_for(recipe, plan, name, records, command):
+def manifest_base(recipe, plan, name, command):
+    """Everything in the manifest but the shards."""
     height, width, channels = recipe.image_shape
-    splits = {}
-    for split in plan.splits():
-        shards = [{k: r[k] for k in ("file", "samples", "bytes", "sha256")} for r in records if r["split"] == split]
-        splits[split] = {"num_samples": sum(s["samples"] for s in shards), "shards": shards}
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "recipe": recipe.name,
         "fdsl_version": __version__, "numpy_version": np.__version__, "command": command,
@@ -83,7 +89,7 @@ def manifest_for(recipe, plan, name, records, command):
         "samples_per_class": recipe.samples_per_class, "samples_per_shard": plan.samples_per_shard,
         "val_fraction": plan.val_fraction,
         "image": {"height": height, "width": width, "channels": channels},
-        "config": recipe.describe(), "splits": splits,
+        "config": recipe.describe(),
     }
 
 
@@ -96,17 +102,57 @@ def timm_info(manifest):
     return {"name": manifest["name"], "num_classes": manifest["num_classes"], "splits": splits}
 
 
-def finalize(folder, recipe, plan, name, records, command=None):
-    """Write the description files; manifest.json last."""
+def read_claim(folder):
+    try:
+        return json.loads((Path(folder) / RECORDS / CLAIM).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{folder} holds no fdsl render (no {RECORDS}/{CLAIM})") from None
+
+
+def missing_shards(folder, known=()):
+    """Shard files of the claimed dataset that are not finished yet, and the records of the others."""
+    described = read_claim(folder)
+    name = described["name"]
+    known = {r["file"]: r for r in known}
+    records, missing = [], []
+    for split, count in described["shards"].items():
+        for index in range(count):
+            file = shard_name(name, split, index)
+            record = known.get(file) or finished_record(folder, file)
+            (records.append(record) if record else missing.append(file))
+    return missing, records
+
+
+def finalize(folder, known=()):
+    """Write the description files (manifest.json last) once every shard is finished.
+
+    `known`: records already checked by this process. Returns the manifest,
+    or raises UserError naming how many shards are missing.
+    """
     folder = Path(folder)
-    command = command or " ".join(["fdsl-gen"] + sys.argv[1:])
-    manifest = manifest_for(recipe, plan, name, records, command)
+    missing, records = missing_shards(folder, known)
+    if missing:
+        raise UserError(f"{folder}: {len(missing)} shards not finished yet (first: {missing[0]})")
+    manifest = dict(read_claim(folder)["manifest"], splits={})
+    for record in records:
+        split = manifest["splits"].setdefault(record["split"], {"num_samples": 0, "shards": []})
+        split["shards"].append({k: record[k] for k in ("file", "samples", "bytes", "sha256")})
+        split["num_samples"] += record["samples"]
     sums = "".join(f"{s['sha256']}  {s['file']}\n" for info in manifest["splits"].values() for s in info["shards"])
     atomic_write(folder / "_info.json", _json(timm_info(manifest)))
+    for split, index in wids_indexes(manifest).items():
+        atomic_write(folder / f"{manifest['name']}-{split}.wids.json", _json(index))
     atomic_write(folder / "SHA256SUMS", sums.encode())
     atomic_write(folder / "README.md", dataset_card(manifest).encode())
     atomic_write(folder / MANIFEST, _json(manifest))
     return manifest
+
+
+def wids_indexes(manifest):
+    """Random-access shard indexes in the format of webdataset's `wids`."""
+    return {split: {"__kind__": "wids-shard-index-v1", "wids_version": 1, "name": f"{manifest['name']}-{split}",
+                    "shardlist": [{"url": s["file"], "nsamples": s["samples"]} for s in info["shards"]]}
+            for split, info in manifest["splits"].items()}
 
 
 def _json(data):
@@ -131,12 +177,3 @@ def load_manifest(folder):
 
 def folder_bytes(folder):
     return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
-
-
-def remove_stale_temporaries(folder):
-    """Temporary files left by a killed run (their names start with a dot)."""
-    for path in list(Path(folder).glob(".*.tmp-*")) + list((Path(folder) / RECORDS).glob(".*.tmp-*")):
-        try:
-            os.remove(path)
-        except OSError:
-            pass

@@ -1,24 +1,64 @@
-"""Reading a finished dataset back: verify, info and preview."""
+"""Reading a finished dataset back: verify, info and preview.
+
+verify reads a local folder or an http(s) URL of one (a published dataset)
+the same way: manifest.json first, then every file it lists.
+"""
+import hashlib
 import io
 import json
 import tarfile
+import urllib.error
+import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from fdsl_gen.dataset import MANIFEST, folder_bytes, load_manifest, timm_info
 from fdsl_gen.errors import UserError
-from fdsl_gen.dataset import folder_bytes, load_manifest, timm_info
-from fdsl_gen.shardwriter import sha256_file
 
 FIELDS = ("cls", "json", "png")
 
 
-def iter_samples(path):
-    """(key, {field: bytes}) of a shard tar, in order; raises tarfile.TarError if broken."""
+def is_url(location):
+    return str(location).startswith(("http://", "https://"))
+
+
+def fetch(location, relative):
+    """The bytes of `relative` inside a dataset folder or URL; None when it does not exist."""
+    if not is_url(location):
+        path = Path(location) / relative
+        return path.read_bytes() if path.is_file() else None
+    url = str(location).rstrip("/") + "/" + relative
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.read()
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return None
+        raise UserError(f"{url}: HTTP {err.code}") from None
+    except (urllib.error.URLError, OSError) as err:
+        raise UserError(f"cannot reach {url}: {getattr(err, 'reason', err)}") from None
+
+
+def read_manifest(location):
+    if not is_url(location):
+        return load_manifest(location)
+    data = fetch(location, MANIFEST)
+    if data is None:
+        raise UserError(f"{location} serves no {MANIFEST}: not a finished fdsl dataset")
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise UserError(f"{location}/{MANIFEST} is not valid JSON") from None
+
+
+def iter_samples(source):
+    """(key, {field: bytes}) of a shard tar (a path or bytes), in order; raises tarfile.TarError if broken."""
     current, fields = None, {}
-    with tarfile.open(path) as tar:
+    opened = tarfile.open(fileobj=io.BytesIO(source)) if isinstance(source, bytes) else tarfile.open(source)
+    with opened as tar:
         for member in tar:
             key, _, field = member.name.partition(".")
             if key != current and current is not None:
@@ -50,51 +90,51 @@ def check_sample(key, fields, num_classes):
     return problems
 
 
-def verify_shard(folder, shard, num_classes):
-    path = Path(folder) / shard["file"]
-    if not path.is_file():
+def verify_shard(location, shard, num_classes):
+    data = fetch(location, shard["file"])
+    if data is None:
         return [f"{shard['file']}: missing"]
-    if sha256_file(path) != shard["sha256"]:
+    if hashlib.sha256(data).hexdigest() != shard["sha256"]:
         return [f"{shard['file']}: sha256 does not match the manifest"]
     problems, count = [], 0
     try:
-        for key, fields in iter_samples(path):
+        for key, fields in iter_samples(data):
             count += 1
             problems += check_sample(key, fields, num_classes)
     except (tarfile.TarError, OSError) as err:
         return [f"{shard['file']}: unreadable tar ({err})"]
     if count != shard["samples"]:
-        problems.append(f"{shard['file']}: {count} samples, manifest says {shard['samples']}")
-    return [f"{shard['file']}: {p}" if not p.startswith(shard["file"]) else p for p in problems]
+        problems.append(f"{count} samples, manifest says {shard['samples']}")
+    return [f"{shard['file']}: {p}" for p in problems]
 
 
-def verify(folder):
-    """Every problem found in a dataset folder (an empty list when it is sound)."""
-    manifest = load_manifest(folder)
+def verify(location):
+    """Every problem found in a dataset folder or URL (an empty list when it is sound)."""
+    manifest = read_manifest(location)
     problems = []
     for info in manifest["splits"].values():
         for shard in info["shards"]:
-            problems += verify_shard(folder, shard, manifest["num_classes"])
+            problems += verify_shard(location, shard, manifest["num_classes"])
         if sum(s["samples"] for s in info["shards"]) != info["num_samples"]:
             problems.append("manifest: shard counts do not add up to num_samples")
-    problems += _check_side_files(Path(folder), manifest)
-    return problems
+    return problems + _check_side_files(location, manifest)
 
 
-def _check_side_files(folder, manifest):
+def _check_side_files(location, manifest):
     problems = []
     expected = {s["file"]: s["sha256"] for i in manifest["splits"].values() for s in i["shards"]}
     try:
-        listed = dict(reversed(line.split("  ", 1)) for line in (folder / "SHA256SUMS").read_text().splitlines())
+        lines = (fetch(location, "SHA256SUMS") or b"").decode().splitlines()
+        listed = dict(reversed(line.split("  ", 1)) for line in lines)
         if listed != expected:
-            problems.append("SHA256SUMS: does not match the manifest")
-    except (OSError, ValueError):
-        problems.append("SHA256SUMS: missing or malformed")
+            problems.append("SHA256SUMS: missing or does not match the manifest")
+    except ValueError:
+        problems.append("SHA256SUMS: malformed")
     try:
-        if json.loads((folder / "_info.json").read_text()) != timm_info(manifest):
-            problems.append("_info.json: does not match the manifest")
-    except (OSError, ValueError):
-        problems.append("_info.json: missing or malformed")
+        if json.loads(fetch(location, "_info.json") or b"null") != timm_info(manifest):
+            problems.append("_info.json: missing or does not match the manifest")
+    except ValueError:
+        problems.append("_info.json: malformed")
     return problems
 
 

@@ -1,17 +1,74 @@
-"""Run the shards of a plan on a local process pool, skipping finished ones.
+"""Run the shards of a plan on local processes or a Dask cluster, skipping finished ones.
 
 A shard is the unit of work; shards are independent and each is a pure
 function of (recipe, plan, index), so the output does not depend on the
-number of workers or on which shards a previous run left behind.
+number of workers, on the engine, or on which shards a previous run left
+behind. `select_tasks` cuts the shard list for job arrays and ranges.
 """
 import multiprocessing
+import os
 import sys
 
 from tqdm import tqdm
 
+from fdsl_gen.errors import UserError
 from fdsl_gen.shardwriter import finished_record, shard_name, write_shard
 
 _WORKER = {}
+
+
+def all_tasks(plan):
+    return [(split, index) for split in plan.splits() for index in range(plan.num_shards(split))]
+
+
+def select_tasks(tasks, shards=None, task_index=None, num_tasks=None):
+    """The tasks of a `--shards A:B` range and/or of array task `task_index` of `num_tasks`."""
+    if shards is not None:
+        start, stop = shards
+        if not 0 <= start < stop <= len(tasks):
+            raise UserError(f"shard range {start}:{stop} is outside the dataset's {len(tasks)} shards (0:{len(tasks)})")
+        tasks = tasks[start:stop]
+    if num_tasks is not None or task_index is not None:
+        if num_tasks is None or task_index is None:
+            raise UserError("give both --task-index and --num-tasks (or neither)")
+        if not 0 <= task_index < num_tasks:
+            raise UserError(f"--task-index {task_index} is outside 0..{num_tasks - 1}")
+        tasks = tasks[task_index::num_tasks]
+    return tasks
+
+
+def array_task_from_environment(environ=os.environ):
+    """(index, count) of a SLURM job array or Kubernetes Indexed Job task, or (None, None)."""
+    if "SLURM_ARRAY_TASK_ID" in environ and "SLURM_ARRAY_TASK_COUNT" in environ:
+        first = int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
+        return int(environ["SLURM_ARRAY_TASK_ID"]) - first, int(environ["SLURM_ARRAY_TASK_COUNT"])
+    if "JOB_COMPLETION_INDEX" in environ:
+        return int(environ["JOB_COMPLETION_INDEX"]), None
+    return None, None
+
+
+def render_shards(recipe, plan, folder, name, tasks, workers=1, quiet=False, scheduler=None):
+    """Write every shard of `tasks` not already finished; returns the records this process saw finished.
+
+    Shards held by another process are left to it (no record for them).
+    """
+    records, todo = {}, []
+    for task in tasks:
+        record = finished_record(folder, shard_name(name, *task))
+        if record is None:
+            todo.append(task)
+        else:
+            records[task] = record
+    total = sum(len(range(*plan.shard_range(*task))) for task in tasks)
+    done = sum(r["samples"] for r in records.values())
+    run = _run_dask if scheduler else _run_local
+    with tqdm(total=total, initial=done, unit="img", desc=name, disable=quiet,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        for record in run(recipe, plan, folder, name, todo, scheduler or workers):
+            if record is not None:
+                records[(record["split"], record["index"])] = record
+                bar.update(record["samples"])
+    return [records[task] for task in tasks if task in records]
 
 
 def _start_worker(recipe, plan, folder, name):
@@ -22,36 +79,12 @@ def _render_task(task):
     return write_shard(_WORKER["recipe"], _WORKER["plan"], _WORKER["folder"], _WORKER["name"], *task)
 
 
-def all_tasks(plan):
-    return [(split, index) for split in plan.splits() for index in range(plan.num_shards(split))]
-
-
 def _pool_context():
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def render_shards(recipe, plan, folder, name, workers=1, quiet=False, tasks=None):
-    """Write every shard of `tasks` (default: all) not already finished; returns all records."""
-    tasks = all_tasks(plan) if tasks is None else tasks
-    records, todo = {}, []
-    for task in tasks:
-        record = finished_record(folder, shard_name(name, *task))
-        if record is None:
-            todo.append(task)
-        else:
-            records[task] = record
-    total = sum(len(range(*plan.shard_range(*task))) for task in tasks)
-    done = sum(r["samples"] for r in records.values())
-    with tqdm(total=total, initial=done, unit="img", desc=name, disable=quiet,
-              file=sys.stderr, dynamic_ncols=True) as bar:
-        for record in _run(recipe, plan, folder, name, todo, workers):
-            records[(record["split"], record["index"])] = record
-            bar.update(record["samples"])
-    return [records[task] for task in tasks]
-
-
-def _run(recipe, plan, folder, name, todo, workers):
+def _run_local(recipe, plan, folder, name, todo, workers):
     workers = max(1, min(workers, len(todo)))
     if workers == 1:
         _start_worker(recipe, plan, folder, name)
@@ -59,3 +92,27 @@ def _run(recipe, plan, folder, name, todo, workers):
         return
     with _pool_context().Pool(workers, _start_worker, (recipe, plan, folder, name)) as pool:
         yield from pool.imap_unordered(_render_task, todo)
+
+
+def _dask_task(task, recipe, plan, folder, name):
+    return write_shard(recipe, plan, folder, name, *task)
+
+
+def _run_dask(recipe, plan, folder, name, todo, scheduler):
+    """One Dask task per shard, retried on worker loss; the folder must be shared with the workers."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise UserError("--engine dask needs the dist extra: pip install 'fdsl[dist]'") from None
+    try:
+        client = Client(scheduler, timeout="15s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
+    with client:
+        if not todo:
+            return
+        recipe_f, plan_f = client.scatter([recipe, plan], broadcast=True)
+        futures = client.map(_dask_task, todo, recipe=recipe_f, plan=plan_f, folder=os.path.abspath(folder),
+                             name=name, retries=3, pure=False)
+        for future in as_completed(futures):
+            yield future.result()

@@ -2,8 +2,11 @@
 
 The shard is written under a temporary name, synced and renamed; then a small
 record (samples, bytes, sha256) lands in `_shards/`. The record is what
-resume and the manifest trust, after checking it against the file.
+resume and the manifest trust, after checking it against the file. A lock
+per shard lets several processes (a job array, two runs by mistake) share
+one folder: a shard locked by another process is left to it.
 """
+import fcntl
 import hashlib
 import io
 import json
@@ -55,15 +58,41 @@ def atomic_write(path, data):
 
 
 def write_shard(recipe, plan, folder, name, split, index):
-    """Render, write and record one shard; returns its record."""
-    samples = render_shard(recipe, plan, split, index)
-    data = tar_bytes(samples)
+    """Render, write and record one shard; returns its record, or None when
+    another process holds the shard."""
+    folder = Path(folder)
     file = shard_name(name, split, index)
-    atomic_write(Path(folder) / file, data)
-    record = {"file": file, "split": split, "index": index, "samples": len(samples),
-              "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    atomic_write(Path(folder) / RECORDS / f"{file}.json", json.dumps(record, sort_keys=True).encode())
+    with shard_lock(folder, file) as held:
+        if not held:
+            return None
+        for stale in list(folder.glob(f".{file}.tmp-*")) + list((folder / RECORDS).glob(f".{file}.json.tmp-*")):
+            stale.unlink(missing_ok=True)  # left by a killed run; the lock says nobody writes them now
+        samples = render_shard(recipe, plan, split, index)
+        data = tar_bytes(samples)
+        atomic_write(folder / file, data)
+        record = {"file": file, "split": split, "index": index, "samples": len(samples),
+                  "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        atomic_write(folder / RECORDS / f"{file}.json", json.dumps(record, sort_keys=True).encode())
     return record
+
+
+class shard_lock:
+    """A non-blocking exclusive lock on one shard; `with` gives True when held."""
+
+    def __init__(self, folder, file):
+        self.path = Path(folder) / RECORDS / f"{file}.lock"
+
+    def __enter__(self):
+        self.handle = open(self.path, "w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def __exit__(self, *exc):
+        self.handle.close()
+        return False
 
 
 def sha256_file(path, chunk=1 << 20):

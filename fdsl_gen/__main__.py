@@ -1,0 +1,3 @@
+from fdsl_gen.cli import main
+
+main(prog_name="fdsl-gen")
