@@ -1,2 +1,3 @@
 from fdsl_gen.recipes import fractaldb  # noqa: F401  (registers)
 from fdsl_gen.recipes import ofdb, onepfrac, real1p  # noqa: F401  (register 1p-frac, OFDB, single real image)
+from fdsl_gen.recipes import exfractaldb  # noqa: F401  (registers exfractaldb, mvfractaldb and their search)
