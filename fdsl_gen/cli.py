@@ -15,7 +15,7 @@ import click
 from tqdm import tqdm
 
 from fdsl_gen import recipes  # noqa: F401  (registers every recipe)
-from fdsl_gen.dataset import claim, finalize, missing_shards
+from fdsl_gen.dataset import claim, dataset_command, finalize, missing_shards
 from fdsl_gen.errors import UserError
 from fdsl_gen.inspect import contact_sheet, summary, verify
 from fdsl_gen.plan import Plan
@@ -62,6 +62,11 @@ def fail(message):
 
 class Group(click.Group):
     """Turns UserError (and a missing output path) into one line and exit code 2."""
+
+    def parse_args(self, ctx, args):
+        if ctx.parent is None:
+            ctx.meta["argv"] = list(args)  # the manifest records the command as typed
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         try:
@@ -175,14 +180,15 @@ class RenderRun:
 
     def render(self, recipe, plan, tasks):
         started = time.time()
-        claim(self.folder, recipe, plan, self.name)
+        argv = click.get_current_context().find_root().meta.get("argv", sys.argv[1:])
+        claim(self.folder, recipe, plan, self.name, dataset_command(argv))
         records = render_shards(recipe, plan, self.folder, self.name, tasks, self.workers, self.quiet,
                                 self.scheduler)
         missing, _ = missing_shards(self.folder, records)
         if missing:
             self.say(f"{self.folder}: {len(records)} shards of this run finished, {len(missing)} left "
                      "in the dataset; the run that finishes the last one writes the manifest "
-                     "(or: fdsl-gen finalize DIR)")
+                     "(or run: fdsl-gen finalize DIR)")
             return
         manifest = finalize(self.folder, records)
         write_preview(self.folder)

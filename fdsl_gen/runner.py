@@ -48,10 +48,7 @@ def array_task_from_environment(environ=os.environ):
 
 
 def render_shards(recipe, plan, folder, name, tasks, workers=1, quiet=False, scheduler=None):
-    """Write every shard of `tasks` not already finished; returns the records this process saw finished.
-
-    Shards held by another process are left to it (no record for them).
-    """
+    """Write every shard of `tasks` not already finished; returns their records."""
     records, todo = {}, []
     for task in tasks:
         record = finished_record(folder, shard_name(name, *task))
@@ -65,10 +62,9 @@ def render_shards(recipe, plan, folder, name, tasks, workers=1, quiet=False, sch
     with tqdm(total=total, initial=done, unit="img", desc=name, disable=quiet,
               file=sys.stderr, dynamic_ncols=True) as bar:
         for record in run(recipe, plan, folder, name, todo, scheduler or workers):
-            if record is not None:
-                records[(record["split"], record["index"])] = record
-                bar.update(record["samples"])
-    return [records[task] for task in tasks if task in records]
+            records[(record["split"], record["index"])] = record
+            bar.update(record["samples"])
+    return [records[task] for task in tasks]
 
 
 def _start_worker(recipe, plan, folder, name):

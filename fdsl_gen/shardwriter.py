@@ -3,8 +3,9 @@
 The shard is written under a temporary name, synced and renamed; then a small
 record (samples, bytes, sha256) lands in `_shards/`. The record is what
 resume and the manifest trust, after checking it against the file. A lock
-per shard lets several processes (a job array, two runs by mistake) share
-one folder: a shard locked by another process is left to it.
+per shard lets several processes (a job array, two runs by mistake, the
+orphaned workers of a killed run) share one folder: a process that finds a
+shard locked waits for it, then takes the other's result if it finished.
 """
 import fcntl
 import hashlib
@@ -58,13 +59,14 @@ def atomic_write(path, data):
 
 
 def write_shard(recipe, plan, folder, name, split, index):
-    """Render, write and record one shard; returns its record, or None when
-    another process holds the shard."""
+    """Render, write and record one shard; returns its record."""
     folder = Path(folder)
     file = shard_name(name, split, index)
-    with shard_lock(folder, file) as held:
-        if not held:
-            return None
+    with shard_lock(folder, file) as contended:
+        if contended:
+            record = finished_record(folder, file)
+            if record is not None:
+                return record
         for stale in list(folder.glob(f".{file}.tmp-*")) + list((folder / RECORDS).glob(f".{file}.json.tmp-*")):
             stale.unlink(missing_ok=True)  # left by a killed run; the lock says nobody writes them now
         samples = render_shard(recipe, plan, split, index)
@@ -77,7 +79,7 @@ def write_shard(recipe, plan, folder, name, split, index):
 
 
 class shard_lock:
-    """A non-blocking exclusive lock on one shard; `with` gives True when held."""
+    """An exclusive lock on one shard; `with` gives True when another process held it first."""
 
     def __init__(self, folder, file):
         self.path = Path(folder) / RECORDS / f"{file}.lock"
@@ -86,9 +88,10 @@ class shard_lock:
         self.handle = open(self.path, "w")
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
             return False
+        except BlockingIOError:
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+            return True
 
     def __exit__(self, *exc):
         self.handle.close()
