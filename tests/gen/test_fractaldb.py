@@ -173,3 +173,28 @@ def test_timm_reads_the_folder(small_dataset):
                              batch_size=1)
     image, target = next(iter(dataset))
     assert len(dataset) == 800 and image.size == (48, 48) and 0 <= target < 4
+
+
+def test_official_csv_subfolder_layout_and_weight_file(tmp_path, cli, params_dir, small_dataset):
+    official = tmp_path / "official"
+    for index, path in enumerate(sorted(params_dir.glob("*.csv"))):
+        folder = official / f"csv{index // 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / path.name).write_bytes(path.read_bytes())
+    weights = tmp_path / "weights_0.1.csv"
+    np.savetxt(weights, weight_rows(0.1), delimiter=",", fmt="%g")
+    out = tmp_path / "layout"
+    args = [a if a != 0.1 else "0.3" for a in SMALL]  # --weight-k is overridden by --weights
+    result = cli("render", "fractaldb", "--params", official, "--weights", weights, "--out", out, *args)
+    assert result.exit_code == 0, result.output
+    assert [p.read_bytes() for p in shard_files(out)] == [p.read_bytes() for p in shard_files(small_dataset)]
+
+
+def test_colour_mode_cycles_hues(tmp_path, cli, params_dir):
+    out = tmp_path / "colour"
+    result = cli("render", "fractaldb", "--params", params_dir, "--categories", 1, "--instances", 4,
+                 "--color", "color", "--size", 64, "--points", 2000, "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    image = np.asarray(Image.open(io.BytesIO(read_samples(out)[0]["png"])).convert("RGB")).reshape(-1, 3)
+    colours = {tuple(c) for c in image} - {(0, 0, 0)}
+    assert len(colours) > 20 and colours <= {tuple(c) for c in ifs2d.hue_cycle()}
