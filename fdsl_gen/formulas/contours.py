@@ -1,0 +1,201 @@
+"""Radial contours (RCDB, VisualAtom): 1-D Perlin noise, polygon growth, 1-px lines.
+
+An image is a polygon of n vertices on the rays at angles 2 pi v / n, grown
+outward P times; after each growth the closed polygon is drawn in one grey
+level. Vertex v moves by -cos(theta_v) (N_x - w) along x and
+-sin(theta_v) (N_y - w) along y, with N = amp * noise + offset[v] and
+independent noise for x and y (both recipes, as in the reference code).
+
+Lines follow PIL's `ImageDraw.line(..., width=1)` pixel for pixel:
+coordinates truncated toward zero, Bresenham steps, both end points drawn.
+Kernels take and return arrays and scalars only.
+"""
+import math
+
+import numba
+import numpy as np
+
+# Ken Perlin's permutation table, twice, as the `noise` package indexes it.
+_PERM_256 = (
+    151, 160, 137, 91, 90, 15, 131, 13, 201, 95, 96, 53, 194, 233, 7, 225, 140, 36, 103, 30, 69, 142,
+    8, 99, 37, 240, 21, 10, 23, 190, 6, 148, 247, 120, 234, 75, 0, 26, 197, 62, 94, 252, 219, 203, 117,
+    35, 11, 32, 57, 177, 33, 88, 237, 149, 56, 87, 174, 20, 125, 136, 171, 168, 68, 175, 74, 165, 71,
+    134, 139, 48, 27, 166, 77, 146, 158, 231, 83, 111, 229, 122, 60, 211, 133, 230, 220, 105, 92, 41,
+    55, 46, 245, 40, 244, 102, 143, 54, 65, 25, 63, 161, 1, 216, 80, 73, 209, 76, 132, 187, 208, 89,
+    18, 169, 200, 196, 135, 130, 116, 188, 159, 86, 164, 100, 109, 198, 173, 186, 3, 64, 52, 217, 226,
+    250, 124, 123, 5, 202, 38, 147, 118, 126, 255, 82, 85, 212, 207, 206, 59, 227, 47, 16, 58, 17, 182,
+    189, 28, 42, 223, 183, 170, 213, 119, 248, 152, 2, 44, 154, 163, 70, 221, 153, 101, 155, 167, 43,
+    172, 9, 129, 22, 39, 253, 19, 98, 108, 110, 79, 113, 224, 232, 178, 185, 112, 104, 218, 246, 97,
+    228, 251, 34, 242, 193, 238, 210, 144, 12, 191, 179, 162, 241, 81, 51, 145, 235, 249, 14, 239,
+    107, 49, 192, 214, 31, 181, 199, 106, 157, 184, 84, 204, 176, 115, 121, 50, 45, 127, 4, 150, 254,
+    138, 236, 205, 93, 222, 114, 67, 29, 24, 72, 243, 141, 128, 195, 78, 66, 215, 61, 156, 180,
+)
+PERM = np.array(_PERM_256 * 2, np.int64)
+NOISE_SPAN = 10000.0  # the reference evaluates the noise at uniform positions in [0, 10000)
+NOISE_REPEAT = 1024   # pnoise1's default period
+
+
+@numba.njit(cache=True, nogil=True)
+def perlin1(x, repeat, base):
+    """`noise.pnoise1(x, repeat=repeat, base=base)` (one octave), in its float32 arithmetic.
+
+    The gradient of a negative hash is -1, not -g: a quirk of that library,
+    kept because it shapes the distribution of the reference's noise.
+    """
+    x = np.float32(x)
+    cell = math.floor(x)
+    i = cell % repeat
+    ii = (i + 1) % repeat
+    i = (i & 255) + base
+    ii = (ii & 255) + base
+    f = x - np.float32(cell)
+    fade = f * f * f * (f * (f * np.float32(6.0) - np.float32(15.0)) + np.float32(10.0))
+    g0 = np.float32(-1.0) if PERM[i] & 8 else np.float32((PERM[i] & 7) + 1)
+    g1 = np.float32(-1.0) if PERM[ii] & 8 else np.float32((PERM[ii] & 7) + 1)
+    a = g0 * f
+    b = g1 * (f - np.float32(1.0))
+    return (a + fade * (b - a)) * np.float32(0.4)
+
+
+@numba.njit(cache=True, nogil=True)
+def independent_noise(u):
+    """The reference's noise: pnoise1 at positions NOISE_SPAN * u, u uniform in [0, 1).
+
+    Neighbouring vertices get unrelated positions, so the values are
+    independent draws from pnoise1's value distribution.
+    """
+    out = np.empty(u.shape, np.float32)
+    flat_u = u.ravel()
+    flat_out = out.ravel()
+    for k in range(flat_u.shape[0]):
+        flat_out[k] = perlin1(np.float32(flat_u[k] * NOISE_SPAN), NOISE_REPEAT, 0)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def smooth_noise(phase, base, cells, n):
+    """Noise coherent along the contour: `cells` Perlin cells once around the polygon.
+
+    phase, base: (P, 2) arrays, a random shift in [0, cells) and a random
+    permutation offset in [0, 256) per polygon and axis. The noise has
+    period `cells`, so the contour closes smoothly at vertex 0. Returns (P, 2, n).
+    """
+    out = np.empty((phase.shape[0], 2, n), np.float32)
+    for p in range(phase.shape[0]):
+        for axis in range(2):
+            for v in range(n):
+                x = phase[p, axis] + cells * v / n
+                out[p, axis, v] = perlin1(np.float32(x), cells, base[p, axis])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _put(canvas, x, y, gray):
+    if 0 <= x < canvas.shape[1] and 0 <= y < canvas.shape[0]:
+        canvas[y, x] = gray
+
+
+@numba.njit(cache=True, nogil=True)
+def draw_line(canvas, x0, y0, x1, y1, gray):
+    """PIL's 1-px line between integer points, end points included.
+
+    A segment whose bounding box misses the canvas is skipped: Bresenham's
+    pixels never leave that box, so the result is the same, only sooner.
+    """
+    height, width = canvas.shape
+    if max(x0, x1) < 0 or min(x0, x1) >= width or max(y0, y1) < 0 or min(y0, y1) >= height:
+        return
+    dx = abs(x1 - x0)
+    dy = abs(y1 - y0)
+    xs = 1 if x1 >= x0 else -1
+    ys = 1 if y1 >= y0 else -1
+    if dx >= dy:
+        e = 2 * dy - dx
+        for _ in range(dx):
+            _put(canvas, x0, y0, gray)
+            if e >= 0:
+                y0 += ys
+                e -= 2 * dx
+            e += 2 * dy
+            x0 += xs
+    else:
+        e = 2 * dx - dy
+        for _ in range(dy):
+            _put(canvas, x0, y0, gray)
+            if e >= 0:
+                x0 += xs
+                e -= 2 * dy
+            e += 2 * dx
+            y0 += ys
+    _put(canvas, x1, y1, gray)
+
+
+@numba.njit(cache=True, nogil=True)
+def _blend(canvas, x, y, gray, alpha):
+    if 0 <= x < canvas.shape[1] and 0 <= y < canvas.shape[0]:
+        old = canvas[y, x]
+        canvas[y, x] = np.uint8(old + alpha * (gray - old) + 0.5)
+
+
+@numba.njit(cache=True, nogil=True)
+def draw_line_aa(canvas, x0, y0, x1, y1, gray):
+    """Anti-aliased line (Xiaolin Wu) between float pixel centres, blended over the canvas."""
+    height, width = canvas.shape
+    if max(x0, x1) < -1 or min(x0, x1) > width or max(y0, y1) < -1 or min(y0, y1) > height:
+        return
+    steep = abs(y1 - y0) > abs(x1 - x0)
+    if steep:
+        x0, y0, x1, y1 = y0, x0, y1, x1
+    if x0 > x1:
+        x0, x1, y0, y1 = x1, x0, y1, y0
+    dx = x1 - x0
+    gradient = (y1 - y0) / dx if dx > 0 else 0.0
+    start = int(math.floor(x0 + 0.5))
+    stop = int(math.floor(x1 + 0.5))
+    for x in range(start, stop + 1):
+        y = y0 + gradient * (x - x0)
+        row = int(math.floor(y))
+        frac = y - row
+        if steep:
+            _blend(canvas, row, x, gray, 1.0 - frac)
+            _blend(canvas, row + 1, x, gray, frac)
+        else:
+            _blend(canvas, x, row, gray, 1.0 - frac)
+            _blend(canvas, x, row + 1, gray, frac)
+
+
+@numba.njit(cache=True, nogil=True)
+def grow_and_draw(canvas, x, y, cx, cy, amp, offset, w, noise, grays, scale, antialias):
+    """Grow the polygon len(grays) times and draw each closed polygon.
+
+    x, y: (n,) start vertices relative to the centre (cx, cy), in reference
+    pixels (a 512-px canvas); scale maps them onto the canvas. noise:
+    (P, 2, n) values for x and y; offset: (n,) the non-random part of N.
+    Returns the vertices after the last growth.
+    """
+    n = x.shape[0]
+    x = x.copy()
+    y = y.copy()
+    cos = np.empty(n)
+    sin = np.empty(n)
+    angle = 2.0 * math.pi / n
+    for v in range(n):
+        cos[v] = math.cos(angle * v)
+        sin[v] = math.sin(angle * v)
+    px = np.empty(n + 1)
+    py = np.empty(n + 1)
+    for p in range(grays.shape[0]):
+        for v in range(n):
+            x[v] -= cos[v] * (amp * noise[p, 0, v] + offset[v] - w)
+            y[v] -= sin[v] * (amp * noise[p, 1, v] + offset[v] - w)
+            px[v] = (x[v] + cx) * scale
+            py[v] = (y[v] + cy) * scale
+        px[n] = px[0]
+        py[n] = py[0]
+        for v in range(n):
+            if antialias:
+                draw_line_aa(canvas, px[v], py[v], px[v + 1], py[v + 1], grays[p])
+            else:
+                # int() truncates toward zero, as PIL's C code does with float coordinates.
+                draw_line(canvas, int(px[v]), int(py[v]), int(px[v + 1]), int(py[v + 1]), grays[p])
+    return x, y

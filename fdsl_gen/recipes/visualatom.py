@@ -1,0 +1,85 @@
+"""VisualAtom (Takashima et al., CVPR 2023): radial contours with two sine waves per orbit.
+
+A category fixes the vertices n, orbits P, noise spread c, outward step w,
+start radius r0, oval stretch and two wave frequencies n1, n2; an instance
+only moves the centre (and draws its own noise and grey levels). Each orbit
+pushes vertex v outward by w - N with
+N = c pnoise1 - c - 0.5 sin(n1 theta_v) - 0.5 sin(n2 theta_v), grey 1-px
+lines on black. Seeding, scaling and blank checks are RCDB's (see rcdb.py).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from fdsl_gen.errors import UserError
+from fdsl_gen.recipe import option
+from fdsl_gen.recipes.rcdb import ContourConfig, ContourRecipe, centre, check_range
+from fdsl_gen.registry import register_recipe
+
+
+@dataclass(frozen=True)
+class VisualAtomConfig(ContourConfig):
+    vertices_min: int = option(200, "vertices ~ randint(vertices-min, vertices-max), per category")
+    vertices_max: int = option(1000, "most vertices")
+    orbits_min: int = option(1, "orbits (polygons) ~ randint(orbits-min, orbits-max), per category")
+    orbits_max: int = option(200, "most orbits")
+    noise_min: float = option(0.0, "noise spread c ~ U(noise-min, noise-max), per category")
+    noise_max: float = option(4.0, "largest noise spread c")
+    step_min: float = option(0.0, "outward step w ~ U(step-min, step-max), per category")
+    step_max: float = option(0.1, "largest outward step w")
+    radius_min: int = option(10, "start radius ~ randint(radius-min, radius-max), per category")
+    radius_max: int = option(60, "largest start radius")
+    oval_max: float = option(2.0, "x and y stretch of the start polygon ~ U(1, max), per category")
+    frequency_max: int = option(20, "wave frequencies n1, n2 ~ randint(0, max), n2 != n1 unless n1 is 0")
+    offset: int = option(512, "centre = (512 + randint(-offset, offset)) / 2 on each axis, per instance")
+
+
+@register_recipe("visualatom")
+class VisualAtom(ContourRecipe):
+    """VisualAtom: radial contours with sine-wave orbits, grey 1-px lines on black."""
+
+    Config = VisualAtomConfig
+    background = 0
+    amp_factor = 1.0
+
+    def check(self, config):
+        check_range(config.vertices_min, config.vertices_max, "vertices", least=3)
+        check_range(config.orbits_min, config.orbits_max, "orbits", least=1)
+        check_range(config.noise_min, config.noise_max, "noise", least=0)
+        check_range(config.step_min, config.step_max, "step")
+        check_range(config.radius_min, config.radius_max, "radius", least=0)
+        if config.oval_max < 1:
+            raise UserError("--oval-max must be at least 1")
+        if config.frequency_max < 0 or config.offset < 0:
+            raise UserError("--frequency-max and --offset must not be negative")
+
+    def draw_category(self, rng):
+        config = self.config
+        params = {"vertices": int(rng.integers(config.vertices_min, config.vertices_max + 1)),
+                  "polygons": int(rng.integers(config.orbits_min, config.orbits_max + 1)),
+                  "c": float(rng.uniform(config.noise_min, config.noise_max)),
+                  "w": float(rng.uniform(config.step_min, config.step_max)),
+                  "radius": int(rng.integers(config.radius_min, config.radius_max + 1))}
+        params["n1"], params["n2"] = frequencies(rng, config.frequency_max)
+        params["oval_x"], params["oval_y"] = (float(v) for v in rng.uniform(1.0, config.oval_max, 2))
+        return params
+
+    def draw_instance(self, params, rng):
+        cx, cy = centre(rng, self.config.offset)
+        angles = 2 * np.pi / params["vertices"] * np.arange(params["vertices"])
+        start_x = np.cos(angles) * params["radius"] * params["oval_x"]
+        start_y = np.sin(angles) * params["radius"] * params["oval_y"]
+        return start_x, start_y, cx, cy, {"cx": cx, "cy": cy}
+
+    def offsets(self, params):
+        angles = 2 * np.pi / params["vertices"] * np.arange(params["vertices"])
+        return (-params["c"] - 0.5 * np.sin(angles * params["n1"]) - 0.5 * np.sin(angles * params["n2"]))
+
+
+def frequencies(rng, most):
+    """n1, n2 ~ randint(0, most); n2 is drawn again while it equals a non-zero n1 (the reference's rule)."""
+    n1 = int(rng.integers(0, most + 1))
+    while True:
+        n2 = int(rng.integers(0, most + 1))
+        if n2 != n1 or n1 == 0:
+            return n1, n2
