@@ -11,8 +11,8 @@ the image is background). Each kind draws its parameters uniformly in
   [I | 0] + eps with eps a..f as in an IFS row (6 draws);
 - polynomial: each of Dx, Dy is a full quadratic
   k0 + k1 x + k2 y + k3 x^2 + k4 x y + k5 y^2 (12 draws);
-- elastic: Dx, Dy given on a grid x grid lattice of control points spanning
-  the image, interpolated bicubically (2 grid^2 draws).
+- elastic: Dx, Dy given on a grid x grid lattice of control values,
+  interpolated bicubically over the image by cv2.resize (2 grid^2 draws).
 """
 import cv2
 import numpy as np
@@ -54,34 +54,43 @@ def draw_transform(kind, delta, rng, grid):
     return rng.uniform(-delta / 2.0, delta / 2.0, draw_count(kind, grid))
 
 
-def normalised_grid(size):
-    """x, y of every pixel centre, each in [-1, 1]; x varies along columns."""
-    axis = np.linspace(-1.0, 1.0, size)
-    return np.meshgrid(axis, axis)
-
-
-def displacement(kind, draws, size, grid):
-    """(dx, dy) over the size x size image, in normalised units."""
+def source_maps(kind, draws, size, grid):
+    """float32 (map_x, map_y): the edge-map pixel each output pixel shows, in pixels."""
     if kind == "elastic":
-        lattice = draws.reshape(2, grid, grid)
-        return tuple(cv2.resize(d, (size, size), interpolation=cv2.INTER_CUBIC) for d in lattice)
-    x, y = normalised_grid(size)
+        pixel = np.arange(size, dtype=np.float32)
+        lattice = (draws.reshape(2, grid, grid) * ((size - 1) / 2.0)).astype(np.float32)
+        dx, dy = (cv2.resize(d, (size, size), interpolation=cv2.INTER_CUBIC) for d in lattice)
+        dx += pixel[None, :]
+        dy += pixel[:, None]
+        return dx, dy
     if kind == "affine":
         a, b, c, d, e, f = draws
-        return a * x + b * y + e, c * x + d * y + f
-    terms = (np.ones_like(x), x, y, x * x, x * y, y * y)
-    return tuple(sum(k * t for k, t in zip(coeffs, terms)) for coeffs in draws.reshape(2, 6))
+        draws = np.array([e, a, b, 0.0, 0.0, 0.0, f, c, d, 0.0, 0.0, 0.0])
+    kx, ky = draws.reshape(2, 6)
+    return quadratic_map(kx, size, along_x=True), quadratic_map(ky, size, along_x=False)
+
+
+def quadratic_map(k, size, along_x):
+    """pixel + half * (k0 + k1 x + k2 y + k3 x^2 + k4 x y + k5 y^2) over the image, float32.
+
+    Built from a per-column and a per-row vector plus the x y term, so that
+    only two or three operations run over the full image.
+    """
+    t = np.linspace(-1.0, 1.0, size)
+    half = (size - 1) / 2.0
+    pixel = np.arange(size, dtype=np.float64)
+    per_column = half * (k[0] + k[1] * t + k[3] * t * t) + (pixel if along_x else 0.0)
+    per_row = half * (k[2] * t + k[5] * t * t) + (0.0 if along_x else pixel)
+    out = np.add(per_column.astype(np.float32)[None, :], per_row.astype(np.float32)[:, None])
+    if k[4]:
+        out += np.multiply.outer((half * k[4] * t).astype(np.float32), t.astype(np.float32))
+    return out
 
 
 def warp(edges, kind, draws, grid):
-    """The edge map seen through one transform (nearest neighbour, zero outside)."""
-    size = edges.shape[0]
-    dx, dy = displacement(kind, draws, size, grid)
-    half = (size - 1) / 2.0
-    rows, cols = np.indices(edges.shape)
-    src_x = np.rint(cols + dx * half).astype(np.int64)
-    src_y = np.rint(rows + dy * half).astype(np.int64)
-    inside = (src_x >= 0) & (src_x < size) & (src_y >= 0) & (src_y < size)
-    out = np.zeros_like(edges)
-    out[inside] = edges[src_y[inside], src_x[inside]]
-    return out
+    """The edge map seen through one transform (nearest neighbour, zero outside).
+
+    OpenCV rounds the source coordinates to the nearest pixel, ties to even.
+    """
+    map_x, map_y = source_maps(kind, draws, edges.shape[0], grid)
+    return cv2.remap(edges, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

@@ -66,6 +66,46 @@ def test_polynomial_contains_the_affine_map(edges):
     assert np.array_equal(warp(edges, "affine", affine, 4), warp(edges, "polynomial", poly, 4))
 
 
+def direct_polynomial(edges, coeffs):
+    """The documented polynomial map evaluated plainly, in float64."""
+    size = edges.shape[0]
+    y, x = np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size), indexing="ij")
+    terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y])
+    dx, dy = (np.tensordot(k, terms, 1) for k in coeffs.reshape(2, 6))
+    rows, cols = np.indices(edges.shape)
+    src_x = np.rint(cols + dx * (size - 1) / 2).astype(int)
+    src_y = np.rint(rows + dy * (size - 1) / 2).astype(int)
+    inside = (src_x >= 0) & (src_x < size) & (src_y >= 0) & (src_y < size)
+    out = np.zeros_like(edges)
+    out[inside] = edges[src_y[inside], src_x[inside]]
+    return out
+
+
+def test_polynomial_follows_its_formula(edges):
+    coeffs = draw_transform("polynomial", 0.3, np.random.default_rng(5), 4)
+    got = warp(edges, "polynomial", coeffs, 4)
+    # float32 maps may round a coordinate lying on a half pixel the other way
+    assert np.mean(got != direct_polynomial(edges, coeffs)) < 1e-3
+    assert not np.array_equal(got, edges)
+
+
+def test_elastic_displacement_is_smooth_and_bounded():
+    from fdsl_gen.formulas.warp import source_maps
+    size, delta = 64, 0.2
+    draws = draw_transform("elastic", delta, np.random.default_rng(6), 4)
+    map_x, map_y = source_maps("elastic", draws, size, 4)
+    dx = map_x - np.arange(size)[None, :]
+    dy = map_y - np.arange(size)[:, None]
+    half = (size - 1) / 2
+    largest = np.abs(draws).max() * half
+    # bicubic weights (OpenCV's a = -0.75) sum to at most 1.25 in absolute value per axis
+    assert max(np.abs(dx).max(), np.abs(dy).max()) <= 1.25 ** 2 * largest
+    assert max(np.abs(dx).max(), np.abs(dy).max()) >= 0.5 * largest
+    # smooth: neighbours differ by a small part of the amplitude (white noise would reach 2x)
+    assert np.abs(np.diff(dx, axis=1)).max() < 0.25 * largest
+    assert np.abs(np.diff(dy, axis=0)).max() < 0.25 * largest
+
+
 def test_draws_stay_within_half_delta():
     for kind, count in (("affine", 6), ("polynomial", 12), ("elastic", 2 * 5 * 5)):
         draws = draw_transform(kind, 0.3, np.random.default_rng(2), 5)
