@@ -52,31 +52,30 @@ def chaos_game(system, u):
 def normalise(points):
     """Scale all axes jointly onto [-1, 1], then move the centroid to the origin.
 
-    Works in place. Returns False, leaving the points unusable, when the
-    orbit overflowed (inf or NaN) or collapsed to a single value: the
-    reference's min-max scaling turns such a cloud into NaN everywhere.
+    Works in place on a C-contiguous cloud. Returns False, leaving the points
+    unusable, when the orbit overflowed (inf or NaN) or collapsed to a single
+    value: the reference's min-max scaling turns such a cloud into NaN
+    everywhere.
     """
-    n = points.shape[0]
-    lo = np.inf
-    hi = -np.inf
-    for i in range(n):
-        for k in range(DIMENSIONS):
-            v = points[i, k]
-            if not abs(v) < np.inf:
-                return False
-            lo = min(lo, v)
-            hi = max(hi, v)
-    if not hi > lo:
+    flat = points.reshape(-1)
+    lo = flat[0]
+    hi = flat[0]
+    poison = 0.0  # v * 0 is NaN for v = inf or NaN, so this sum says whether any value is
+    for v in flat:
+        lo = min(lo, v)
+        hi = max(hi, v)
+        poison += v * 0.0
+    if poison != 0.0 or not hi > lo:
         return False
     span = hi - lo
     centre = np.zeros(DIMENSIONS)
-    for i in range(n):
+    for i in range(points.shape[0]):
         for k in range(DIMENSIONS):
             v = (points[i, k] - lo) / span * 2.0 - 1.0
             points[i, k] = v
             centre[k] += v
-    centre /= n
-    for i in range(n):
+    centre /= points.shape[0]
+    for i in range(points.shape[0]):
         for k in range(DIMENSIONS):
             points[i, k] -= centre[k]
     return True
@@ -105,18 +104,28 @@ def point_cloud(system, u):
     return points if points.shape[0] > 0 and normalise(points) else None
 
 
+@numba.njit(cache=True, nogil=True)
 def look_at(positions, ups):
     """Cameras at `positions` (V, 3) looking at the origin, `ups` hinting "up".
 
     Returns (V, 4, 3): position, right, up and forward unit vectors, the
-    rows of glm.lookAt's view matrix.
+    rows of glm.lookAt's view matrix (right = forward x up, up = right x
+    forward).
     """
-    positions = np.asarray(positions, np.float64)
-    forward = -positions / np.linalg.norm(positions, axis=1, keepdims=True)
-    right = np.cross(forward, ups)
-    right /= np.linalg.norm(right, axis=1, keepdims=True)
-    up = np.cross(right, forward)
-    return np.stack([positions, right, up, forward], axis=1)
+    cameras = np.empty((positions.shape[0], 4, DIMENSIONS))
+    for v in range(positions.shape[0]):
+        cam = cameras[v]
+        cam[0] = positions[v]
+        cam[3] = -positions[v] / np.sqrt(np.sum(positions[v] ** 2))
+        cam[1] = _cross(cam[3], ups[v])
+        cam[1] /= np.sqrt(np.sum(cam[1] ** 2))
+        cam[2] = _cross(cam[1], cam[3])
+    return cameras
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _cross(a, b):
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,0 +1,201 @@
+"""ExFractalDB / MV-FractalDB rendering: fdsl vs a NumPy implementation of the reference.
+
+Renders real shards with one worker (224 px, 10k points, 1-px points) for
+both recipes and prints images/s per core end to end (cloud, drawing, PNG,
+tar, sha256). The reference pipeline runs in the same process on a few
+instances of the same categories: its chaos game (the reference's Python
+loop, the orbit is sequential), min-max normalisation and centring, then
+per view the glm perspective x lookAt matrices applied with NumPy, pixels
+set in an RGB frame and saved as an RGB PNG, as its renderer does after
+glReadPixels. It leaves out what the real reference adds on top: the PLY
+file written and read back per instance and the OpenGL context, so the
+ratio is a lower bound. The 3D search is timed the same way.
+
+    .venv/bin/python bench/render_exfractaldb.py [--categories 20] [--shards 3] [--reference-instances 3]
+"""
+import argparse
+import io
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fdsl_gen.plan import Plan
+from fdsl_gen.recipes.exfractaldb import (ExFractalDB, ExFractalDBConfig, MVFractalDB, MVFractalDBConfig,
+                                          instance_weights, search, weighted)
+from fdsl_gen.runner import render_shards
+from fdsl_gen.shardwriter import write_shard
+
+SIZE, POINTS, FOV, DISTANCE = 224, 10_000, 45.0, 4.0
+NEAR, FAR = 0.1, 100.0
+
+
+# ---------------------------------------------------------------- the reference, in NumPy
+
+def reference_orbit(system, u):
+    """The reference's ifs_function.calculate: (len(u) - 1, 3) points, loop for loop."""
+    cumulative = np.cumsum(system[:, 12]).tolist()
+    maps = system[:, :12].tolist()
+    x = y = z = 0.0
+    out = []
+    for i in range(len(u) - 1):
+        for j, c in enumerate(cumulative):
+            if u[i] <= c:
+                a, b, cc, d, e, f, g, h, k, tx, ty, tz = maps[j]
+                x, y, z = (x * a + y * b + z * cc + tx,
+                           x * d + y * e + z * f + ty,
+                           x * g + y * h + z * k + tz)
+                break
+        out.append((x, y, z))
+    return np.array(out)
+
+
+def reference_cloud(points, point_num):
+    """min_max over all axes onto [-1, 1], then the centroid (sum / point_num) subtracted."""
+    with np.errstate(all="ignore"):
+        scaled = (points - points.min()) / (points.max() - points.min()) * 2.0 - 1.0
+        return scaled - scaled.sum(axis=0) / point_num
+
+
+def reference_trial(rs, points):
+    """One trial of category_search.py: (system, accepted-by-variance test values)."""
+    nmaps = rs.randint(2, 8)
+    system = np.zeros((nmaps, 13))
+    total = 0.0
+    for m in range(nmaps):
+        row = rs.uniform(-1.0, 1.0, 12)
+        prob = abs(np.linalg.det(row[:9].reshape(3, 3)))
+        total += prob
+        system[m] = *row, prob
+    system[:, 12] /= total
+    cloud = reference_cloud(reference_orbit(system, rs.random_sample(points)), points)
+    return system, cloud
+
+
+def reference_accepts(cloud, variance):
+    """The reference's test: no NaN in y, and np.var of each axis above the threshold."""
+    with np.errstate(all="ignore"):
+        var = np.var(cloud, axis=0)
+    return not np.isnan(cloud[:, 1]).any() and bool((var > variance).all())
+
+
+def glm_matrices(position, up, size, fov):
+    """glm.perspective(fov, 1, NEAR, FAR) @ glm.lookAt(position, origin, up), as 4 x 4 arrays."""
+    f = -position / np.linalg.norm(position)
+    s = np.cross(f, up)
+    s /= np.linalg.norm(s)
+    u = np.cross(s, f)
+    view = np.eye(4)
+    view[0, :3], view[1, :3], view[2, :3] = s, u, -f
+    view[:3, 3] = -view[:3, :3] @ position
+    t = math.tan(math.radians(fov) / 2)
+    proj = np.zeros((4, 4))
+    proj[0, 0] = proj[1, 1] = 1 / t
+    proj[2, 2] = -(FAR + NEAR) / (FAR - NEAR)
+    proj[2, 3] = -2 * FAR * NEAR / (FAR - NEAR)
+    proj[3, 2] = -1.0
+    return proj @ view
+
+
+def reference_view(cloud, position, up, size=SIZE, fov=FOV):
+    """One glReadPixels RGB frame (rows bottom-up) of the cloud as 1-px white points."""
+    clip = np.c_[cloud, np.ones(len(cloud))] @ glm_matrices(position, up, size, fov).T
+    ndc = clip[:, :3] / clip[:, 3:]
+    visible = (np.abs(ndc) <= 1).all(axis=1)
+    cols = np.floor((ndc[visible, 0] + 1) * size / 2).astype(int)
+    rows = np.floor((ndc[visible, 1] + 1) * size / 2).astype(int)
+    keep = (cols < size) & (rows < size)
+    frame = np.zeros((size, size, 3), np.uint8)
+    frame[rows[keep], cols[keep]] = 255
+    return frame
+
+
+def mv_camera(view):
+    """The reference's 12 views (without its jitter): azimuth 30 + 30 k degrees about Y."""
+    angle = math.radians(30.0 + 30.0 * view)
+    return DISTANCE * np.array([-math.cos(angle), 0.0, math.sin(angle)]), np.array([0.0, 1.0, 0.0])
+
+
+def reference_image_rate(systems, instances, views):
+    """Seconds per image and PNG bytes of the reference pipeline, `views` images per cloud."""
+    weights = instance_weights()
+    rs = np.random.RandomState(0)
+    seconds, sizes = 0.0, []
+    for k in range(instances):
+        system = weighted(systems[k % len(systems)], weights[(17 * k) % len(weights)])
+        started = time.perf_counter()
+        cloud = reference_cloud(reference_orbit(system, rs.random_sample(POINTS + 1)), POINTS)
+        for v in range(views):
+            buffer = io.BytesIO()
+            Image.fromarray(reference_view(cloud, *mv_camera(v % 12))).save(buffer, format="PNG")
+            sizes.append(len(buffer.getvalue()))
+        seconds += time.perf_counter() - started
+    return seconds / len(sizes), float(np.mean(sizes))
+
+
+# ---------------------------------------------------------------- fdsl
+
+def fdsl_image_rate(recipe_class, config, out, shards):
+    """Images/s of one worker writing `shards` shards of 1000, and tar bytes per image."""
+    recipe = recipe_class(config, seed=1)
+    plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 1000)
+    write_shard(recipe, Plan(1, recipe.group_size, recipe.group_size, 0, 100), out, "warmup", "train", 0)
+    started = time.perf_counter()
+    records = render_shards(recipe, plan, out, recipe_class.name, workers=1, quiet=True,
+                            tasks=[("train", i) for i in range(shards)])
+    seconds = time.perf_counter() - started
+    images = sum(r["samples"] for r in records)
+    return images / seconds, sum(r["bytes"] for r in records) / images, recipe.group_size
+
+
+def search_rates(categories, reference_trials):
+    """Seconds per accepted category: fdsl's search, and the reference's trial cost x trials."""
+    search(1, points=POINTS)  # numba compile outside the clock
+    started = time.perf_counter()
+    _, trials = search(categories, seed=1, points=POINTS, threads=1)
+    ours = (time.perf_counter() - started) / categories
+    rs = np.random.RandomState(1)
+    started = time.perf_counter()
+    for _ in range(reference_trials):
+        reference_accepts(reference_trial(rs, POINTS)[1], 0.05)
+    per_trial = (time.perf_counter() - started) / reference_trials
+    return ours, per_trial * trials / categories, trials
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--categories", type=int, default=20)
+    parser.add_argument("--shards", type=int, default=3, help="shards of 1000 images per recipe")
+    parser.add_argument("--reference-instances", type=int, default=3)
+    parser.add_argument("--reference-trials", type=int, default=20)
+    args = parser.parse_args()
+    found, _ = search(args.categories, seed=1, points=POINTS)
+    systems = [s for s, _ in found]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        params = Path(tmp) / "params"
+        params.mkdir()
+        for i, system in enumerate(systems):
+            np.savetxt(params / f"{i:05d}.csv", system, delimiter=",", fmt="%.18e")
+        for recipe_class, config_class in ((ExFractalDB, ExFractalDBConfig), (MVFractalDB, MVFractalDBConfig)):
+            out = Path(tmp) / recipe_class.name
+            (out / "_shards").mkdir(parents=True)
+            rate, tar_bytes, views = fdsl_image_rate(recipe_class, config_class(params=str(params)), out, args.shards)
+            ref_seconds, ref_png = reference_image_rate(systems, args.reference_instances, views)
+            rows.append((recipe_class.name, views, rate, 1 / ref_seconds, tar_bytes, ref_png))
+    ours_search, ref_search, trials = search_rates(args.categories, args.reference_trials)
+    print(f"{SIZE} px, {POINTS} points, 1-px points, {args.categories} categories, 1 worker (1 core)")
+    print(f"{'images/s per core, end to end':<34}{'views/cloud':>12}{'fdsl':>10}{'reference':>11}{'ratio':>9}")
+    for name, views, rate, ref_rate, _, _ in rows:
+        print(f"{'  ' + name:<34}{views:>12}{rate:>10.0f}{ref_rate:>11.1f}{rate / ref_rate:>8.0f}x")
+    for name, _, _, _, tar_bytes, ref_png in rows:
+        print(f"  {name} bytes per image: tar {tar_bytes:.0f} (png + cls + json), reference RGB PNG {ref_png:.0f}")
+    print(f"search, s per accepted category ({trials} trials for {args.categories}): "
+          f"fdsl {ours_search:.4f}, reference {ref_search:.2f}, ratio {ref_search / ours_search:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
