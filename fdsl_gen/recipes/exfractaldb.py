@@ -255,7 +255,7 @@ class ProjectedIFS(Recipe):
 
     def describe(self):
         return dict(super().describe(), categories=self.num_classes, views_per_instance=self.group_size,
-                    instances=self.groups, instance_rows=[self.instance_of(g) for g in range(self.groups)])
+                    instances=self.groups, weight_rows=len(self.weights))
 
     def extra_files(self):
         files = {f"params/{i:05d}.csv": csv_bytes(s) for i, s in enumerate(self.systems)}
