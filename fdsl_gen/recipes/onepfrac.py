@@ -85,14 +85,20 @@ class OnePFrac(Recipe):
         return draw(px, py, self.config.size, "patch", "gray", self.group_seed(cls, instance))
 
     def resolve_class(self, cls):
-        """(system, draws, attempt, fill) of the first attempt whose image is dense enough."""
+        """(system, draws, attempt, fill) of the first attempt whose image is dense enough.
+
+        The image tested is instance 0's (its masks, unflipped: flips keep the count).
+        """
         config = self.config
+        masks = ifs2d.patch_masks(config.points, np.uint64(self.group_seed(cls, 0)))
         best = 0.0
         for attempt in range(config.retries + 1):
             rng = np.random.default_rng(derive_seed(self.seed, _PERTURB, cls, attempt))
             draws = perturbation(len(self.base), config.delta, config.perturb, rng)
             system = apply_perturbation(self.base, draws, config.perturb)
-            fill = np.count_nonzero(self.canvas(system, cls, 0)) / config.size ** 2
+            px, py = system_pixels(system, self.u, config.size)
+            canvas = ifs2d.draw_patches(px, py, config.size, masks[:len(px)], ifs2d.GRAY)
+            fill = np.count_nonzero(canvas) / config.size ** 2
             if fill > config.fill_rate:
                 return system, draws, attempt, fill
             best = max(best, fill)
