@@ -101,7 +101,7 @@ def _run_dask(recipe, plan, folder, name, todo, scheduler):
     except ImportError:
         raise UserError("--engine dask needs the dist extra: pip install 'fdsl[dist]'") from None
     try:
-        client = Client(scheduler, timeout="15s")
+        client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as err:
         raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
     with client:

@@ -181,59 +181,40 @@ def patch_masks(n, seed):
 
 
 @numba.njit(cache=True, nogil=True)
-def draw_points(px, py, size, colors):
-    """Point mode: colors[i % len(colors)] at (py, px); returns (size, size, ch)."""
-    channels = colors.shape[1]
-    canvas = np.zeros((size, size, channels), np.uint8)
-    ncolors = colors.shape[0]
+def draw_points(px, py, size, values):
+    """Point mode: values[i % len(values)] at (py, px) on a size x size canvas."""
+    canvas = np.zeros((size, size), np.uint8)
+    period = values.shape[0]
     for i in range(px.shape[0]):
         if px[i] < size and py[i] < size:
-            for ch in range(channels):
-                canvas[py[i], px[i], ch] = colors[i % ncolors, ch]
+            canvas[py[i], px[i]] = values[i % period]
     return canvas
 
 
 @numba.njit(cache=True, nogil=True)
-def draw_patches(px, py, size, masks, colors):
+def draw_patches(px, py, size, masks, values):
     """Patch mode: a 3 x 3 patch per point, top-left at (py + 1, px + 1).
 
-    Bit (8 - 3 r - c) of the point's mask selects colour or 0 at patch cell
-    (r, c); zeros overwrite earlier points, as the reference's paste does.
-    Drawn on a canvas with a 3-pixel margin, cropped at the end, so the
-    inner loop has no clipping branch.
+    Bit (8 - 3 r - c) of the point's mask selects values[i % len(values)] or
+    0 at patch cell (r, c); zeros overwrite earlier points, as the
+    reference's paste does. Drawn on a canvas with a 3-pixel margin, cropped
+    at the end, so the inner loop has no clipping branch.
     """
-    if colors.shape[0] == 1 and colors.shape[1] == 1:
-        return _draw_patches_grey(px, py, size, masks, np.int64(colors[0, 0]))
-    channels = colors.shape[1]
-    canvas = np.zeros((size + 3, size + 3, channels), np.uint8)
-    ncolors = colors.shape[0]
+    canvas = np.zeros((size + 3, size + 3), np.uint8)
+    period = values.shape[0]
+    k = 0
     for i in range(px.shape[0]):
         x = px[i] + 1
         y = py[i] + 1
-        if x > size or y > size:
-            continue
-        m = np.int64(masks[i])
-        k = i % ncolors
-        for r in range(3):
-            for c in range(3):
-                on = (m >> (8 - 3 * r - c)) & 1
-                for ch in range(channels):
-                    canvas[y + r, x + c, ch] = np.int64(colors[k, ch]) * on
-    return canvas[:size, :size]
-
-
-@numba.njit(cache=True, nogil=True)
-def _draw_patches_grey(px, py, size, masks, value):
-    canvas = np.zeros((size + 3, size + 3, 1), np.uint8)
-    for i in range(px.shape[0]):
-        x = px[i] + 1
-        y = py[i] + 1
-        if x > size or y > size:
-            continue
-        m = np.int64(masks[i])
-        for r in range(3):
-            for c in range(3):
-                canvas[y + r, x + c, 0] = value * ((m >> (8 - 3 * r - c)) & 1)
+        if x <= size and y <= size:
+            m = np.int64(masks[i])
+            v = np.int64(values[k])
+            for r in range(3):
+                for c in range(3):
+                    canvas[y + r, x + c] = v * ((m >> (8 - 3 * r - c)) & 1)
+        k += 1  # a wrapping counter, not i % period: a division per point costs more than the patch
+        if k == period:
+            k = 0
     return canvas[:size, :size]
 
 
@@ -243,6 +224,11 @@ def hue_cycle(period=128):
     for i in range(period):
         table[i] = _hue_color(i, period)
     return table
+
+
+def hue_lut(period=128):
+    """Colour of a canvas drawn with HUE_INDEX values: 0 is black, k + 1 is hue k."""
+    return np.vstack([np.zeros((1, 3), np.uint8), hue_cycle(period)])
 
 
 def _hue_color(index, period):
@@ -259,4 +245,5 @@ def _hue_color(index, period):
     return [(p, t, i), (p, i, q), (t, i, p), (i, q, p), (i, p, t), (q, p, i)][int(sector)]
 
 
-GRAY = np.array([[PATCH_VALUE]], np.uint8)
+GRAY = np.array([PATCH_VALUE], np.uint8)
+HUE_INDEX = np.arange(1, 129, dtype=np.uint8)

@@ -38,13 +38,13 @@ def system_pixels(system, u, size, pad=6):
 
 def draw(px, py, size, mode, color, seed):
     """One canvas, oriented as the reference saves it (flipped top-bottom)."""
-    colors = ifs2d.hue_cycle() if color == "color" else ifs2d.GRAY
+    values = ifs2d.HUE_INDEX if color == "color" else ifs2d.GRAY
     if mode == "patch":
-        canvas = ifs2d.draw_patches(px, py, size, ifs2d.patch_masks(len(px), np.uint64(seed)), colors)
+        canvas = ifs2d.draw_patches(px, py, size, ifs2d.patch_masks(len(px), np.uint64(seed)), values)
     else:
-        canvas = ifs2d.draw_points(px, py, size, colors)
+        canvas = ifs2d.draw_points(px, py, size, values)
     canvas = canvas[::-1]
-    return canvas[:, :, 0] if color == "gray" else canvas
+    return ifs2d.hue_lut()[canvas] if color == "color" else canvas
 
 
 def csv_bytes(table, fmt="%.18e"):
