@@ -45,12 +45,13 @@ class Recipe:
 
     @property
     def samples_per_class(self):
-        raise NotImplementedError
+        """Images per class: the config's `instances` unless a recipe says otherwise."""
+        return self.config.instances
 
     @property
     def image_shape(self):
-        """(height, width, channels) of every image."""
-        raise NotImplementedError
+        """(height, width, channels) of every image: grey `size` x `size` unless a recipe says otherwise."""
+        return self.config.size, self.config.size, 1
 
     def render_group(self, cls, group):
         """[(image uint8 HxW or HxWx3, meta dict)] for the group's samples, in j order."""
