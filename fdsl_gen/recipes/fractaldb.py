@@ -74,6 +74,8 @@ class FractalDBConfig:
 
 @register_recipe("fractaldb")
 class FractalDB(Recipe):
+    """FractalDB: 2D IFS categories x weight variants x patch masks x flips (official recipe by default)."""
+
     Config = FractalDBConfig
 
     def __init__(self, config, seed, progress=None):
