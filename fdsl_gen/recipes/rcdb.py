@@ -119,7 +119,7 @@ class ContourRecipe(Recipe):
     def noise(self, rng, polygons, n):
         """(P, 2, n) noise values in pnoise1's range, for x and y."""
         if self.config.noise == "independent":
-            return contours.independent_noise(rng.random((polygons, 2, n), dtype=np.float32))
+            return contours.independent_noise(polygons, n, rng.integers(0, 2**64, dtype=np.uint64))
         cells = self.config.smooth_cells
         phase = rng.random((polygons, 2)) * cells
         base = rng.integers(0, 256, (polygons, 2))

@@ -1,0 +1,220 @@
+"""RCDB and VisualAtom rendering: fdsl vs the reference drawing, one run, one core.
+
+fdsl renders real shards with one worker (images/s end to end: drawing, PNG,
+tar, sha256) and, apart, the drawing alone. The reference is a Python/PIL
+implementation of the published scripts (SPEC section 4): Python `random`
+for every draw, one `ImageDraw.line` call per segment on an RGB canvas, an
+RGB PNG per image. Its Perlin noise is evaluated with NumPy on whole
+polygons instead of one C call per vertex, which makes it faster than the
+original: the ratios below are conservative.
+
+    .venv/bin/python bench/render_contours.py [--images 400] [--reference-images 12] [--categories 40]
+"""
+import argparse
+import io
+import math
+import random
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from fdsl_gen.encode import encode_png
+from fdsl_gen.formulas.contours import PERM
+from fdsl_gen.plan import Plan
+from fdsl_gen.recipes.rcdb import RCDB, RCDBConfig
+from fdsl_gen.recipes.visualatom import VisualAtom, VisualAtomConfig
+from fdsl_gen.runner import render_shards
+from fdsl_gen.shardwriter import write_shard
+
+SIZE = 512
+
+
+def pnoise1(x):
+    """`noise.pnoise1` on a float32 array (one octave, repeat 1024, base 0), in NumPy."""
+    x = np.asarray(x, np.float32)
+    cell = np.floor(x).astype(np.int64)
+    f = x - cell.astype(np.float32)
+    hashes = PERM[cell % 1024 & 255], PERM[(cell % 1024 + 1) % 1024 & 255]
+    g0, g1 = (np.where(h & 8, -1, (h & 7) + 1).astype(np.float32) for h in hashes)
+    fade = f * f * f * (f * (f * np.float32(6) - np.float32(15)) + np.float32(10))
+    a, b = g0 * f, g1 * (f - np.float32(1))
+    return (a + fade * (b - a)) * np.float32(0.4)
+
+
+def noise_rows(rand, n):
+    """pnoise1 at n uniform positions in [0, 10000), as the reference draws them."""
+    return pnoise1([rand.uniform(0, 10000) for _ in range(n)]).astype(np.float64)
+
+
+def draw_polygons(canvas_color, start_x, start_y, cx, cy, grays, noise_x, noise_y, amp, offset, w):
+    """The reference's loop: move every vertex, then one PIL line per segment."""
+    n = len(start_x)
+    image = Image.new("RGB", (SIZE, SIZE), canvas_color)
+    draw = ImageDraw.Draw(image)
+    angle = math.pi * 2 / n
+    vx, vy = list(start_x) + [start_x[0]], list(start_y) + [start_y[0]]
+    for gray, nx, ny in zip(grays, noise_x, noise_y):
+        for v in range(n):
+            vx[v] -= math.cos(angle * v) * (nx[v] * amp + offset[v] - w)
+            vy[v] -= math.sin(angle * v) * (ny[v] * amp + offset[v] - w)
+        vx[n], vy[n] = vx[0], vy[0]
+        for i in range(n):
+            draw.line((vx[i] + cx, vy[i] + cy, vx[i + 1] + cx, vy[i + 1] + cy), fill=(gray, gray, gray), width=1)
+    return image
+
+
+def rcdb_category(rand):
+    while True:
+        vertices = int(rand.expovariate(1 / 100))
+        if 2 < vertices <= 200:
+            break
+    return {"vertices": vertices, "polygons": rand.randint(1, 200), "c": rand.uniform(0, 4), "w": rand.uniform(0, 0.1)}
+
+
+def rcdb_reference(rand, cat):
+    """One RCDB image: per-instance radius, oval and centre, then the polygons."""
+    n, c = cat["vertices"], cat["c"]
+    radius, oval_x, oval_y = rand.randint(0, 100), rand.uniform(1, 2), rand.uniform(1, 2)
+    cy, cx = (SIZE + rand.randint(-400, 400)) / 2, (SIZE + rand.randint(-400, 400)) / 2
+    angle = math.pi * 2 / n
+    start_x = [math.cos(angle * v) * radius * oval_x for v in range(n)]
+    start_y = [math.sin(angle * v) * radius * oval_y for v in range(n)]
+    grays, noise_x, noise_y = [], [], []
+    for _ in range(cat["polygons"]):
+        grays.append(rand.randint(0, 255))
+        noise_x.append(noise_rows(rand, n))
+        noise_y.append(noise_rows(rand, n))
+    return draw_polygons((255, 255, 255), start_x, start_y, cx, cy, grays, noise_x, noise_y,
+                         2 * c, [-c] * n, cat["w"])
+
+
+def visualatom_category(rand):
+    cat = {"vertices": rand.randint(200, 1000), "polygons": rand.randint(1, 200), "c": rand.uniform(0, 4),
+           "w": rand.uniform(0, 0.1), "radius": rand.randint(10, 60), "n1": rand.randint(0, 20)}
+    while True:
+        cat["n2"] = rand.randint(0, 20)
+        if cat["n2"] != cat["n1"] or cat["n1"] == 0:
+            break
+    cat["oval_x"], cat["oval_y"] = rand.uniform(1, 2), rand.uniform(1, 2)
+    return cat
+
+
+def visualatom_offsets(cat):
+    angle = math.pi * 2 / cat["vertices"]
+    return [-cat["c"] - 0.5 * math.sin(angle * v * cat["n1"]) - 0.5 * math.sin(angle * v * cat["n2"])
+            for v in range(cat["vertices"])]
+
+
+def visualatom_reference(rand, cat):
+    """One VisualAtom image: only the centre moves per instance."""
+    n = cat["vertices"]
+    cy, cx = (SIZE + rand.randint(-512, 512)) / 2, (SIZE + rand.randint(-512, 512)) / 2
+    angle = math.pi * 2 / n
+    start_x = [math.cos(angle * v) * cat["radius"] * cat["oval_x"] for v in range(n)]
+    start_y = [math.sin(angle * v) * cat["radius"] * cat["oval_y"] for v in range(n)]
+    grays, noise_x, noise_y = [], [], []
+    for _ in range(cat["polygons"]):
+        grays.append(rand.randint(0, 255))
+        noise_x.append(noise_rows(rand, n))
+        noise_y.append(noise_rows(rand, n))
+    return draw_polygons((0, 0, 0), start_x, start_y, cx, cy, grays, noise_x, noise_y,
+                         cat["c"], visualatom_offsets(cat), cat["w"])
+
+
+def reference(make_category, make_image, count, categories):
+    """Seconds and RGB PNG bytes per image; images cycle over `categories` categories."""
+    rand = random.Random(1)
+    cats = [make_category(rand) for _ in range(categories)]
+    seconds, sizes = 0.0, []
+    for k in range(count):
+        started = time.perf_counter()
+        buffer = io.BytesIO()
+        make_image(rand, cats[k % categories]).save(buffer, format="PNG")
+        seconds += time.perf_counter() - started
+        sizes.append(len(buffer.getvalue()))
+    return seconds / count, float(np.mean(sizes))
+
+
+def ours(recipe, images, out):
+    """Images/s end to end through the shard writer (one worker), and drawing alone."""
+    plan = Plan(recipe.num_classes, recipe.samples_per_class, 1, 1, images)
+    write_shard(recipe, Plan(1, 2, 1, 0, 2), out, "warmup", "train", 0)  # numba compile outside the clock
+    started = time.perf_counter()
+    records = render_shards(recipe, plan, out, recipe.name, [("train", 0)], workers=1, quiet=True)
+    end_to_end = time.perf_counter() - started
+    count = records[0]["samples"]
+    pieces = plan.pieces("train", 0)
+    started = time.perf_counter()
+    canvases = [recipe.render_group(p.cls, p.group)[0][0] for p in pieces]
+    drawing = time.perf_counter() - started
+    started = time.perf_counter()
+    sizes = [len(encode_png(c)) for c in canvases]
+    encoding = time.perf_counter() - started
+    started = time.perf_counter()
+    fast_sizes = [len(grey_png_fast(c)) for c in canvases]
+    fast = time.perf_counter() - started
+    return {"rate": count / end_to_end, "draw_rate": count / drawing, "png": float(np.mean(sizes)),
+            "png_share": encoding / end_to_end, "tar": records[0]["bytes"] / count,
+            "fast_rate": count / (drawing + fast),
+            "fast_png": float(np.mean(fast_sizes))}
+
+
+def grey_png_fast(image):
+    """An 8-bit grey PNG with filter 0 and zlib level 1: what fdsl_gen.encode could write for many-level
+    grey images (today PIL's adaptive filters at level 6). Shown for comparison only."""
+    height, width = image.shape
+    rows = np.zeros((height, width + 1), np.uint8)
+    rows[:, 1:] = image
+
+    def chunk(kind, data):
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return b"".join((b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", header),
+                     chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)), chunk(b"IEND", b"")))
+
+
+def report(title, mine, ref_seconds, ref_bytes, target):
+    ref_rate = 1 / ref_seconds
+    print(title)
+    print(f"  {'':<44}{'fdsl':>10}{'reference':>11}{'ratio':>9}")
+    print(f"  {'images/s per core, end to end (PNG, tar)':<44}{mine['rate']:>10.1f}{ref_rate:>11.2f}"
+          f"{mine['rate'] / ref_rate:>8.1f}x   (target {target}x)")
+    print(f"  {'images/s per core, drawing only':<44}{mine['draw_rate']:>10.1f}{'':>11}"
+          f"{mine['draw_rate'] / ref_rate:>8.1f}x")
+    print(f"  {'PNG bytes per image':<44}{mine['png']:>10.0f}{ref_bytes:>11.0f}"
+          f"{ref_bytes / mine['png']:>8.2f}x smaller")
+    print(f"  {'share of end-to-end time in PNG encoding':<44}{mine['png_share']:>9.0%}")
+    print(f"  {'tar bytes per image':<44}{mine['tar']:>10.0f}")
+    print(f"  {'with a filter-0 zlib-1 grey PNG: images/s':<44}{mine['fast_rate']:>10.1f}{'':>11}"
+          f"{mine['fast_rate'] / ref_rate:>8.1f}x")
+    print(f"  {'   and PNG bytes per image':<44}{mine['fast_png']:>10.0f}{ref_bytes:>11.0f}"
+          f"{ref_bytes / mine['fast_png']:>8.2f}x smaller")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--categories", type=int, default=40)
+    parser.add_argument("--images", type=int, default=400, help="fdsl images per recipe (one shard)")
+    parser.add_argument("--reference-images", type=int, default=12)
+    args = parser.parse_args()
+    cases = [("RCDB", RCDB, RCDBConfig, rcdb_category, rcdb_reference, 10),
+             ("VisualAtom", VisualAtom, VisualAtomConfig, visualatom_category, visualatom_reference, 30)]
+    for title, recipe_class, config_class, make_category, make_image, target in cases:
+        instances = -(-args.images // args.categories)
+        recipe = recipe_class(config_class(categories=args.categories, instances=instances), seed=1)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            (out / "_shards").mkdir()
+            mine = ours(recipe, args.images, out)
+        ref_seconds, ref_bytes = reference(make_category, make_image, args.reference_images, args.categories)
+        report(f"{title}, {SIZE} px, {args.images} images from {args.categories} categories, 1 worker (1 core)",
+               mine, ref_seconds, ref_bytes, target)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
