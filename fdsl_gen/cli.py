@@ -207,17 +207,21 @@ def write_preview(folder):
     sheet.save(folder / "preview.png")
 
 
-def _search_progress(quiet):
+def _search_progress(quiet, total=None):
+    """A callback for slow set-up loops (category searches): a bar that closes at `total`."""
     if quiet:
         return None
     bar = None
 
-    def update(index, system, rate, trials):
+    def update(index, *details):
         nonlocal bar
         if bar is None:
-            bar = tqdm(unit="cat", desc="search", file=sys.stderr)
+            bar = tqdm(total=total, unit="cat", desc="search", file=sys.stderr, dynamic_ncols=True)
         bar.update(1)
-        bar.set_postfix(trials=trials)
+        if details:
+            bar.set_postfix(trials=details[-1])
+        if bar.n == total:
+            bar.close()
     return update
 
 
@@ -236,7 +240,7 @@ def run_search(search_class, config, seed, out, workers, quiet):
     _claim_search_folder(folder, record)
     runner = search_class(config, seed)
     started = time.time()
-    progress = _search_progress(quiet)
+    progress = _search_progress(quiet, config.categories)
     result = runner.run(folder, workers, progress or (lambda *args: None))
     record.update(result, seconds=round(time.time() - started, 2))
     (folder / "search.json").write_text(json.dumps(record, indent=1) + "\n")
