@@ -24,6 +24,9 @@ from fdsl_gen.recipes.fractaldb import chaos_uniforms, csv_bytes, draw, system_p
 from fdsl_gen.registry import register_recipe
 
 _BASE, _PERTURB = 1, 2
+# Instance 0 of every class is the image its fill test drew; it is kept,
+# bit-packed, when all of them fit in this many bytes, and not drawn again.
+_FIRST_IMAGES_BYTES = 128 * 2**20
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,19 @@ class OnePFrac(Recipe):
         self.base, self.sigma_drawn = self._base_system()
         self.u = chaos_uniforms(config.points)
         self.levels = (0, ifs2d.PATCH_VALUE)
+        self.keep_first = config.classes * config.size ** 2 // 8 <= _FIRST_IMAGES_BYTES
         classes = _resolve_all(self, progress)
         self.systems = np.stack([c[0] for c in classes])
         self.draws = np.stack([c[1] for c in classes])
         self.attempts = np.array([c[2] for c in classes])
         self.fills = np.array([c[3] for c in classes])
+        self.first_images = [c[4] for c in classes] if self.keep_first else None
+
+    def __getstate__(self):
+        """Pickled copies (spawned workers, a cluster) redraw instance 0 instead of carrying it."""
+        state = dict(self.__dict__)
+        state["first_images"] = None
+        return state
 
     @property
     def num_classes(self):
@@ -85,7 +96,7 @@ class OnePFrac(Recipe):
         return draw(px, py, self.config.size, "patch", "gray", self.group_seed(cls, instance))
 
     def resolve_class(self, cls):
-        """(system, draws, attempt, fill) of the first attempt whose image is dense enough.
+        """(system, draws, attempt, fill, packed image) of the first attempt whose image is dense enough.
 
         The image tested is instance 0's (its masks, unflipped: flips keep the count).
         """
@@ -100,7 +111,7 @@ class OnePFrac(Recipe):
             canvas = ifs2d.draw_patches(px, py, config.size, masks[:len(px)], ifs2d.GRAY)
             fill = np.count_nonzero(canvas) / config.size ** 2
             if fill > config.fill_rate:
-                return system, draws, attempt, fill
+                return system, draws, attempt, fill, np.packbits(canvas) if self.keep_first else None
             best = max(best, fill)
         raise UserError(
             f"class {cls}: {config.retries + 1} perturbations in a row fill at most {config.fill_rate} "
@@ -109,11 +120,20 @@ class OnePFrac(Recipe):
 
     def render_group(self, cls, group):
         seed = self.group_seed(cls, group)
-        image = self.canvas(self.systems[cls], cls, group)
+        if group == 0 and self.first_images is not None:
+            image = self._first_image(cls)
+        else:
+            image = self.canvas(self.systems[cls], cls, group)
         meta = {"class": cls, "instance": group, "seed": seed, "perturb": self.config.perturb,
                 "perturbation": self.draws[cls].tolist(), "system": self.systems[cls].tolist(),
                 "attempt": int(self.attempts[cls]), "fill": float(self.fills[cls])}
         return [(image, meta)]
+
+    def _first_image(self, cls):
+        size = self.config.size
+        bits = np.unpackbits(self.first_images[cls], count=size * size).reshape(size, size)
+        # draw() returns the canvas flipped top-bottom, as the reference saves it
+        return np.ascontiguousarray(bits[::-1] * np.uint8(ifs2d.PATCH_VALUE))
 
     def describe(self):
         return dict(super().describe(), base=self.base.tolist(), sigma_drawn=self.sigma_drawn,

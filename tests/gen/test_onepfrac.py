@@ -1,5 +1,6 @@
 import io
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -106,6 +107,17 @@ def test_a_class_does_not_depend_on_how_many_there_are():
     assert np.array_equal(many.systems[:3], few.systems)
     assert np.array_equal(many.render_group(2, 0)[0][0], few.render_group(2, 0)[0][0])
     assert not np.array_equal(many.systems[0], many.systems[1])
+
+
+def test_kept_first_images_equal_redrawn_ones():
+    recipe = OnePFrac(config(classes=4), seed=2)
+    assert recipe.first_images is not None
+    copy = pickle.loads(pickle.dumps(recipe))
+    assert copy.first_images is None
+    for cls in range(4):
+        kept, redrawn = recipe.render_group(cls, 0)[0], copy.render_group(cls, 0)[0]
+        assert np.array_equal(kept[0], redrawn[0]) and kept[1] == redrawn[1]
+        assert kept[0].dtype == np.uint8 and set(np.unique(kept[0]).tolist()) == {0, 127}
 
 
 def test_sparse_perturbations_are_drawn_again():
