@@ -2,11 +2,12 @@
 
 The base system is sampled with a target sigma-factor (or read from a CSV).
 Class c is the base with each of a..f of each map perturbed by draws from
-derive_seed(seed, c, attempt); a class whose first image fills at most
-`fill_rate` of the canvas is drawn again with the next attempt number. All
-classes are resolved when the recipe is built, so their parameters can be
-saved beside the shards; images are FractalDB patch_gray canvases, and
-instance j of a class differs from the others only by its patch masks.
+derive_seed(seed, 2, c, attempt); a class whose instance-0 image fills at
+most `fill_rate` of the canvas is drawn again with the next attempt number.
+All classes are resolved on a thread pool when the recipe is built, so that
+their parameters can be saved beside the shards; images are FractalDB
+patch_gray canvases, and instance j of a class differs from the others only
+by its patch masks.
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
