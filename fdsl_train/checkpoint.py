@@ -1,6 +1,6 @@
 """Checkpoints: the resumable training state, and weights timm loads back.
 
-`model.safetensors` + `config.json` are written by timm's own `save_for_hf`, so
+`model.safetensors` + `config.json` are written as timm's `save_for_hf` writes them, so
 `timm.create_model(name, pretrained=True, num_classes=K,
 pretrained_cfg_overlay=dict(file=".../model.safetensors", num_classes=C))` and
 `timm.create_model("local-dir:DIR")` both read them.
@@ -11,9 +11,10 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Tuple
 
-import timm
 import torch
 from safetensors import safe_open
+from safetensors.torch import save_file
+from timm.models._hub import save_config_for_hf  # save_for_hf's config writer; timm does not re-export it
 from torch import nn
 
 from fdsl_train import models
@@ -30,8 +31,11 @@ def save_weights(model: nn.Module, folder: Path, recipe: Recipe) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     data_config = dict(input_size=(3, recipe.img_size, recipe.img_size), mean=recipe.mean, std=recipe.std,
                        crop_pct=1.0)
+    # channels-last and GPU tensors are packed on the CPU first: safetensors stores contiguous data only
+    tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        timm.models.save_for_hf(model, tmp, safe_serialization=True, data_config=data_config)
+        save_file(tensors, str(Path(tmp) / WEIGHTS))
+        save_config_for_hf(model, str(Path(tmp) / CONFIG), data_config=data_config)
         for name in (WEIGHTS, CONFIG):
             os.replace(Path(tmp) / name, folder / name)
 

@@ -22,7 +22,7 @@ from typing import Callable, Iterator, List, Tuple
 
 import torch
 import webdataset as wds
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
 from fdsl_train.decode import Tally, decode_samples
 from fdsl_train.errors import UserError
@@ -187,8 +187,8 @@ class ShardStream(IterableDataset):
 
     @staticmethod
     def _collate(pending, tally: Tally):
-        images = torch.stack([image for image, _ in pending])
-        labels = torch.tensor([label for _, label in pending], dtype=torch.long)
+        # default_collate builds the batch in shared memory when it runs in a worker: no copy on the way out
+        images, labels = default_collate(pending)
         return images, labels, tally.drain()
 
 

@@ -1,0 +1,28 @@
+import pytest
+import torch
+from click.testing import CliRunner
+
+from fdsl_train import dist, models, recipes
+from fdsl_train.cli import cli
+from fdsl_train.engine import Accel, Trainer
+from fdsl_train.runlog import RunLog
+
+
+@pytest.mark.parametrize("name", ["vit_tiny_patch16_224", "vit_base_patch16_224", "resnet50"])
+def test_recipe_models_train_at_small_size(name):
+    recipe = recipes.resolve("fdsl-vit", {"model": name, "img_size": 32, "batch_size": 4})
+    model = models.create(name, num_classes=5, img_size=32, drop_path=recipe.drop_path)
+    trainer = Trainer(model, recipe, num_classes=5, updates_per_epoch=1, global_batch=4,
+                      accel=Accel(torch.device("cpu")), ranks=dist.Ranks(), log=RunLog(None))
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = trainer.step(torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3]))
+    assert torch.isfinite(loss)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_amp_and_channels_last_run_on_cpu(shard_dir, tmp_path, fast_args, log_records):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["pretrain", "--data", str(shard_dir), "--output", str(out), *fast_args,
+                                      "--epochs", "1", "--amp", "--channels-last"])
+    assert result.exit_code == 0, result.output
+    assert log_records(out, "epoch")[0]["loss"] > 0
