@@ -6,9 +6,9 @@ and a centre, then P grey polygons, each the previous one pushed outward by
 w - N along every vertex's ray, N = c (2 pnoise1 - 1). Every length is given
 on the reference's 512-px canvas and scaled to `--size`.
 
-Categories come from derive_seed(seed, category, attempt), instances from
-derive_seed(seed, category, instance, redraw): the set never depends on the
-number of workers. A drawing with fewer than `min_ink` x size changed
+Category k comes from derive_seed(seed, CATEGORY, k, attempt), instance j of
+it from derive_seed(seed, INSTANCE, k, j, attempt, redraw): the categories
+never depend on the number of workers or on how many categories are asked. A drawing with fewer than `min_ink` x size changed
 pixels counts as blank: the instance is drawn again with the next redraw
 number, and a category whose first instance stays blank is drawn again
 with the next attempt number (checked for every category before rendering).
@@ -50,12 +50,9 @@ class ContourConfig:
 class ContourRecipe(Recipe):
     """Category resolution, blank checks and drawing shared by RCDB and VisualAtom.
 
-    Subclasses set `background`, `amp_factor` and implement `draw_category`,
-    `draw_instance` and `check`.
+    Subclasses set `background` (canvas grey) and `amp_factor` (N's noise
+    amplitude over c), and implement `check`, `draw_category` and `draw_instance`.
     """
-
-    background = 255
-    amp_factor = 2.0
 
     def __init__(self, config, seed, progress=None):
         super().__init__(config, seed, progress)
