@@ -25,6 +25,7 @@ import random
 import resource
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -52,7 +53,8 @@ def run_fdsl(out, classes, workers, seed, per_shard):
 
 
 def reference_attempt(base, delta, rand):
-    """One attempt of the reference generator: seconds to test it, seconds to save it, accepted."""
+    """One attempt of the reference generator: seconds to test it, seconds and bytes to save
+    it (timed for every attempt, as if accepted), and whether it passed the fill test."""
     started = time.perf_counter()
     system = base.copy()
     for row in system:
@@ -62,15 +64,24 @@ def reference_attempt(base, delta, rand):
     image = ref.draw_patch(px, py, SIZE, masks)
     accepted = np.sum(np.asarray(image) > 1) / (SIZE * SIZE * 3) > FILL
     tested = time.perf_counter()
-    image.save(io.BytesIO(), format="PNG")
-    return tested - started, time.perf_counter() - tested, accepted
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    return tested - started, time.perf_counter() - tested, len(png.getvalue()), accepted
 
 
 def reference(base, delta, attempts):
     random.seed(0)
     rand = np.random.RandomState(100).random_sample(POINTS)
-    results = [reference_attempt(base, delta, rand) for _ in range(attempts)]
-    return float(np.mean([r[0] for r in results])), float(np.mean([r[1] for r in results]))
+    results = np.array([reference_attempt(base, delta, rand) for _ in range(attempts)])
+    return results.mean(axis=0)
+
+
+def png_bytes_per_image(folder):
+    sizes = []
+    for shard in folder.glob("*.tar"):
+        with tarfile.open(shard) as tar:
+            sizes += [m.size for m in tar.getmembers() if m.name.endswith(".png")]
+    return float(np.mean(sizes))
 
 
 def load():
@@ -94,24 +105,28 @@ def main():
         out = Path(tmp) / "1p-frac"
         manifest = json.loads((out / "manifest.json").read_text())
         base = read_system(out / "params" / "base.csv")
-        shard_bytes = sum(p.stat().st_size for p in out.glob("*.tar"))
+        shard_bytes = sum(p.stat().st_size for p in out.glob("*.tar")) / args.classes
+        our_png = png_bytes_per_image(out)
     config = manifest["config"]
     attempts = args.classes + config["redraws"]
-    test_s, save_s = reference(base, config["delta"], args.reference_attempts)
+    test_s, save_s, ref_png, accept_rate = reference(base, config["delta"], args.reference_attempts)
     ref_cpu = attempts * test_s + args.classes * save_s
     ref_wall = ref_cpu / args.workers
     print(f"1p-frac, L = {args.classes}, {SIZE} px, {POINTS} points, seed {args.seed}: base sigma-factor "
           f"{config['sigma_factor']:.3f}, {attempts} attempts ({config['redraws']} redraws)")
     print(f"load average before/after the fdsl run: {load_before:.2f} / {load_after:.2f}")
-    print(f"reference: {args.reference_attempts} attempts timed, {test_s:.2f} s per attempt + "
-          f"{save_s:.2f} s per PNG, extrapolated")
+    print(f"reference: {args.reference_attempts} attempts timed ({accept_rate:.0%} passed the fill test; "
+          f"fdsl: {args.classes / attempts:.0%}), {test_s:.2f} s per attempt + {save_s:.2f} s per PNG, "
+          "extrapolated to fdsl's attempts")
     print()
-    print(f"| | fdsl | reference | ratio |")
-    print(f"| --- | --- | --- | --- |")
+    print("| | fdsl | reference | ratio |")
+    print("| --- | --- | --- | --- |")
     print(f"| wall time, {args.workers} cores | {wall:.1f} s | {ref_wall / 60:.0f} min (extrapolated) "
           f"| {ref_wall / wall:.0f}x |")
     print(f"| CPU time | {cpu:.1f} s | {ref_cpu / 60:.0f} min (extrapolated) | {ref_cpu / cpu:.0f}x |")
-    print(f"| shard bytes per image | {shard_bytes / args.classes:.0f} | | |")
+    print(f"| PNG bytes per image | {our_png:.0f} (1-bit palette) | {ref_png:.0f} (RGB) "
+          f"| {ref_png / our_png:.1f}x smaller |")
+    print(f"| tar bytes per image (png, cls, json) | {shard_bytes:.0f} | | |")
 
 
 if __name__ == "__main__":
