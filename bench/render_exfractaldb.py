@@ -11,7 +11,7 @@ glReadPixels. It leaves out what the real reference adds on top: the PLY
 file written and read back per instance and the OpenGL context, so the
 ratio is a lower bound. The 3D search is timed the same way.
 
-    .venv/bin/python bench/render_exfractaldb.py [--categories 20] [--shards 3] [--reference-instances 3]
+    .venv/bin/python bench/render_exfractaldb.py [--categories 20] [--shards 3] [--reference-instances 3] [--repeat 3]
 """
 import argparse
 import io
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fdsl_gen.inspect import iter_samples
 from fdsl_gen.plan import Plan
 from fdsl_gen.recipes.exfractaldb import (ExFractalDB, ExFractalDBConfig, MVFractalDB, MVFractalDBConfig,
                                           instance_weights, search, weighted)
@@ -139,7 +140,7 @@ def reference_image_rate(systems, instances, views):
 # ---------------------------------------------------------------- fdsl
 
 def fdsl_image_rate(recipe_class, config, out, shards):
-    """Images/s of one worker writing `shards` shards of 1000, and tar bytes per image."""
+    """Images/s of one worker writing `shards` shards of 1000, PNG bytes per image, views per cloud."""
     recipe = recipe_class(config, seed=1)
     plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 1000)
     write_shard(recipe, Plan(1, recipe.group_size, recipe.group_size, 0, 100), out, "warmup", "train", 0)
@@ -148,7 +149,8 @@ def fdsl_image_rate(recipe_class, config, out, shards):
                             tasks=[("train", i) for i in range(shards)])
     seconds = time.perf_counter() - started
     images = sum(r["samples"] for r in records)
-    return images / seconds, sum(r["bytes"] for r in records) / images, recipe.group_size
+    png = [len(fields["png"]) for r in records for _, fields in iter_samples(out / r["file"])]
+    return images / seconds, float(np.mean(png)), recipe.group_size
 
 
 def search_rates(categories, reference_trials):
@@ -171,6 +173,8 @@ def main():
     parser.add_argument("--shards", type=int, default=3, help="shards of 1000 images per recipe")
     parser.add_argument("--reference-instances", type=int, default=3)
     parser.add_argument("--reference-trials", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="best of N runs of each side (the cores may be shared with other jobs)")
     args = parser.parse_args()
     found, _ = search(args.categories, seed=1, points=POINTS)
     systems = [s for s, _ in found]
@@ -181,18 +185,24 @@ def main():
         for i, system in enumerate(systems):
             np.savetxt(params / f"{i:05d}.csv", system, delimiter=",", fmt="%.18e")
         for recipe_class, config_class in ((ExFractalDB, ExFractalDBConfig), (MVFractalDB, MVFractalDBConfig)):
-            out = Path(tmp) / recipe_class.name
-            (out / "_shards").mkdir(parents=True)
-            rate, tar_bytes, views = fdsl_image_rate(recipe_class, config_class(params=str(params)), out, args.shards)
-            ref_seconds, ref_png = reference_image_rate(systems, args.reference_instances, views)
-            rows.append((recipe_class.name, views, rate, 1 / ref_seconds, tar_bytes, ref_png))
-    ours_search, ref_search, trials = search_rates(args.categories, args.reference_trials)
-    print(f"{SIZE} px, {POINTS} points, 1-px points, {args.categories} categories, 1 worker (1 core)")
+            best, ref_best = 0.0, float("inf")
+            for attempt in range(args.repeat):
+                out = Path(tmp) / f"{recipe_class.name}-{attempt}"
+                (out / "_shards").mkdir(parents=True)
+                rate, png_bytes, views = fdsl_image_rate(recipe_class, config_class(params=str(params)), out,
+                                                         args.shards)
+                ref_seconds, ref_png = reference_image_rate(systems, args.reference_instances, views)
+                best, ref_best = max(best, rate), min(ref_best, ref_seconds)
+            rows.append((recipe_class.name, views, best, 1 / ref_best, png_bytes, ref_png))
+    runs = [search_rates(args.categories, args.reference_trials) for _ in range(args.repeat)]
+    ours_search, ref_search, trials = min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
+    print(f"{SIZE} px, {POINTS} points, 1-px points, {args.categories} categories, 1 worker (1 core), "
+          f"best of {args.repeat}")
     print(f"{'images/s per core, end to end':<34}{'views/cloud':>12}{'fdsl':>10}{'reference':>11}{'ratio':>9}")
     for name, views, rate, ref_rate, _, _ in rows:
         print(f"{'  ' + name:<34}{views:>12}{rate:>10.0f}{ref_rate:>11.1f}{rate / ref_rate:>8.0f}x")
-    for name, _, _, _, tar_bytes, ref_png in rows:
-        print(f"  {name} bytes per image: tar {tar_bytes:.0f} (png + cls + json), reference RGB PNG {ref_png:.0f}")
+    for name, _, _, _, png_bytes, ref_png in rows:
+        print(f"  {name} PNG bytes per image: fdsl {png_bytes:.0f} (1-bit grey), reference {ref_png:.0f} (RGB)")
     print(f"search, s per accepted category ({trials} trials for {args.categories}): "
           f"fdsl {ours_search:.4f}, reference {ref_search:.2f}, ratio {ref_search / ours_search:.0f}x")
 
