@@ -1,10 +1,26 @@
 """Image transforms: timm's factory, plus the plain RandomCrop of the FractalDB ResNet recipe."""
 from typing import Callable
 
-from timm.data import create_transform
+from timm.data import auto_augment, create_transform
 from torchvision import transforms
 
 from fdsl_train.recipes import Recipe
+
+
+def _posterize(image, bits_to_keep, **kwargs):
+    """timm's posterize, accepting the 0 bits its RandAugment asks for at magnitude 10.
+
+    `rand-m9-mstd0.5-inc1` reaches magnitude 10, where PosterizeIncreasing keeps
+    0 bits; Pillow 13 refuses that, older Pillow returned a black image. Keep
+    the old result so that the published recipes run unchanged.
+    """
+    if bits_to_keep <= 0:
+        return image.point([0] * 256 * len(image.getbands()))
+    return auto_augment.posterize(image, bits_to_keep, **kwargs)
+
+
+for _name in ("Posterize", "PosterizeIncreasing", "PosterizeOriginal"):
+    auto_augment.NAME_TO_OP[_name] = _posterize
 
 
 def train_transform(recipe: Recipe) -> Callable:
