@@ -21,4 +21,6 @@ def test_published_recipes_transform_grey_fractals():
         transform = train_transform(recipe)
         # RandAugment at m9 with std 0.5 reaches magnitude 10 within a few hundred draws
         assert all(transform(image).shape == (3, 32, 32) for _ in range(300))
+    at_ten = train_transform(resolve("fdsl-vit", {"img_size": 32, "aa": "rand-m10-inc1"}))
+    assert all(at_ten(image).shape == (3, 32, 32) for _ in range(300))  # hits PosterizeIncreasing at level 10
     assert eval_transform(RECIPES["finetune"])(image).shape == (3, 224, 224)
