@@ -142,8 +142,8 @@ def draw_views(points, cameras, size, point_size, fov_degrees, bottom_up):
     images = np.zeros((cameras.shape[0], size, size), np.uint8)
     half = 0.5 * size
     focal = half / np.tan(np.radians(fov_degrees) * 0.5)
-    # Window position of the point's first covered pixel centre, minus 0.5,
-    # so that its floor is that pixel's index.
+    # wx, wy below are window positions shifted by (1 - point_size) / 2:
+    # their floors are the first covered column and row.
     corner = half + 0.5 - 0.5 * point_size
     for v in range(cameras.shape[0]):
         px, py, pz = cameras[v, 0, 0], cameras[v, 0, 1], cameras[v, 0, 2]
