@@ -16,7 +16,7 @@ the image is background). Each kind draws its parameters uniformly in
 """
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from fdsl_gen.errors import UserError
 
@@ -25,10 +25,11 @@ EDGE = 255
 
 
 def load_grey(path, size):
-    """The photo as uint8 grey (ITU-R 601 luma), centre-cropped square, size x size."""
+    """The photo as uint8 grey (ITU-R 601 luma), upright, centre-cropped square, size x size."""
     try:
         with Image.open(path) as pil:
-            grey = np.asarray(pil.convert("L"))
+            # a camera's EXIF orientation tag says how the stored pixels must turn to stand upright
+            grey = np.asarray(ImageOps.exif_transpose(pil).convert("L"))
     except FileNotFoundError:
         raise UserError(f"image {path} does not exist") from None
     except (OSError, ValueError, Image.DecompressionBombError) as err:

@@ -39,6 +39,17 @@ def test_canny_output_is_binary(photo):
     assert 0.01 < np.count_nonzero(out) / out.size < 0.5
 
 
+def test_exif_orientation_is_applied(tmp_path):
+    photo = Image.open(CAMERA)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: rotate 90 degrees clockwise to view
+    photo.save(tmp_path / "tagged.png", exif=exif)
+    photo.transpose(Image.Transpose.ROTATE_270).save(tmp_path / "upright.png")
+    upright = load_grey(tmp_path / "upright.png", 64)
+    assert np.array_equal(load_grey(tmp_path / "tagged.png", 64), upright)
+    assert not np.array_equal(load_grey(CAMERA, 64), upright)
+
+
 def test_canny_thresholds_matter():
     photo = load_grey(CAMERA, 128)
     assert np.count_nonzero(canny(photo, 20, 40)) > np.count_nonzero(canny(photo, 150, 300))
