@@ -111,8 +111,9 @@ def _put(canvas, x, y, gray):
 def draw_line(canvas, x0, y0, x1, y1, gray):
     """PIL's 1-px line between integer points, end points included.
 
-    A segment whose bounding box misses the canvas is skipped: Bresenham's
-    pixels never leave that box, so the result is the same, only sooner.
+    Bresenham along the major axis, stepping as PIL's C code does. A segment
+    whose bounding box misses the canvas is skipped: Bresenham's pixels never
+    leave that box, so the result is the same, only sooner.
     """
     height, width = canvas.shape
     if max(x0, x1) < 0 or min(x0, x1) >= width or max(y0, y1) < 0 or min(y0, y1) >= height:
@@ -122,23 +123,19 @@ def draw_line(canvas, x0, y0, x1, y1, gray):
     xs = 1 if x1 >= x0 else -1
     ys = 1 if y1 >= y0 else -1
     if dx >= dy:
-        e = 2 * dy - dx
-        for _ in range(dx):
-            _put(canvas, x0, y0, gray)
-            if e >= 0:
-                y0 += ys
-                e -= 2 * dx
-            e += 2 * dy
-            x0 += xs
+        major, minor, major_x, major_y, minor_x, minor_y = dx, dy, xs, 0, 0, ys
     else:
-        e = 2 * dx - dy
-        for _ in range(dy):
-            _put(canvas, x0, y0, gray)
-            if e >= 0:
-                x0 += xs
-                e -= 2 * dy
-            e += 2 * dx
-            y0 += ys
+        major, minor, major_x, major_y, minor_x, minor_y = dy, dx, 0, ys, xs, 0
+    e = 2 * minor - major
+    for _ in range(major):
+        _put(canvas, x0, y0, gray)
+        if e >= 0:
+            x0 += minor_x
+            y0 += minor_y
+            e -= 2 * major
+        e += 2 * minor
+        x0 += major_x
+        y0 += major_y
     _put(canvas, x1, y1, gray)
 
 
