@@ -187,7 +187,8 @@ class RCDBConfig(ContourConfig):
     step_max: float = option(0.1, "largest outward step w")
     radius_min: int = option(0, "start radius ~ randint(radius-min, radius-max), per instance")
     radius_max: int = option(100, "largest start radius")
-    oval_max: float = option(2.0, "x and y stretch of the start polygon ~ U(1, max), per instance")
+    oval_min: float = option(1.0, "x and y stretch of the start polygon ~ U(oval-min, oval-max), per instance")
+    oval_max: float = option(2.0, "largest stretch")
     offset: int = option(400, "centre = (512 + randint(-offset, offset)) / 2 on each axis, per instance")
 
 
@@ -207,8 +208,7 @@ class RCDB(ContourRecipe):
         check_range(config.radius_min, config.radius_max, "radius", least=0)
         if config.vertices_mean <= 0:
             raise UserError("--vertices-mean must be positive")
-        if config.oval_max < 1:
-            raise UserError("--oval-max must be at least 1")
+        check_range(config.oval_min, config.oval_max, "oval", least=0)
         if config.offset < 0:
             raise UserError("--offset must not be negative")
 
@@ -223,7 +223,7 @@ class RCDB(ContourRecipe):
     def draw_instance(self, params, rng):
         config = self.config
         radius = int(rng.integers(config.radius_min, config.radius_max + 1))
-        oval_x, oval_y = (float(v) for v in rng.uniform(1.0, config.oval_max, 2))
+        oval_x, oval_y = (float(v) for v in rng.uniform(config.oval_min, config.oval_max, 2))
         cx, cy = centre(rng, config.offset)
         angles = 2 * np.pi / params["vertices"] * np.arange(params["vertices"])
         meta = {"radius": radius, "oval_x": oval_x, "oval_y": oval_y, "cx": cx, "cy": cy}

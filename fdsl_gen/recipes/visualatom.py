@@ -29,8 +29,11 @@ class VisualAtomConfig(ContourConfig):
     step_max: float = option(0.1, "largest outward step w")
     radius_min: int = option(10, "start radius ~ randint(radius-min, radius-max), per category")
     radius_max: int = option(60, "largest start radius")
-    oval_max: float = option(2.0, "x and y stretch of the start polygon ~ U(1, max), per category")
-    frequency_max: int = option(20, "wave frequencies n1, n2 ~ randint(0, max), n2 != n1 unless n1 is 0")
+    oval_min: float = option(1.0, "x and y stretch of the start polygon ~ U(oval-min, oval-max), per category")
+    oval_max: float = option(2.0, "largest stretch")
+    frequency_min: int = option(0, "wave frequencies n1, n2 ~ randint(frequency-min, frequency-max), "
+                                "n2 != n1 unless n1 is 0")
+    frequency_max: int = option(20, "highest wave frequency")
     offset: int = option(512, "centre = (512 + randint(-offset, offset)) / 2 on each axis, per instance")
 
 
@@ -48,10 +51,12 @@ class VisualAtom(ContourRecipe):
         check_range(config.noise_min, config.noise_max, "noise", least=0)
         check_range(config.step_min, config.step_max, "step")
         check_range(config.radius_min, config.radius_max, "radius", least=0)
-        if config.oval_max < 1:
-            raise UserError("--oval-max must be at least 1")
-        if config.frequency_max < 0 or config.offset < 0:
-            raise UserError("--frequency-max and --offset must not be negative")
+        check_range(config.oval_min, config.oval_max, "oval", least=0)
+        check_range(config.frequency_min, config.frequency_max, "frequency", least=0)
+        if 0 < config.frequency_min == config.frequency_max:
+            raise UserError("--frequency-min must be below --frequency-max: n2 must differ from n1")
+        if config.offset < 0:
+            raise UserError("--offset must not be negative")
 
     def draw_category(self, rng):
         config = self.config
@@ -60,8 +65,8 @@ class VisualAtom(ContourRecipe):
                   "c": float(rng.uniform(config.noise_min, config.noise_max)),
                   "w": float(rng.uniform(config.step_min, config.step_max)),
                   "radius": int(rng.integers(config.radius_min, config.radius_max + 1))}
-        params["n1"], params["n2"] = frequencies(rng, config.frequency_max)
-        params["oval_x"], params["oval_y"] = (float(v) for v in rng.uniform(1.0, config.oval_max, 2))
+        params["n1"], params["n2"] = frequencies(rng, config.frequency_min, config.frequency_max)
+        params["oval_x"], params["oval_y"] = (float(v) for v in rng.uniform(config.oval_min, config.oval_max, 2))
         return params
 
     def draw_instance(self, params, rng):
@@ -76,10 +81,10 @@ class VisualAtom(ContourRecipe):
         return (-params["c"] - 0.5 * np.sin(angles * params["n1"]) - 0.5 * np.sin(angles * params["n2"]))
 
 
-def frequencies(rng, most):
-    """n1, n2 ~ randint(0, most); n2 is drawn again while it equals a non-zero n1 (the reference's rule)."""
-    n1 = int(rng.integers(0, most + 1))
+def frequencies(rng, least, most):
+    """n1, n2 ~ randint(least, most); n2 is drawn again while it equals a non-zero n1 (the reference's rule)."""
+    n1 = int(rng.integers(least, most + 1))
     while True:
-        n2 = int(rng.integers(0, most + 1))
+        n2 = int(rng.integers(least, most + 1))
         if n2 != n1 or n1 == 0:
             return n1, n2

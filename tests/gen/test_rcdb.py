@@ -116,6 +116,17 @@ def test_same_bytes_with_one_or_two_workers(tmp_path, cli):
     assert one["config"]["category_params"] == two["config"]["category_params"]
 
 
+def test_resume_rewrites_a_lost_shard_identically(tmp_path, cli):
+    out = tmp_path / "rcdb"
+    assert cli("render", "rcdb", "--out", out, *SMALL).exit_code == 0
+    before = json.loads((out / "manifest.json").read_text())
+    lost = out / before["splits"]["train"]["shards"][1]["file"]
+    lost.unlink()
+    assert cli("render", "rcdb", "--out", out, *SMALL).exit_code == 0
+    assert lost.exists()
+    assert json.loads((out / "manifest.json").read_text())["splits"] == before["splits"]
+
+
 def test_shard_round_trip(tmp_path, cli):
     out = tmp_path / "rcdb"
     assert cli("render", "rcdb", "--out", out, "--seed", 5, *SMALL).exit_code == 0

@@ -24,11 +24,12 @@ def read_shards(folder):
 
 def test_frequencies_differ_unless_the_first_is_zero():
     rng = np.random.default_rng(0)
-    pairs = [frequencies(rng, 20) for _ in range(20_000)]
+    pairs = [frequencies(rng, 0, 20) for _ in range(20_000)]
     assert all(0 <= a <= 20 and 0 <= b <= 20 for a, b in pairs)
     assert all(a != b for a, b in pairs if a)
     assert any(a == b == 0 for a, b in pairs)  # the reference keeps n2 = 0 when n1 = 0 (1 in 441)
-    assert frequencies(rng, 0) == (0, 0)
+    assert frequencies(rng, 0, 0) == (0, 0)
+    assert all(2 <= a != b <= 3 for a, b in (frequencies(rng, 2, 3) for _ in range(50)))
 
 
 def test_category_parameters_are_in_their_ranges_and_stable():
@@ -120,7 +121,8 @@ def test_black_lines_on_black_fail_clearly(tmp_path, cli):
 
 
 @pytest.mark.parametrize("option,value", [("--orbits-min", 0), ("--vertices-min", 500), ("--radius-min", -1),
-                                          ("--frequency-max", -2), ("--step-min", 1.0), ("--instances", 0)])
+                                          ("--frequency-max", -2), ("--step-min", 1.0), ("--instances", 0),
+                                          ("--frequency-min", 20), ("--frequency-min", 21), ("--oval-min", 3.0)])
 def test_bad_options_give_one_line(tmp_path, cli, option, value):
     result = cli("render", "visualatom", "--out", tmp_path / "x", *SMALL, option, value)
     assert result.exit_code == 2, result.output
