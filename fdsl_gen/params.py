@@ -47,11 +47,11 @@ def read_table(path, columns, what):
     return table
 
 
-def read_system(path):
-    """One category: an (N, 7) array with N >= 1 and non-negative p summing above 0."""
-    system = read_table(path, 7, "parameter file")
-    if (system[:, 6] < 0).any() or system[:, 6].sum() <= 0:
-        raise UserError(f"parameter file {path}: probabilities (column 7) must be >= 0 with a positive sum")
+def read_system(path, columns=7):
+    """One category: an (N, columns) array whose last column, p, is >= 0 with a positive sum."""
+    system = read_table(path, columns, "parameter file")
+    if (system[:, -1] < 0).any() or system[:, -1].sum() <= 0:
+        raise UserError(f"parameter file {path}: probabilities (column {columns}) must be >= 0 with a positive sum")
     return system
 
 
@@ -76,14 +76,17 @@ def category_files(folder):
     return sorted(files, key=lambda f: f.name)
 
 
-def read_systems(folder, limit=0):
-    """The first `limit` categories of a folder (all when limit is 0)."""
+def first_category_files(folder, limit=0):
+    """The first `limit` category files of a folder (all when limit is 0)."""
     files = category_files(folder)
-    if limit:
-        if limit > len(files):
-            raise UserError(f"{limit} categories asked for, {folder} holds {len(files)}")
-        files = files[:limit]
-    return [read_system(f) for f in files]
+    if limit > len(files):
+        raise UserError(f"{limit} categories asked for, {folder} holds {len(files)}")
+    return files[:limit] if limit else files
+
+
+def read_systems(folder, limit=0, columns=7):
+    """The first `limit` categories of a folder (all when limit is 0)."""
+    return [read_system(f, columns) for f in first_category_files(folder, limit)]
 
 
 def weight_rows(k):

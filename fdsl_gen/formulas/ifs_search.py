@@ -1,9 +1,9 @@
-"""The official FractalDB category search, trial for trial.
+"""Random category searches over one legacy RandomState stream, trial for trial.
 
-One legacy RandomState stream is consumed in the reference's order; a trial is
-accepted when its point image fills at least `fill` of the canvas. The stream
-is drawn in order on the calling thread, while the chaos game and the fill
-test of each trial run on a thread pool (the kernels release the GIL), so
+The official FractalDB search consumes the stream in the reference's order
+and accepts a trial when its point image fills at least `fill` of the canvas.
+The stream is drawn in order on the calling thread, while each trial's
+chaos game and test run on a thread pool (the kernels release the GIL), so
 the accepted set is the reference's whatever the thread count.
 """
 from collections import deque
@@ -37,10 +37,14 @@ def trial_fill(system, u, size, pad=6):
     return fill_rate(px, py, size)
 
 
-def search(categories, seed=1, fill=0.2, points=100_000, size=512, threads=1, on_accept=None):
-    """Yield (system, fill) for the first `categories` accepted trials; returns trial count.
+def sequential_search(categories, seed, draw, score, passes, threads=1, on_accept=None):
+    """The first `categories` trials of one RandomState stream whose score passes.
 
-    `on_accept(index, system, rate, trials)` is called as each category is found.
+    `draw(rs)` takes (system, uniforms) from the stream, in order, on the
+    calling thread; `score(system, uniforms)` runs on a thread pool (numba
+    kernels release the GIL), so the accepted set does not depend on
+    `threads`. `on_accept(index, system, score, trials)` is called as each
+    category is found. Returns ([(system, score)], trials).
     """
     rs = np.random.RandomState(seed)
     accepted = []
@@ -49,13 +53,20 @@ def search(categories, seed=1, fill=0.2, points=100_000, size=512, threads=1, on
         pending = deque()
         while len(accepted) < categories:
             while len(pending) < 2 * max(1, threads):
-                system, u = draw_trial(rs, points)
-                pending.append((system, pool.submit(trial_fill, system, u, size)))
+                system, u = draw(rs)
+                pending.append((system, pool.submit(score, system, u)))
             system, future = pending.popleft()
-            rate = future.result()
+            result = future.result()
             trials += 1
-            if rate >= fill:
-                accepted.append((system, rate))
+            if passes(result):
+                accepted.append((system, result))
                 if on_accept is not None:
-                    on_accept(len(accepted) - 1, system, rate, trials)
+                    on_accept(len(accepted) - 1, system, result, trials)
     return accepted, trials
+
+
+def search(categories, seed=1, fill=0.2, points=100_000, size=512, threads=1, on_accept=None):
+    """The official FractalDB search: trials whose point image fills at least `fill`."""
+    return sequential_search(categories, seed, lambda rs: draw_trial(rs, points),
+                             lambda system, u: trial_fill(system, u, size), lambda rate: rate >= fill,
+                             threads, on_accept)

@@ -9,15 +9,14 @@ views around the Y axis. Instances are spread evenly over the weight table,
 so a category of fewer images still sees every kind of variant.
 """
 import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import ifs3d
-from fdsl_gen.params import category_files, read_table, write_system
+from fdsl_gen.formulas.ifs_search import sequential_search
+from fdsl_gen.params import first_category_files, read_system, read_table, write_system
 from fdsl_gen.recipe import Recipe, derive_seed, option
 from fdsl_gen.recipes.fractaldb import csv_bytes
 from fdsl_gen.registry import register_recipe, register_search
@@ -74,27 +73,10 @@ def trial_variances(system, u):
 def search(categories, seed=1, variance=0.05, points=10_000, threads=1, on_accept=None):
     """The first `categories` systems whose cloud varies by more than `variance` on each axis.
 
-    Returns ([(system, variances)], trials). The random stream is drawn in
-    order on the calling thread; the chaos games run on a thread pool, so
-    the result does not depend on `threads`.
+    Returns ([(system, variances)], trials), whatever `threads` is.
     """
-    rs = np.random.RandomState(seed)
-    accepted, trials = [], 0
-    depth = 2 * max(1, threads)
-    with ThreadPoolExecutor(max(1, threads)) as pool:
-        pending = deque()
-        while len(accepted) < categories:
-            while len(pending) < depth:
-                system, u = draw_trial(rs, points)
-                pending.append((system, pool.submit(trial_variances, system, u)))
-            system, future = pending.popleft()
-            found = future.result()
-            trials += 1
-            if (found > variance).all():
-                accepted.append((system, found))
-                if on_accept is not None:
-                    on_accept(len(accepted) - 1, system, found, trials)
-    return accepted, trials
+    return sequential_search(categories, seed, lambda rs: draw_trial(rs, points), trial_variances,
+                             lambda found: bool((found > variance).all()), threads, on_accept)
 
 
 @dataclass(frozen=True)
@@ -134,22 +116,10 @@ class ExFractalDBSearch:
 
 # ---------------------------------------------------------------- parameters
 
-def read_system(path):
-    """One 3D category: (N, 13) with non-negative p summing above 0."""
-    system = read_table(path, COLUMNS, "parameter file")
-    if (system[:, PARAMS] < 0).any() or system[:, PARAMS].sum() <= 0:
-        raise UserError(f"parameter file {path}: probabilities (column 13) must be >= 0 with a positive sum")
-    return system
-
-
 def read_systems(folder, limit=0):
     """The first `limit` categories of a folder (all when 0), with their file names."""
-    files = category_files(folder)
-    if limit:
-        if limit > len(files):
-            raise UserError(f"{limit} categories asked for, {folder} holds {len(files)}")
-        files = files[:limit]
-    return [read_system(f) for f in files], [f.name for f in files]
+    files = first_category_files(folder, limit)
+    return [read_system(f, COLUMNS) for f in files], [f.name for f in files]
 
 
 def read_weights(path):
