@@ -16,10 +16,18 @@ SMALL = ("--size", 64, "--categories", 3, "--instances", 3, "--orbits-max", 40, 
 
 
 def read_shards(folder):
+    """The manifest and [(image array, cls, meta)] of every sample, via webdataset."""
     manifest = json.loads((folder / "manifest.json").read_text())
     urls = [str(folder / s["file"]) for s in manifest["splits"]["train"]["shards"]]
     return manifest, [(np.asarray(Image.open(io.BytesIO(s["png"])).convert("L")), int(s["cls"]), json.loads(s["json"]))
                       for s in wds.WebDataset(urls, shardshuffle=False)]
+
+
+def assert_one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error:"), result.stderr
+    assert all(word in lines[0] for word in words), lines[0]
 
 
 def test_frequencies_differ_unless_the_first_is_zero():
@@ -115,16 +123,11 @@ def test_antialias_changes_the_lines_only(tmp_path):
 
 def test_black_lines_on_black_fail_clearly(tmp_path, cli):
     result = cli("render", "visualatom", "--out", tmp_path / "x", "--gray-max", 0, "--retries", 1, *SMALL)
-    assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "blank" in lines[0] and "visualatom category 0" in lines[0]
+    assert_one_line_error(result, "blank", "visualatom category 0")
 
 
 @pytest.mark.parametrize("option,value", [("--orbits-min", 0), ("--vertices-min", 500), ("--radius-min", -1),
                                           ("--frequency-max", -2), ("--step-min", 1.0), ("--instances", 0),
                                           ("--frequency-min", 20), ("--frequency-min", 21), ("--oval-min", 3.0)])
 def test_bad_options_give_one_line(tmp_path, cli, option, value):
-    result = cli("render", "visualatom", "--out", tmp_path / "x", *SMALL, option, value)
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error:") and option in lines[0]
+    assert_one_line_error(cli("render", "visualatom", "--out", tmp_path / "x", *SMALL, option, value), option)
