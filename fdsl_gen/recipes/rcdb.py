@@ -8,10 +8,11 @@ on the reference's 512-px canvas and scaled to `--size`.
 
 Category k comes from derive_seed(seed, CATEGORY, k, attempt), instance j of
 it from derive_seed(seed, INSTANCE, k, j, attempt, redraw): the categories
-never depend on the number of workers or on how many categories are asked. A drawing with fewer than `min_ink` x size changed
-pixels counts as blank: the instance is drawn again with the next redraw
-number, and a category whose first instance stays blank is drawn again
-with the next attempt number (checked for every category before rendering).
+never depend on the number of workers or on how many categories are asked.
+A drawing with fewer than `min_ink` x size changed pixels counts as blank:
+the instance is drawn again with the next redraw number, and a category
+whose first instance stays blank is drawn again with the next attempt
+number (checked for every category before rendering).
 """
 import math
 import os
