@@ -4,9 +4,10 @@ fdsl renders real shards with one worker (images/s end to end: drawing, PNG,
 tar, sha256) and, apart, the drawing alone. Rates are images per CPU second
 of this process (`time.process_time`), so other jobs on the machine weigh
 less on them than on wall-clock rates. The reference is a Python/PIL
-implementation of the published scripts (SPEC section 4), drawing the same
-categories: Python `random` for every per-image draw, one `ImageDraw.line`
-call per segment on an RGB canvas, an RGB PNG per image. Its Perlin noise is
+implementation of the published scripts (`make_rcdb.py`,
+`render_VisualAtom.py`) drawing the same categories: Python `random` for
+every per-image draw, one `ImageDraw.line` call per segment on an RGB
+canvas, an RGB PNG per image. Its Perlin noise is
 evaluated with NumPy on whole polygons, and VisualAtom's sine terms once per
 image, instead of per vertex and orbit as in the original scripts: the
 reference here is faster than the original and the ratios are conservative.
