@@ -64,7 +64,14 @@ timm: `train.py --dataset wds/{manifest['name']} --data-dir . --train-split trai
 
 ## Configuration
 
+Every option of the run (per-category parameters are in `manifest.json` and `params/`):
+
 ```json
-{json.dumps(manifest['config'], indent=1, sort_keys=True)}
+{json.dumps(_scalars(manifest['config']), indent=1, sort_keys=True)}
 ```
 """
+
+
+def _scalars(config):
+    """The config without its long lists (category parameters, weight tables)."""
+    return {k: v for k, v in config.items() if not isinstance(v, (list, dict))}
