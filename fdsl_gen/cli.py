@@ -216,7 +216,7 @@ def _search_progress(quiet, total=None):
     def update(index, *details):
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit="cat", desc="search", file=sys.stderr, dynamic_ncols=True)
+            bar = tqdm(total=total, unit="cat", desc="categories", file=sys.stderr, dynamic_ncols=True)
         bar.update(1)
         if details:
             bar.set_postfix(trials=details[-1])
