@@ -24,9 +24,17 @@ demo: $(STAMP)
 	$(BIN)/fdsl-gen preview shards/fractaldb-demo --out shards/fractaldb-demo/preview.png
 	@echo "demo: shards/fractaldb-demo (preview.png beside the shards)"
 
+# Each script prints fdsl vs its baseline; BENCHMARKS.md records the results.
+# bench/transfer.py (10-20 min) is left out: run it by hand.
 bench: $(STAMP)
 	$(BIN)/python bench/search_fractaldb.py
 	$(BIN)/python bench/render_fractaldb.py
+	$(BIN)/python bench/render_exfractaldb.py
+	$(BIN)/python bench/render_contours.py
+	$(BIN)/python bench/render_onepfrac.py
+	$(BIN)/python bench/scale_out.py
+	$(BIN)/python bench/loader.py
+	$(BIN)/python bench/train_step.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
