@@ -20,17 +20,15 @@ import argparse
 import io
 import math
 import random
-import struct
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from fdsl_gen.encode import _SIGNATURE, _chunk, encode_png
+from fdsl_gen.encode import encode_png
 from fdsl_gen.formulas.contours import PERM
 from fdsl_gen.plan import Plan
 from fdsl_gen.recipes.rcdb import RCDB, RCDBConfig
@@ -149,26 +147,10 @@ def ours(recipe, images, out):
     started = time.process_time()
     sizes = [len(encode_png(c)) for c in canvases]
     encoding = time.process_time() - started
-    started = time.process_time()
-    fast_sizes = [len(grey_png_fast(c)) for c in canvases]
-    fast = time.process_time() - started
     rgb_sizes = [rgb_png_bytes(c) for c in canvases]
     return {"rate": count / end_to_end, "draw_rate": count / drawing, "png": float(np.mean(sizes)),
             "png_share": encoding / (drawing + encoding), "tar": records[0]["bytes"] / count,
-            "fast_rate": count / (drawing + fast),
-            "fast_png": float(np.mean(fast_sizes)), "rgb_png": float(np.mean(rgb_sizes))}
-
-
-def grey_png_fast(image):
-    """An 8-bit grey PNG with filter 0 and zlib level 1: what fdsl_gen.encode could write for many-level
-    grey images (today PIL's adaptive filters at level 6). Shown for comparison only."""
-    height, width = image.shape
-    rows = np.zeros((height, width + 1), np.uint8)
-    rows[:, 1:] = image
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey, no interlace
-    return b"".join((_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)),
-                     _chunk(b"IEND", b"")))
+            "rgb_png": float(np.mean(rgb_sizes))}
 
 
 def report(title, mine, ref_seconds, ref_bytes, target):
@@ -184,10 +166,6 @@ def report(title, mine, ref_seconds, ref_bytes, target):
     print(f"  {'PNG bytes per image of the reference run':<46}{'':>10}{ref_bytes:>11.0f}")
     print(f"  {'PNG encoding share of drawing + encoding':<46}{mine['png_share']:>9.0%}")
     print(f"  {'tar bytes per image':<46}{mine['tar']:>10.0f}")
-    print(f"  {'drawing + filter-0 zlib-1 grey PNG: images/s':<46}{mine['fast_rate']:>10.1f}{'':>11}"
-          f"{mine['fast_rate'] / ref_rate:>8.1f}x")
-    print(f"  {'   and its PNG bytes per image':<46}{mine['fast_png']:>10.0f}{mine['rgb_png']:>11.0f}"
-          f"{mine['rgb_png'] / mine['fast_png']:>8.2f}x smaller")
 
 
 def main():
