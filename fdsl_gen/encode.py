@@ -21,6 +21,9 @@ ZLIB_LEVEL = 6
 # level 6's time, which would otherwise be most of the render.
 GREY_ZLIB_LEVEL = 1
 _GREY_TYPE = 0
+# The `levels` hint of images that may hold any grey level (contour
+# drawings): 8-bit grey straight away, without scanning for a palette.
+ANY_GREY = tuple(range(256))
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PALETTE_TYPE = 3
 

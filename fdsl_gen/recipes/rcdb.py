@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fdsl_gen.encode import ANY_GREY
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import contours
 from fdsl_gen.recipe import Recipe, derive_seed, option
@@ -54,6 +55,8 @@ class ContourRecipe(Recipe):
     Subclasses set `background` (canvas grey) and `amp_factor` (N's noise
     amplitude over c), and implement `check`, `draw_category` and `draw_instance`.
     """
+
+    levels = ANY_GREY
 
     def __init__(self, config, seed, progress=None):
         super().__init__(config, seed, progress)

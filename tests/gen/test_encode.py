@@ -46,3 +46,12 @@ def test_colour_images_round_trip(colours):
     palette = rng.integers(0, 256, (colours, 3), dtype=np.uint8)
     image = palette[rng.integers(0, colours, (40, 40))]
     assert np.array_equal(decode_png(encode_png(image), "RGB"), image)
+
+
+def test_any_grey_hint_writes_8_bit_grey_without_a_palette():
+    from fdsl_gen.encode import ANY_GREY
+    image = sparse((0, 90, 255))
+    data = encode_png(image, ANY_GREY)
+    with Image.open(io.BytesIO(data)) as pil:
+        assert pil.mode == "L"
+    assert np.array_equal(decode_png(data), image)
