@@ -84,8 +84,10 @@ def png_bytes_per_image(folder):
     return float(np.mean(sizes))
 
 
-def load():
-    return os.getloadavg()[0]
+def busy_core_seconds():
+    """CPU seconds the whole machine has spent busy (Linux /proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -99,9 +101,9 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run_fdsl(Path(tmp) / "warmup", 2, 1, args.seed, args.samples_per_shard)
-        load_before = load()
+        busy_before = busy_core_seconds()
         wall, cpu = run_fdsl(Path(tmp) / "1p-frac", args.classes, args.workers, args.seed, args.samples_per_shard)
-        load_after = load()
+        others = busy_core_seconds() - busy_before - cpu
         out = Path(tmp) / "1p-frac"
         manifest = json.loads((out / "manifest.json").read_text())
         base = read_system(out / "params" / "base.csv")
@@ -114,7 +116,7 @@ def main():
     ref_wall = ref_cpu / args.workers
     print(f"1p-frac, L = {args.classes}, {SIZE} px, {POINTS} points, seed {args.seed}: base sigma-factor "
           f"{config['sigma_factor']:.3f}, {attempts} attempts ({config['redraws']} redraws)")
-    print(f"load average before/after the fdsl run: {load_before:.2f} / {load_after:.2f}")
+    print(f"other jobs kept {max(others, 0.0) / wall:.2f} of the {os.cpu_count()} cores busy during the fdsl run")
     print(f"reference: {args.reference_attempts} attempts timed ({accept_rate:.0%} passed the fill test; "
           f"fdsl: {args.classes / attempts:.0%}), {test_s:.2f} s per attempt + {save_s:.2f} s per PNG, "
           "extrapolated to fdsl's attempts")
