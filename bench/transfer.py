@@ -4,7 +4,7 @@
 2. pre-trains a model on it with `fdsl-train pretrain`;
 3. fine-tunes it on a labelled ImageFolder tree (DATA/train, DATA/val), and
    trains the same model from scratch with the same options and budget;
-4. prints both top-1 accuracies.
+4. prints both top-1 accuracies after every epoch.
 
 Without --data it uses Fashion-MNIST from Debian's dataset-fashion-mnist
 package (idx files converted by `fdsl-train import-idx`), keeping the first
@@ -30,6 +30,7 @@ def run(*command: str) -> None:
 
 
 def fashion_mnist(root: Path, train_images: int, val_images: int) -> Path:
+    root = root.with_name(f"{root.name}-{train_images}")
     for split, prefix, limit in (("train", "train", train_images), ("val", "t10k", val_images)):
         if not (root / split).exists():
             run("fdsl_train", "import-idx", "--images", str(FASHION / f"{prefix}-images-idx3-ubyte.gz"),
@@ -45,15 +46,15 @@ def fractaldb(folder: Path, categories: int, per_category: int, size: int, point
     return folder
 
 
-def last_top1(run_folder: Path) -> float:
+def top1_per_epoch(run_folder: Path) -> list:
     records = [json.loads(line) for line in (run_folder / "log.jsonl").read_text().splitlines()]
-    return [r for r in records if r["event"] == "epoch"][-1]["top1"]
+    return [r["top1"] for r in records if r["event"] == "epoch"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="ImageFolder tree with train/ and val/")
-    parser.add_argument("--train-images", type=int, default=1000)
+    parser.add_argument("--train-images", type=int, default=200)
     parser.add_argument("--val-images", type=int, default=2000)
     parser.add_argument("--model", default="resnet18")
     parser.add_argument("--img-size", type=int, default=32)
@@ -62,7 +63,7 @@ def main() -> None:
     parser.add_argument("--render-size", type=int, default=48)
     parser.add_argument("--points", type=int, default=10000)
     parser.add_argument("--pretrain-epochs", type=int, default=12)
-    parser.add_argument("--finetune-epochs", type=int, default=15)
+    parser.add_argument("--finetune-epochs", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     start = time.time()
@@ -81,11 +82,12 @@ def main() -> None:
     run("fdsl_train", "finetune", "--pretrained", str(pretrained), "--output", str(WORK / "finetune"), *finetune)
     run("fdsl_train", "finetune", "--output", str(WORK / "scratch"), *finetune)
     print(f"{args.model} at {args.img_size} px, fine-tuned on {data} for {args.finetune_epochs} epochs "
-          f"({(time.time() - start) / 60:.1f} min in all)")
-    print(f"  from FractalDB ({args.categories} categories x {args.per_category}, {args.render_size} px, "
-          f"{args.pretrain_epochs} epochs): top-1 {last_top1(WORK / 'finetune'):.2f}")
-    print(f"  from scratch:                                            top-1 {last_top1(WORK / 'scratch'):.2f}")
-
+          f"({(time.time() - start) / 60:.1f} min in all); pre-trained on FractalDB {args.categories} categories x "
+          f"{args.per_category} at {args.render_size} px for {args.pretrain_epochs} epochs")
+    print("  epoch   top-1 from FractalDB   top-1 from scratch")
+    curves = zip(top1_per_epoch(WORK / "finetune"), top1_per_epoch(WORK / "scratch"))
+    for epoch, (pretrained_top1, scratch_top1) in enumerate(curves):
+        print(f"  {epoch:5d}   {pretrained_top1:20.2f}   {scratch_top1:18.2f}")
 
 if __name__ == "__main__":
     main()
