@@ -1,11 +1,11 @@
 """`fdsl-train finetune`: transfer pre-trained weights (or none, as a baseline) to a labelled dataset."""
 from typing import Optional
 
-from fdsl_train import checkpoint, dist, models, recipes
+from fdsl_train import checkpoint, models, recipes
 from fdsl_train.datasets import Source, check_classes, open_split
 from fdsl_train.engine import Position, Trainer, evaluate
 from fdsl_train.errors import UserError
-from fdsl_train.run import RunOptions, fit, prepare, start
+from fdsl_train.run import RunOptions, fit, prepare, session_for
 from fdsl_train.transforms import eval_transform, train_transform
 
 
@@ -21,12 +21,8 @@ def finetune(recipe_name: Optional[str], overrides: dict, opts: RunOptions, pret
     given = {k: v for k, v in overrides.items() if v is not None}
     recipe = recipes.resolve(recipe_name or "finetune", {**checkpoint_defaults(pretrained), **given})
     models.check_name(recipe.model)
-    session = start("finetune", recipe, opts)
-    try:
+    with session_for("finetune", recipe, opts) as session:
         _train(recipe, opts, pretrained, session)
-    finally:
-        session.log.close()
-        dist.teardown()
 
 
 def _train(recipe, opts, pretrained, session) -> None:

@@ -4,12 +4,12 @@ from typing import Optional
 
 import torch
 
-from fdsl_train import dist, models, recipes, shards
+from fdsl_train import models, recipes, shards
 from fdsl_train.datasets import check_classes
 from fdsl_train.engine import Position, Trainer
 from fdsl_train.errors import UserError
 from fdsl_train.loader import ShardLoader, ShardStream, check_balance, check_enough
-from fdsl_train.run import RunOptions, fit, prepare, restore, start
+from fdsl_train.run import RunOptions, fit, prepare, restore, session_for
 from fdsl_train.transforms import train_transform
 
 
@@ -23,12 +23,8 @@ def pretrain(recipe_name: Optional[str], overrides: dict, opts: RunOptions) -> N
         recipe = replace(recipe, loss="lpce")
     num_classes = check_classes(opts.num_classes, shardset.num_classes, opts.data)
     models.check_name(recipe.model)
-    session = start("pretrain", recipe, opts)
-    try:
+    with session_for("pretrain", recipe, opts) as session:
         _train(recipe, opts, shardset, num_classes, session)
-    finally:
-        session.log.close()
-        dist.teardown()
 
 
 def _train(recipe, opts, shardset, num_classes, session) -> None:

@@ -10,9 +10,10 @@
 import json
 import os
 import random
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import click
 import numpy as np
@@ -64,8 +65,9 @@ class Session:
             click.echo(message)
 
 
-def start(command: str, recipe: Recipe, opts: RunOptions) -> Session:
-    """Join the process group, seed the RNGs, create --output and write run.json (rank 0)."""
+@contextmanager
+def session_for(command: str, recipe: Recipe, opts: RunOptions) -> Iterator[Session]:
+    """Join the process group, seed the RNGs, create --output and write run.json (rank 0); leave at the end."""
     ranks = dist.ranks_from_env(os.environ)
     accel = Accel.choose(dist.setup(ranks), opts.amp, opts.channels_last)
     seed = derive_seed("main", opts.seed, ranks.rank)
@@ -79,7 +81,11 @@ def start(command: str, recipe: Recipe, opts: RunOptions) -> Session:
                "world_size": ranks.world, "device": str(accel.device)}
         (opts.output / "run.json").write_text(json.dumps(run, indent=2))
         log = RunLog(opts.output / "log.jsonl")
-    return Session(ranks, accel, log)
+    try:
+        yield Session(ranks, accel, log)
+    finally:
+        log.close()
+        dist.teardown()
 
 
 def prepare(model: nn.Module, session: Session, compile_model: bool) -> nn.Module:

@@ -1,6 +1,7 @@
 import pytest
 import torch
 from click.testing import CliRunner
+from safetensors.torch import load_file
 
 from fdsl_train import dist, models, recipes
 from fdsl_train.cli import cli
@@ -26,3 +27,13 @@ def test_amp_and_channels_last_run_on_cpu(shard_dir, tmp_path, fast_args, log_re
                                       "--epochs", "1", "--amp", "--channels-last"])
     assert result.exit_code == 0, result.output
     assert log_records(out, "epoch")[0]["loss"] > 0
+
+
+def test_torchcompile_trains_and_saves_plain_weights(shard_dir, tmp_path, fast_args, log_records):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["pretrain", "--data", str(shard_dir), "--output", str(out), *fast_args,
+                                      "--epochs", "1", "--torchcompile"])
+    assert result.exit_code == 0, result.output
+    assert log_records(out, "epoch")[0]["batches"] == 10
+    saved = load_file(str(out / "model.safetensors"))
+    assert saved and not any(key.startswith(("_orig_mod.", "module.")) for key in saved)
