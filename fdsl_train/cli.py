@@ -101,6 +101,8 @@ RUN_OPTIONS = [
     click.option("--strict", is_flag=True, help="Stop at the first corrupt sample instead of skipping it."),
     click.option("--shuffle-buffer", type=int, default=1000, show_default=True),
     click.option("--samples-per-shard", type=int, default=None, help="For URL lists without a manifest."),
+    click.option("--cache-dir", default=None,
+                 help="Keep a local copy of each http(s) shard here, checked against the manifest's sha256."),
     click.option("--checkpoint-every", type=int, default=0, help="Also checkpoint every N steps (0: epochs only)."),
     click.option("--log-interval", type=int, default=50, show_default=True),
     click.option("--amp/--no-amp", default=None, help="Mixed precision [on for GPU]."),

@@ -29,6 +29,7 @@ class Source:
     seed: int = 0
     shuffle_buffer: int = 1000
     samples_per_shard: Optional[int] = None
+    cache_dir: Optional[str] = None
 
     def is_image_folder(self, split: str) -> bool:
         return (Path(self.data) / split).is_dir() and not shards.has_split(self.data, split)
@@ -86,6 +87,7 @@ def open_split(source: Source, split: str, transform: Callable, *, batch_size: i
     stream = ShardStream(
         shardset, transform, batch_size=batch_size, rank=source.ranks.rank, world=source.ranks.world,
         workers=source.workers, seed=source.seed, shuffle_buffer=source.shuffle_buffer, training=training,
+        cache_dir=source.cache_dir,
     )
     return ShardLoader(stream, source.workers, pin_memory=torch.cuda.is_available()), shardset.num_classes
 

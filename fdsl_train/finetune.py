@@ -26,7 +26,8 @@ def finetune(recipe_name: Optional[str], overrides: dict, opts: RunOptions, pret
 
 
 def _train(recipe, opts, pretrained, session) -> None:
-    source = Source(opts.data, session.ranks, opts.workers, opts.seed, opts.shuffle_buffer, opts.samples_per_shard)
+    source = Source(opts.data, session.ranks, opts.workers, opts.seed, opts.shuffle_buffer, opts.samples_per_shard,
+                    opts.cache_dir)
     train, found = open_split(source, opts.train_split, train_transform(recipe), batch_size=recipe.batch_size,
                               training=True)
     val, val_classes = open_split(source, opts.val_split, eval_transform(recipe), batch_size=recipe.batch_size,

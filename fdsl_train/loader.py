@@ -18,12 +18,13 @@ import hashlib
 import itertools
 import random
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
+from fdsl_train import cache
 from fdsl_train.decode import Tally, decode_samples
 from fdsl_train.errors import UserError
 from fdsl_train.shards import ShardSet
@@ -110,8 +111,10 @@ class ShardStream(IterableDataset):
         seed: int = 0,
         shuffle_buffer: int = 1000,
         training: bool = True,
+        cache_dir: Optional[str] = None,
     ) -> None:
         self.shardset = shardset
+        self.cache_dir = cache_dir
         self.transform = transform
         self.batch_size = batch_size
         self.rank = rank
@@ -172,8 +175,20 @@ class ShardStream(IterableDataset):
         return wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng)(samples)
 
     def _read(self, shards: Iterator[int], tally: Tally) -> Iterator[dict]:
-        urls = ({"url": self.shardset.urls[i]} for i in shards)
+        urls = ({"url": url} for url in (self._source(i, tally) for i in shards) if url)
         return wds.tarfile_samples(urls, handler=tally.handler)
+
+    def _source(self, index: int, tally: Tally) -> Optional[str]:
+        """Where to read shard `index`: its URL, or its copy in --cache-dir; None (noted) if it cannot be had."""
+        url = self.shardset.urls[index]
+        if not self.cache_dir:
+            return url
+        digest = self.shardset.digests[index] if self.shardset.digests else None
+        try:
+            return cache.cached(url, self.cache_dir, digest)
+        except (OSError, ValueError) as err:
+            tally.skipped.append(f"unreadable shard {url}: {err}")
+            return None
 
     def _batches(self, images, tally: Tally, keep_last: bool) -> Iterator:
         pending = []

@@ -35,7 +35,7 @@ def _train(recipe, opts, shardset, num_classes, session) -> None:
                       batch_size=recipe.batch_size)
     stream = ShardStream(
         shardset, train_transform(recipe), batch_size=recipe.batch_size, rank=ranks.rank, world=ranks.world,
-        workers=opts.workers, seed=opts.seed, shuffle_buffer=opts.shuffle_buffer,
+        workers=opts.workers, seed=opts.seed, shuffle_buffer=opts.shuffle_buffer, cache_dir=opts.cache_dir,
     )
     loader = ShardLoader(stream, opts.workers, pin_memory=torch.cuda.is_available())
     model = models.create(recipe.model, num_classes=num_classes, img_size=recipe.img_size,

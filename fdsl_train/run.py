@@ -43,6 +43,7 @@ class RunOptions:
     strict: bool = False
     shuffle_buffer: int = 1000
     samples_per_shard: Optional[int] = None
+    cache_dir: Optional[str] = None
     checkpoint_every: int = 0
     log_interval: int = 50
     resume: Optional[str] = None

@@ -29,6 +29,7 @@ class ShardSet:
     sizes: Tuple[int, ...]
     num_classes: Optional[int] = None
     loss: str = "ce"
+    digests: Tuple[str, ...] = ()  # sha256 per shard where the manifest gives it, else ""
 
     @property
     def num_samples(self) -> int:
@@ -40,7 +41,7 @@ def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = 
     data = data.strip()
     if not data:
         raise UserError("empty shard list: --data is empty")
-    if _is_remote(data) and (data.endswith("/") or data.endswith(MANIFEST)):
+    if is_remote(data) and (data.endswith("/") or data.endswith(MANIFEST)):
         base = data if data.endswith("/") else data[: -len(MANIFEST)]
         return _from_manifest(_fetch_json(base + MANIFEST), base, split, data)
     local = Path(data[len("file://"):] if data.startswith("file://") else data)
@@ -60,7 +61,7 @@ def has_split(data: str, split: str) -> bool:
     return False
 
 
-def _is_remote(url: str) -> bool:
+def is_remote(url: str) -> bool:
     return url.startswith(("http://", "https://"))
 
 
@@ -105,6 +106,7 @@ def _from_manifest(manifest: dict, base: str, split: str, where: str) -> ShardSe
         sizes=tuple(int(shard["samples"]) for shard in shards),
         num_classes=manifest.get("num_classes"),
         loss=manifest.get("loss", "ce"),
+        digests=tuple(shard.get("sha256", "") for shard in shards),
     )
 
 
@@ -130,20 +132,20 @@ def _from_list(data: str, samples_per_shard: Optional[int]) -> ShardSet:
     if not urls:
         raise UserError(f"empty shard list: {data}")
     local = [u[len("file://"):] if u.startswith("file://") else u for u in urls]
-    is_local = not any(_is_remote(u) or u.startswith("pipe:") for u in urls)
+    is_local = not any(is_remote(u) or u.startswith("pipe:") for u in urls)
     if is_local:
         _check_local(local)
     manifest = _sibling_manifest(local[0], is_local)
     known = {}
     if manifest:
-        known = {shard["file"]: int(shard["samples"]) for split in manifest["splits"].values()
-                 for shard in split["shards"]}
+        known = {shard["file"]: shard for split in manifest["splits"].values() for shard in split["shards"]}
     sizes = tuple(_size_of(url, path, known, is_local, samples_per_shard) for url, path in zip(urls, local))
     return ShardSet(
         urls=tuple(local if is_local else urls),
         sizes=sizes,
         num_classes=manifest.get("num_classes") if manifest else None,
         loss=manifest.get("loss", "ce") if manifest else "ce",
+        digests=tuple(known.get(_file_name(path), {}).get("sha256", "") for path in local),
     )
 
 
@@ -152,7 +154,7 @@ def _sibling_manifest(first: str, is_local: bool) -> Optional[dict]:
     if is_local:
         path = Path(first).parent / MANIFEST
         return _read_json(path) if path.is_file() else None
-    if _is_remote(first):
+    if is_remote(first):
         try:
             return _fetch_json(first.rsplit("/", 1)[0] + "/" + MANIFEST)
         except UserError:
@@ -161,14 +163,18 @@ def _sibling_manifest(first: str, is_local: bool) -> Optional[dict]:
 
 
 def _size_of(url: str, path: str, known: dict, is_local: bool, samples_per_shard: Optional[int]) -> int:
-    name = path.rsplit("/", 1)[-1]
+    name = _file_name(path)
     if name in known:
-        return known[name]
+        return int(known[name]["samples"])
     if is_local:
         return count_samples(path)
     if samples_per_shard:
         return samples_per_shard
     raise UserError(f"cannot tell how many samples {url} holds: give the dataset folder or --samples-per-shard")
+
+
+def _file_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
 
 
 def count_samples(path: str) -> int:

@@ -4,6 +4,7 @@ The images are a learnable toy problem: four classes of grey patterns
 (horizontal stripes, vertical stripes, a filled square, a diagonal line) at
 random positions, so a tiny model's loss falls within a few steps.
 """
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -71,7 +72,9 @@ def write_dataset(folder: Path, counts, *, name="toy", split="train", num_classe
                         "json": json.dumps({"cls": label}).encode(),
                     })
                     position += 1
-            shards.append({"file": file, "samples": count, "bytes": (folder / file).stat().st_size, "sha256": ""})
+            data = (folder / file).read_bytes()
+            shards.append({"file": file, "samples": count, "bytes": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest()})
         manifest_splits[split_name] = {"num_samples": position, "shards": shards}
         info_splits[split_name] = {
             "name": split_name, "num_samples": position,

@@ -1,0 +1,55 @@
+"""Local copies of remote shards (`--cache-dir`).
+
+An http(s) shard is downloaded the first time a reader needs it and read
+from disk afterwards, in every epoch and by every worker of the machine. The
+download goes to a temporary name and is renamed once complete and, when the
+manifest gives the shard's sha256, once its digest matches: a file under its
+final name is always a whole, checked shard, however many processes fill the
+cache at once. Copies live under <cache-dir>/<hash of the shard's folder
+URL>/<shard file>, so datasets whose shards share file names do not collide.
+Local paths and pipe: URLs are read as they are.
+"""
+import hashlib
+import os
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+from fdsl_train.shards import is_remote
+
+CHUNK = 1 << 20
+
+
+def cache_path(url: str, cache_dir: str) -> Path:
+    folder, _, name = url.rpartition("/")
+    return Path(cache_dir) / hashlib.sha256(folder.encode()).hexdigest()[:16] / name
+
+
+def cached(url: str, cache_dir: str, digest: Optional[str] = None) -> str:
+    """The local path to read `url` from, downloading it on first use; OSError/ValueError if it cannot be had."""
+    if not is_remote(url):
+        return url
+    dest = cache_path(url, cache_dir)
+    if dest.is_file():
+        return str(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        found = _download(url, part)
+        if digest and found != digest:
+            raise ValueError(f"{url}: sha256 {found[:12]}... does not match the manifest's {digest[:12]}...")
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return str(dest)
+
+
+def _download(url: str, dest: Path) -> str:
+    """Copy `url` into `dest`; its sha256."""
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+        while chunk := response.read(CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()

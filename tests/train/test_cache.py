@@ -1,0 +1,87 @@
+import collections
+import functools
+import http.server
+import json
+import threading
+
+import pytest
+import torchvision.transforms.functional as F
+from click.testing import CliRunner
+
+from fdsl_train.cache import cache_path, cached
+from fdsl_train.cli import cli
+from fdsl_train.loader import ShardStream
+from fdsl_train.shards import resolve
+
+
+class CountingHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.requests[self.path] += 1
+        super().do_GET()
+
+
+@pytest.fixture
+def served(shard_dir):
+    """(base URL of the toy dataset, request count per path)."""
+    handler = functools.partial(CountingHandler, directory=str(shard_dir.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.requests = collections.Counter()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/toy/", server.requests
+    server.shutdown()
+
+
+def _stream(shardset, cache_dir, **kwargs):
+    return ShardStream(shardset, F.to_tensor, batch_size=8, cache_dir=str(cache_dir), **kwargs)
+
+
+def test_each_remote_shard_is_downloaded_once(served, shard_dir, tmp_path):
+    base, requests = served
+    shardset = resolve(base)
+    stream = _stream(shardset, tmp_path / "cache", seed=3)
+    for epoch in range(3):
+        stream.set_epoch(epoch)
+        assert sum(len(labels) for _, labels, _ in stream) == (83 // 8) * 8
+    shard_requests = {path: n for path, n in requests.items() if path.endswith(".tar")}
+    assert len(shard_requests) == 5 and set(shard_requests.values()) == {1}
+    for url in shardset.urls:
+        name = url.rsplit("/", 1)[1]
+        assert cache_path(url, str(tmp_path / "cache")).read_bytes() == (shard_dir / name).read_bytes()
+
+
+def test_a_download_that_does_not_match_the_manifest_is_skipped(served, shard_dir, tmp_path):
+    manifest = json.loads((shard_dir / "manifest.json").read_text())
+    manifest["splits"]["train"]["shards"][1]["sha256"] = "0" * 64
+    (shard_dir / "manifest.json").write_text(json.dumps(manifest))
+    base, _ = served
+    shardset = resolve(base)
+    batches = list(_stream(shardset, tmp_path / "cache", training=False))
+    skipped = [note for _, _, notes in batches for note in notes]
+    assert sum(len(labels) for _, labels, _ in batches) == 83 - 20
+    assert len(skipped) == 1 and "does not match the manifest" in skipped[0]
+    left = sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert len(left) == 4 and not any(name.endswith(".part") for name in left)
+
+
+def test_an_unreachable_shard_is_reported(tmp_path):
+    with pytest.raises(OSError):
+        cached("http://127.0.0.1:9/toy/toy-train-000000.tar", str(tmp_path))
+    assert not any(tmp_path.rglob("*.part"))
+
+
+def test_local_shards_are_read_in_place(shard_dir, tmp_path):
+    path = str(shard_dir / "toy-train-000000.tar")
+    assert cached(path, str(tmp_path / "cache")) == path
+    assert not (tmp_path / "cache").exists()
+
+
+def test_pretrain_from_http_with_a_cache(served, tmp_path, fast_args):
+    base, requests = served
+    result = CliRunner().invoke(cli, ["pretrain", "--data", base, "--output", str(tmp_path / "run"),
+                                      "--cache-dir", str(tmp_path / "cache"), *fast_args])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    assert len(list((tmp_path / "cache").rglob("*.tar"))) == 5
+    assert max(n for path, n in requests.items() if path.endswith(".tar")) == 1
