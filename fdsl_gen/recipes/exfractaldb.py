@@ -180,10 +180,6 @@ class ProjectedIFS(Recipe):
     def groups(self):
         return -(-self.config.images // self.group_size)
 
-    @property
-    def image_shape(self):
-        return self.config.size, self.config.size, 1
-
     def instance_of(self, group):
         """Weight row of a group: evenly spread over the table, row 0 first."""
         return group * len(self.weights) // self.groups

@@ -50,14 +50,6 @@ class OFDB(Recipe):
     def num_classes(self):
         return len(self.systems)
 
-    @property
-    def samples_per_class(self):
-        return self.config.instances
-
-    @property
-    def image_shape(self):
-        return self.config.size, self.config.size, 1
-
     def render_group(self, cls, group):
         system = self.systems[cls].copy()
         system[:, :6] *= self.weight

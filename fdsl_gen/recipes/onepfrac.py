@@ -77,14 +77,6 @@ class OnePFrac(Recipe):
     def num_classes(self):
         return self.config.classes
 
-    @property
-    def samples_per_class(self):
-        return self.config.instances
-
-    @property
-    def image_shape(self):
-        return self.config.size, self.config.size, 1
-
     def _base_system(self):
         if self.config.params:
             system = read_system(self.config.params)

@@ -69,14 +69,6 @@ class ContourRecipe(Recipe):
     def num_classes(self):
         return self.config.categories
 
-    @property
-    def samples_per_class(self):
-        return self.config.instances
-
-    @property
-    def image_shape(self):
-        return self.config.size, self.config.size, 1
-
     def rng(self, *words):
         return np.random.default_rng(derive_seed(self.seed, *words))
 
@@ -168,6 +160,13 @@ def _check_common(config):
         raise UserError("--smooth-cells must be at least 1")
     if config.min_ink < 0 or config.retries < 0:
         raise UserError("--min-ink and --retries must not be negative")
+    check_range(config.vertices_min, config.vertices_max, "vertices", least=3)
+    check_range(config.noise_min, config.noise_max, "noise", least=0)
+    check_range(config.step_min, config.step_max, "step")
+    check_range(config.radius_min, config.radius_max, "radius", least=0)
+    check_range(config.oval_min, config.oval_max, "oval", least=0)
+    if config.offset < 0:
+        raise UserError("--offset must not be negative")
 
 
 def check_range(low, high, name, least=None):
@@ -205,16 +204,9 @@ class RCDB(ContourRecipe):
     amp_factor = 2.0
 
     def check(self, config):
-        check_range(config.vertices_min, config.vertices_max, "vertices", least=3)
         check_range(config.polygons_min, config.polygons_max, "polygons", least=1)
-        check_range(config.noise_min, config.noise_max, "noise", least=0)
-        check_range(config.step_min, config.step_max, "step")
-        check_range(config.radius_min, config.radius_max, "radius", least=0)
         if config.vertices_mean <= 0:
             raise UserError("--vertices-mean must be positive")
-        check_range(config.oval_min, config.oval_max, "oval", least=0)
-        if config.offset < 0:
-            raise UserError("--offset must not be negative")
 
     def draw_category(self, rng):
         config = self.config

@@ -61,10 +61,6 @@ class Real1P(Recipe):
     def samples_per_class(self):
         return 1
 
-    @property
-    def image_shape(self):
-        return self.config.size, self.config.size, 1
-
     def _draws(self, cls):
         rng = np.random.default_rng(derive_seed(self.seed, _TRANSFORM, cls))
         return draw_transform(self.config.transform, self.config.delta, rng, self.config.elastic_grid)

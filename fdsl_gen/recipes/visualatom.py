@@ -46,17 +46,10 @@ class VisualAtom(ContourRecipe):
     amp_factor = 1.0
 
     def check(self, config):
-        check_range(config.vertices_min, config.vertices_max, "vertices", least=3)
         check_range(config.orbits_min, config.orbits_max, "orbits", least=1)
-        check_range(config.noise_min, config.noise_max, "noise", least=0)
-        check_range(config.step_min, config.step_max, "step")
-        check_range(config.radius_min, config.radius_max, "radius", least=0)
-        check_range(config.oval_min, config.oval_max, "oval", least=0)
         check_range(config.frequency_min, config.frequency_max, "frequency", least=0)
         if 0 < config.frequency_min == config.frequency_max:
             raise UserError("--frequency-min must be below --frequency-max: n2 must differ from n1")
-        if config.offset < 0:
-            raise UserError("--offset must not be negative")
 
     def draw_category(self, rng):
         config = self.config
