@@ -175,6 +175,26 @@ def test_timm_reads_the_folder(small_dataset):
     assert len(dataset) == 800 and image.size == (48, 48) and 0 <= target < 4
 
 
+def test_timm_training_data_path_steps_a_model(small_dataset):
+    """The calls timm's train.py makes for `--dataset wds/fractaldb --data-dir DIR`, then one SGD step."""
+    import torch
+    from timm import create_model
+    from timm.data import create_dataset, create_loader
+    dataset = create_dataset("wds/fractaldb", root=str(small_dataset), split="train", is_training=True,
+                             batch_size=16, seed=0)
+    loader = create_loader(dataset, input_size=(3, 32, 32), batch_size=16, is_training=True,
+                           num_workers=0, use_prefetcher=False, persistent_workers=False, device=torch.device("cpu"))
+    images, targets = next(iter(loader))
+    assert images.shape == (16, 3, 32, 32) and targets.min() >= 0 and targets.max() < 4
+    assert len(set(targets.tolist())) > 1  # the shard order mixes classes
+    model = create_model("test_resnet", num_classes=4)  # train.py --num-classes, from _info.json
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = torch.nn.functional.cross_entropy(model(images), targets)
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss) and loss.item() > 0
+
+
 def test_official_csv_subfolder_layout_and_weight_file(tmp_path, cli, params_dir, small_dataset):
     official = tmp_path / "official"
     for index, path in enumerate(sorted(params_dir.glob("*.csv"))):
