@@ -20,6 +20,10 @@ from fdsl_train.run import RunOptions
 class _Failure(click.ClickException):
     exit_code = 2
 
+    def show(self, file=None) -> None:
+        # the same form as fdsl-gen's errors
+        click.echo(f"fdsl-train: error: {self.format_message()}", err=True)
+
 
 class _Group(click.Group):
     def invoke(self, ctx):

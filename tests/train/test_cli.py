@@ -84,4 +84,4 @@ def test_a_real_process_prints_one_line_and_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "fdsl_train", "pretrain", "--data", str(tmp_path / "nothing.tar")],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"Error: missing shard: {tmp_path / 'nothing.tar'} (1 of 1 shards missing)"]
+    assert proc.stderr.strip().splitlines() == [f"fdsl-train: error: missing shard: {tmp_path / 'nothing.tar'} (1 of 1 shards missing)"]
