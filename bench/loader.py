@@ -44,7 +44,7 @@ def export_folders(shardset: shards.ShardSet, root: Path) -> tuple:
         name = f"{int(sample['cls']):05d}/{sample['__key__']}.png"
         for tree in (rgb, grey):
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
-        decode_image(sample["png"]).save(rgb / name)
+        decode_image(sample["png"]).convert("RGB").save(rgb / name)  # as the reference writes its images
         (grey / name).write_bytes(sample["png"])
     (root / "done").touch()
     return rgb, grey

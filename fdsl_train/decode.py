@@ -1,7 +1,9 @@
-"""Decode shard samples (png + cls) into RGB images and labels, counting the bad ones.
+"""Decode shard samples (png + cls) into PIL images and labels, counting the bad ones.
 
-Shards store single-channel PNGs (grey or a grey palette); models take three
-channels, so every image goes through `convert("RGB")`.
+Shards store single-channel PNGs (grey or a grey palette). They decode to
+mode "L" and stay grey through the PIL stages of the transforms, which then
+hand three equal channels to the model (fdsl_train.transforms); anything in
+colour decodes to "RGB".
 """
 import io
 from typing import Iterable, Iterator, List, Tuple
@@ -25,9 +27,19 @@ class Tally:
         return skipped
 
 
+def is_grey(image: Image.Image) -> bool:
+    if image.mode in ("L", "1"):
+        return True
+    if image.mode != "P":
+        return False
+    palette = image.getpalette() or []
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3))
+
+
 def decode_image(data: bytes) -> Image.Image:
+    """A grey image as mode "L", anything else as "RGB"."""
     with Image.open(io.BytesIO(data)) as image:
-        return image.convert("RGB")
+        return image.convert("L" if is_grey(image) else "RGB")
 
 
 def decode_label(sample: dict) -> int:
@@ -35,7 +47,7 @@ def decode_label(sample: dict) -> int:
 
 
 def decode_samples(samples: Iterable[dict], tally: Tally) -> Iterator[Tuple[Image.Image, int]]:
-    """Stage: raw tar samples -> (RGB image, label); undecodable samples are noted in `tally`."""
+    """Stage: raw tar samples -> (PIL image, label); undecodable samples are noted in `tally`."""
     for sample in samples:
         try:
             yield decode_image(sample["png"]), decode_label(sample)

@@ -12,12 +12,19 @@ def png(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def test_grey_and_palette_pngs_become_rgb_with_equal_channels():
+def test_grey_and_grey_palette_pngs_decode_grey():
     grey = Image.fromarray(np.array([[0, 127], [127, 0]], np.uint8), "L")
     for image in (grey, grey.convert("P")):
-        decoded = np.asarray(decode_image(png(image)))
-        assert decoded.shape == (2, 2, 3)
-        assert (decoded[..., 0] == decoded[..., 2]).all() and decoded[0, 1, 1] == 127
+        decoded = decode_image(png(image))
+        assert decoded.mode == "L"
+        assert (np.asarray(decoded) == np.asarray(grey)).all()
+
+
+def test_colour_pngs_decode_rgb():
+    rgb = Image.fromarray(np.array([[[255, 0, 0], [0, 0, 0]]], np.uint8), "RGB")
+    for image in (rgb, rgb.convert("P")):
+        decoded = decode_image(png(image))
+        assert decoded.mode == "RGB" and (np.asarray(decoded) == np.asarray(rgb)).all()
 
 
 def test_bad_samples_are_skipped_and_described():
