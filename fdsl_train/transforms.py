@@ -40,17 +40,23 @@ class GreyFirst:
 
     def __init__(self, compose: transforms.Compose) -> None:
         stages = compose.transforms
-        cut = next((i for i, t in enumerate(stages) if _makes_tensor(t)), len(stages))
+        cut = next(i for i, t in enumerate(stages) if _makes_tensor(t))
         self.colour, self.tensor = stages[:cut], stages[cut:]
         self.grey = [_grey_filled(t) for t in self.colour]
+        after = self.tensor[1:2]
+        self.normalize_copies = bool(after) and isinstance(after[0], transforms.Normalize) and not after[0].inplace
 
     def __call__(self, image: Image.Image):
-        grey = image.mode == "L"
-        for stage in self.grey if grey else self.colour:
-            image = stage(image)
-        if grey:
-            image = image.convert("RGB")
-        for stage in self.tensor:
+        if image.mode != "L":
+            return self._run(self.colour + self.tensor, image)
+        tensor = self._run(self.grey + self.tensor[:1], image)  # 1 x H x W
+        # an out-of-place Normalize copies a broadcast view into three real channels; other stages get a copy
+        three = tensor.expand(3, -1, -1) if self.normalize_copies else tensor.repeat(3, 1, 1)
+        return self._run(self.tensor[1:], three)
+
+    @staticmethod
+    def _run(stages, image):
+        for stage in stages:
             image = stage(image)
         return image
 
