@@ -6,7 +6,9 @@ download goes to a temporary name and is renamed once complete and, when the
 manifest gives the shard's sha256, once its digest matches: a file under its
 final name is always a whole, checked shard, however many processes fill the
 cache at once. Copies live under <cache-dir>/<hash of the shard's folder
-URL>/<shard file>, so datasets whose shards share file names do not collide.
+URL>/<shard file>, so datasets whose shards share file names do not collide;
+a shard whose manifest gives a digest is kept as <digest prefix>-<shard file>,
+so a dataset published again under the same URL never reads a stale copy.
 Local paths and pipe: URLs are read as they are.
 """
 import hashlib
@@ -21,8 +23,10 @@ from fdsl_train.shards import is_remote
 CHUNK = 1 << 20
 
 
-def cache_path(url: str, cache_dir: str) -> Path:
+def cache_path(url: str, cache_dir: str, digest: Optional[str] = None) -> Path:
     folder, _, name = url.rpartition("/")
+    if digest:
+        name = f"{digest[:16]}-{name}"
     return Path(cache_dir) / hashlib.sha256(folder.encode()).hexdigest()[:16] / name
 
 
@@ -30,7 +34,7 @@ def cached(url: str, cache_dir: str, digest: Optional[str] = None) -> str:
     """The local path to read `url` from, downloading it on first use; OSError/ValueError if it cannot be had."""
     if not is_remote(url):
         return url
-    dest = cache_path(url, cache_dir)
+    dest = cache_path(url, cache_dir, digest)
     if dest.is_file():
         return str(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -47,9 +47,23 @@ def test_each_remote_shard_is_downloaded_once(served, shard_dir, tmp_path):
         assert sum(len(labels) for _, labels, _ in stream) == (83 // 8) * 8
     shard_requests = {path: n for path, n in requests.items() if path.endswith(".tar")}
     assert len(shard_requests) == 5 and set(shard_requests.values()) == {1}
-    for url in shardset.urls:
+    for url, digest in zip(shardset.urls, shardset.digests):
         name = url.rsplit("/", 1)[1]
-        assert cache_path(url, str(tmp_path / "cache")).read_bytes() == (shard_dir / name).read_bytes()
+        assert cache_path(url, str(tmp_path / "cache"), digest).read_bytes() == (shard_dir / name).read_bytes()
+
+
+def test_a_shard_published_again_is_downloaded_again(served, shard_dir, tmp_path, make_dataset):
+    base, requests = served
+    cache = tmp_path / "cache"
+    first = resolve(base)
+    list(_stream(first, cache, training=False))
+    make_dataset(shard_dir, [20, 20, 20, 15, 8], extra_splits={"val": [16, 8]}, seed=9)  # new images, same names
+    second = resolve(base)
+    assert second.digests != first.digests
+    labels = [int(y) for _, batch, _ in _stream(second, cache, training=False) for y in batch]
+    assert len(labels) == 83 and requests["/toy/toy-train-000000.tar"] == 2
+    copy = cache_path(second.urls[0], str(cache), second.digests[0])
+    assert copy.read_bytes() == (shard_dir / "toy-train-000000.tar").read_bytes()
 
 
 def test_a_download_that_does_not_match_the_manifest_is_skipped(served, shard_dir, tmp_path):
