@@ -1,10 +1,10 @@
 """Image transforms: timm's factory, plus the plain RandomCrop of the FractalDB ResNet recipe.
 
 Formula-driven images are grey. Every transform runs its PIL stages (crops,
-flips, RandAugment) on the grey image itself and converts to three equal
-channels only before the tensor stages (ToTensor, Normalize, random
-erasing): for a grey image the PIL stages give on one channel what they give
-on each of three, at about a third of the cost. The one difference is the
+flips, RandAugment) on the grey image itself, converts that one channel to a
+tensor and spreads it over three equal channels for the remaining tensor
+stages (Normalize, random erasing): for a grey image the PIL stages give on
+one channel what they give on each of three, at about a third of the cost. The one difference is the
 colour that rotations and shifts fill with: timm's mean colour on RGB input,
 its grey average on grey input (the same with the presets' grey means).
 Colour images take the plain path.
