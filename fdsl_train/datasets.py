@@ -14,6 +14,7 @@ from torch.utils.data import default_collate
 from torchvision.datasets import ImageFolder
 
 from fdsl_train import shards
+from fdsl_train.decode import load_image
 from fdsl_train.dist import Ranks
 from fdsl_train.errors import UserError
 from fdsl_train.loader import ShardLoader, ShardStream
@@ -69,7 +70,7 @@ class FolderLoader:
 
 def image_folder(path: Path) -> ImageFolder:
     try:
-        return ImageFolder(str(path))
+        return ImageFolder(str(path), loader=load_image)
     except (FileNotFoundError, OSError) as err:
         raise UserError(f"no images in {path}: {err}") from None
 

@@ -50,6 +50,12 @@ def decode_image(data: bytes) -> Image.Image:
         return indices.point(levels)
 
 
+def load_image(path: str) -> Image.Image:
+    """An image file, as decode_image gives it: ImageFolder's loader."""
+    with open(path, "rb") as file:
+        return decode_image(file.read())
+
+
 def decode_label(sample: dict) -> int:
     return int(sample["cls"])
 

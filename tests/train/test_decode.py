@@ -3,7 +3,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from fdsl_train.decode import Tally, decode_image, decode_samples
+from fdsl_train.decode import Tally, decode_image, decode_samples, load_image
 
 
 def png(image: Image.Image) -> bytes:
@@ -41,3 +41,14 @@ def test_bad_samples_are_skipped_and_described():
     skipped = tally.drain()
     assert len(skipped) == 3 and skipped[0].startswith("corrupt sample s.tar:000000001")
     assert tally.drain() == []
+
+
+def test_image_files_load_as_decode_image_gives_them(tmp_path):
+    grey = Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8), "L")
+    colour = Image.fromarray(np.dstack([np.asarray(grey)] * 2 + [np.zeros((8, 8), np.uint8)]), "RGB")
+    grey.save(tmp_path / "grey.png")
+    colour.save(tmp_path / "colour.jpg", quality=95)
+    assert load_image(str(tmp_path / "grey.png")).mode == "L"
+    assert (np.asarray(load_image(str(tmp_path / "grey.png"))) == np.asarray(grey)).all()
+    loaded = load_image(str(tmp_path / "colour.jpg"))
+    assert loaded.mode == "RGB" and loaded.size == (8, 8)
