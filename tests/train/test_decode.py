@@ -14,7 +14,9 @@ def png(image: Image.Image) -> bytes:
 
 def test_grey_and_grey_palette_pngs_decode_grey():
     grey = Image.fromarray(np.array([[0, 127], [127, 0]], np.uint8), "L")
-    for image in (grey, grey.convert("P")):
+    two_colours = grey.convert("P", palette=Image.ADAPTIVE, colors=2)  # written as a 1-bit PNG
+    assert png(two_colours)[24] == 1  # IHDR bit depth
+    for image in (grey, grey.convert("P"), two_colours):
         decoded = decode_image(png(image))
         assert decoded.mode == "L"
         assert (np.asarray(decoded) == np.asarray(grey)).all()
