@@ -5,6 +5,7 @@ recipe; their options are the fields of its config dataclass, plus the
 options every recipe shares. User errors print one line and exit 2.
 """
 import dataclasses
+import io
 import json
 import os
 import sys
@@ -74,7 +75,15 @@ class Group(click.Group):
         except UserError as err:
             fail(err)
         except OSError as err:
-            fail(f"{err.filename or ''}: {err.strerror}" if err.strerror else str(err))
+            fail(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err))
+        except click.UsageError as err:
+            if isinstance(err, _NO_ARGS_IS_HELP):
+                raise
+            fail(f"{err.ctx.command_path if err.ctx else 'fdsl-gen'}: {err.format_message()}")
+
+
+# click >= 8.2 shows a group's help through this UsageError; it stays help, not an error line.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 @click.group(cls=Group)
@@ -142,8 +151,8 @@ def add_render_command(name, recipe_class):
     @config_options(recipe_class.Config)
     def command(seed, out, workers, quiet, dataset_name, samples_per_shard, val_fraction,
                 shard_range, task_index, num_tasks, engine, scheduler, **values):
-        run = RenderRun(out or DEFAULT_ROOT / (dataset_name or recipe_class.name), workers, quiet,
-                        dataset_name or recipe_class.name, engine_address(engine, scheduler))
+        name = recipe_class.name if dataset_name is None else dataset_name
+        run = RenderRun(out or DEFAULT_ROOT / name, workers, quiet, name, engine_address(engine, scheduler))
         recipe = recipe_class(build_config(recipe_class.Config, values), seed, progress=_search_progress(quiet))
         plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, seed,
                     samples_per_shard, val_fraction)
@@ -161,12 +170,12 @@ def engine_address(engine, scheduler):
 
 def task_selection(plan, shard_range, task_index, num_tasks):
     env_index, env_count = array_task_from_environment()
-    if task_index is None:
+    if task_index is None and env_index is not None:
         task_index = env_index
+        if num_tasks is None and env_count is None:
+            raise UserError("JOB_COMPLETION_INDEX is set: give --num-tasks (the job's completions)")
     if num_tasks is None:
         num_tasks = env_count
-    if task_index is not None and num_tasks is None:
-        raise UserError("JOB_COMPLETION_INDEX is set: give --num-tasks (the job's completions)")
     return select_tasks(all_tasks(plan), shard_range, task_index, num_tasks)
 
 
@@ -190,8 +199,7 @@ class RenderRun:
                      "in the dataset; the run that finishes the last one writes the manifest "
                      "(or run: fdsl-gen finalize DIR)")
             return
-        manifest = finalize(self.folder, records)
-        write_preview(self.folder)
+        manifest = finalize(self.folder, records, preview_png)
         total = sum(s["num_samples"] for s in manifest["splits"].values())
         self.say(f"{self.folder}: {total} images, {manifest['num_classes']} classes, "
                  f"{sum(len(s['shards']) for s in manifest['splits'].values())} shards "
@@ -202,9 +210,11 @@ class RenderRun:
             click.echo(line, err=True)
 
 
-def write_preview(folder):
+def preview_png(folder):
     sheet, _ = contact_sheet(folder)
-    sheet.save(folder / "preview.png")
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _search_progress(quiet, total=None):
@@ -237,8 +247,8 @@ def add_search_command(name, search_class):
 def run_search(search_class, config, seed, out, workers, quiet):
     folder = out or DEFAULT_ROOT / f"{search_class.name}-params"
     record = {"search": search_class.name, "seed": seed, "config": dataclasses.asdict(config)}
-    _claim_search_folder(folder, record)
     runner = search_class(config, seed)
+    _claim_search_folder(folder, record)
     started = time.time()
     progress = _search_progress(quiet, config.categories)
     result = runner.run(folder, workers, progress or (lambda *args: None))
@@ -285,8 +295,7 @@ def verify_command(folder):
 @click.argument("folder", type=click.Path(path_type=Path))
 def finalize_command(folder):
     """Write manifest, _info.json, SHA256SUMS and card once every shard of FOLDER is finished."""
-    manifest = finalize(folder)
-    write_preview(folder)
+    manifest = finalize(folder, preview=preview_png)
     click.echo(f"{folder}: complete, {sum(s['num_samples'] for s in manifest['splits'].values())} images")
 
 

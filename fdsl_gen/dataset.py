@@ -10,6 +10,7 @@ every shard finished may finalize (a job array's last task, or
 """
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,12 +19,14 @@ import numpy as np
 from fdsl_gen import __version__
 from fdsl_gen.card import dataset_card
 from fdsl_gen.errors import UserError
-from fdsl_gen.shardwriter import RECORDS, atomic_write, finished_record, shard_name
+from fdsl_gen.shardwriter import RECORDS, atomic_write, finished_record, shard_lock, shard_name
 
 FORMAT = "fdsl-shards"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CLAIM = "config.json"
+PREVIEW = "preview.png"
+FINALIZE = "finalize"  # the name of the lock finalizers share
 # Options that say how or where a run works, not what it makes.
 RUN_OPTIONS = {"--workers": 1, "--quiet": 0, "--shards": 1, "--task-index": 1, "--num-tasks": 1,
                "--engine": 1, "--scheduler": 1}
@@ -53,30 +56,75 @@ def identity(recipe, plan, name):
     return fields
 
 
+def check_name(name):
+    """A dataset name is one plain word: it starts every shard's file name inside the folder."""
+    if not _NAME.fullmatch(name or "") or ".." in name:
+        raise UserError(f"--name {name!r} is not a dataset name: use letters, digits, '_', '-' and '.' "
+                        "(starting with a letter or digit, at most 100 characters)")
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
 def claim(folder, recipe, plan, name, command=None):
-    """Prepare `folder` for writing shards of this dataset."""
+    """Prepare `folder` for writing shards of this dataset; a refusal leaves the folder as it was."""
     folder = Path(folder)
+    check_name(name)
     wanted = identity(recipe, plan, name)
-    claim_file = folder / RECORDS / CLAIM
+    held = _held_claim(folder)
+    if held is not None and held.get("fingerprint") != wanted["fingerprint"]:
+        if _holds_shards(folder):
+            raise UserError(f"output folder {folder} holds another dataset "
+                            f"({held.get('recipe')} {held.get('name')}, other settings); "
+                            "choose another --out or delete it")
+        _release(folder, held)  # a claim with no shard yet holds nothing to lose: a fixed re-run takes it
+        held = None
+    if held is None and folder.is_dir() and any(p.name != RECORDS for p in folder.iterdir()):
+        raise UserError(f"output folder {folder} is not empty and holds no fdsl dataset; choose another --out")
     try:
         (folder / RECORDS).mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"cannot create output folder {folder}: {err.strerror}") from None
-    if claim_file.exists():
-        held = json.loads(claim_file.read_text())
-        if held.get("fingerprint") != wanted["fingerprint"]:
-            raise UserError(f"output folder {folder} holds another dataset "
-                            f"({held.get('recipe')} {held.get('name')}, other settings); "
-                            "choose another --out or delete it")
-    elif any(p.name != RECORDS for p in folder.iterdir()):
-        raise UserError(f"output folder {folder} is not empty and holds no fdsl dataset; choose another --out")
     command = command or dataset_command(sys.argv[1:])
+    extra = recipe.extra_files()
     described = dict(wanted, manifest=manifest_base(recipe, plan, name, command),
-                     shards={split: plan.num_shards(split) for split in plan.splits()})
-    atomic_write(claim_file, json.dumps(described, indent=1, sort_keys=True).encode())
-    for relative, data in recipe.extra_files().items():
+                     shards={split: plan.num_shards(split) for split in plan.splits()}, files=sorted(extra))
+    atomic_write(folder / RECORDS / CLAIM, json.dumps(described, indent=1, sort_keys=True).encode())
+    for relative, data in extra.items():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(folder / relative, data)
+
+
+def _held_claim(folder):
+    """The claim a folder holds, or None; a folder that is not a folder is refused."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"cannot create output folder {folder}: it is a file")
+    try:
+        held = json.loads((folder / RECORDS / CLAIM).read_text())
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError):
+        raise UserError(f"{folder / RECORDS / CLAIM} is unreadable; delete {folder} to start over") from None
+    if not isinstance(held, dict):
+        raise UserError(f"{folder / RECORDS / CLAIM} is not an fdsl claim; delete {folder} to start over")
+    return held
+
+
+def _holds_shards(folder):
+    return any(folder.glob("*.tar")) or any((folder / RECORDS).glob("*.tar.json"))
+
+
+def _release(folder, held):
+    """Remove what a claim wrote (its parameter files and the claim itself)."""
+    root = folder.resolve()
+    for relative in held.get("files", []):
+        path = (folder / relative).resolve()
+        if path.is_relative_to(root):
+            path.unlink(missing_ok=True)
+            while path.parent != root and not any(path.parent.iterdir()):
+                path = path.parent
+                path.rmdir()
+    (folder / RECORDS / CLAIM).unlink()
 
 
 def manifest_base(recipe, plan, name, command):
@@ -123,11 +171,14 @@ def missing_shards(folder, known=()):
     return missing, records
 
 
-def finalize(folder, known=()):
+def finalize(folder, known=(), preview=None):
     """Write the description files (manifest.json last) once every shard is finished.
 
-    `known`: records already checked by this process. Returns the manifest,
-    or raises UserError naming how many shards are missing.
+    `known`: records already checked by this process. `preview(folder)`, when
+    given, returns the PNG bytes of preview.png, written after the manifest.
+    Finalizers take turns (a lock), so each may clear the temporaries of
+    killed ones. Returns the manifest, or raises UserError naming how many
+    shards are missing.
     """
     folder = Path(folder)
     missing, records = missing_shards(folder, known)
@@ -139,12 +190,18 @@ def finalize(folder, known=()):
         split["shards"].append({k: record[k] for k in ("file", "samples", "bytes", "sha256")})
         split["num_samples"] += record["samples"]
     sums = "".join(f"{s['sha256']}  {s['file']}\n" for info in manifest["splits"].values() for s in info["shards"])
-    atomic_write(folder / "_info.json", _json(timm_info(manifest)))
+    files = {"_info.json": _json(timm_info(manifest))}
     for split, index in wids_indexes(manifest).items():
-        atomic_write(folder / f"{manifest['name']}-{split}.wids.json", _json(index))
-    atomic_write(folder / "SHA256SUMS", sums.encode())
-    atomic_write(folder / "README.md", dataset_card(manifest).encode())
-    atomic_write(folder / MANIFEST, _json(manifest))
+        files[f"{manifest['name']}-{split}.wids.json"] = _json(index)
+    files.update({"SHA256SUMS": sums.encode(), "README.md": dataset_card(manifest).encode(), MANIFEST: _json(manifest)})
+    with shard_lock(folder, FINALIZE):
+        for name in [*files, PREVIEW]:
+            for stale in folder.glob(f".{name}.tmp-*"):
+                stale.unlink(missing_ok=True)
+        for name, data in files.items():
+            atomic_write(folder / name, data)
+        if preview is not None:
+            atomic_write(folder / PREVIEW, preview(folder))
     return manifest
 
 

@@ -11,10 +11,13 @@ from functools import cached_property
 import numpy as np
 
 from fdsl_gen.errors import UserError
-from fdsl_gen.recipe import derive_seed
+from fdsl_gen.recipe import MAX_SEED, check_bounds, derive_seed
 
 _ORDER, _VAL, _SHUFFLE = 1, 2, 3
 SPLITS = ("train", "val")
+# The plan holds a few integers per (class, group) pair: this bound keeps it under a few GiB.
+MAX_SAMPLES = 100_000_000
+MAX_SAMPLES_PER_SHARD = 100_000  # a shard is assembled in memory
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,20 @@ class Plan:
     val_fraction: float = 0.0
 
     def __post_init__(self):
-        if self.samples_per_shard < 1:
-            raise UserError("--samples-per-shard must be at least 1")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise UserError("--val-fraction must be in [0, 1)")
+        check_bounds("--seed", self.seed, 0, MAX_SEED)
+        check_bounds("--samples-per-shard", self.samples_per_shard, 1, MAX_SAMPLES_PER_SHARD)
+        check_bounds("--val-fraction", self.val_fraction, 0.0, 1.0)
+        total = self.num_classes * self.samples_per_class
+        if total > MAX_SAMPLES:
+            raise UserError(f"{self.num_classes} classes x {self.samples_per_class} images is {total} images; "
+                            f"one dataset holds at most {MAX_SAMPLES}")
         if self.val_fraction and self.val_groups_per_class == 0:
             raise UserError(
                 f"--val-fraction {self.val_fraction} leaves no validation group: "
+                f"each class has {self.groups_per_class} groups of {self.group_size}")
+        if self.val_fraction and self.val_groups_per_class == self.groups_per_class:
+            raise UserError(
+                f"--val-fraction {self.val_fraction} leaves no training group: "
                 f"each class has {self.groups_per_class} groups of {self.group_size}")
 
     @property

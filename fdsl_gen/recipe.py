@@ -9,8 +9,18 @@ flipped four ways) is done once. Every random draw of a group comes from
 import dataclasses
 import hashlib
 import json
+import math
 
 import numpy as np
+
+from fdsl_gen.errors import UserError
+
+# Upper bounds that keep one image, one point cloud and one dataset plan in memory.
+MAX_SIZE = 8192
+MAX_POINTS = 10_000_000
+MAX_CLASSES = 1_000_000
+MAX_SAMPLES_PER_CLASS = 1_000_000
+MAX_SEED = 2**63 - 1
 
 
 def derive_seed(*words):
@@ -18,12 +28,36 @@ def derive_seed(*words):
     return int(np.random.SeedSequence([int(w) for w in words]).generate_state(1, np.uint64)[0])
 
 
-def option(default, help, choices=None):
-    """A config field that is also a CLI option (`--field-name`)."""
-    meta = {"help": help}
+def option(default, help, choices=None, low=None, high=None):
+    """A config field that is also a CLI option (`--field-name`), valid in [low, high]."""
+    meta = {"help": help, "low": low, "high": high}
     if choices:
         meta["choices"] = tuple(choices)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def check_options(config, seed):
+    """Raise UserError, naming the option, for the first value out of its declared bounds."""
+    check_bounds("--seed", seed, 0, MAX_SEED)
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            check_bounds("--" + field.name.replace("_", "-"), value, field.metadata.get("low"),
+                         field.metadata.get("high"))
+
+
+def check_bounds(flag, value, low=None, high=None):
+    """One line naming `flag` when `value` is not finite or lies outside [low, high]."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{flag} must be a finite number, not {value}")
+    if low is not None and value < low:
+        raise UserError(f"{flag} must be at least {_number(low)}, not {_number(value)}")
+    if high is not None and value > high:
+        raise UserError(f"{flag} must be at most {_number(high)}, not {_number(value)}")
+
+
+def _number(value):
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class Recipe:
@@ -36,6 +70,7 @@ class Recipe:
 
     def __init__(self, config, seed, progress=None):
         """`progress(index, ...)`, when given, is called as slow set-up work advances."""
+        check_options(config, seed)
         self.config = config
         self.seed = seed
 

@@ -31,6 +31,8 @@ def select_tasks(tasks, shards=None, task_index=None, num_tasks=None):
     if num_tasks is not None or task_index is not None:
         if num_tasks is None or task_index is None:
             raise UserError("give both --task-index and --num-tasks (or neither)")
+        if num_tasks < 1:
+            raise UserError(f"--num-tasks must be at least 1, not {num_tasks}")
         if not 0 <= task_index < num_tasks:
             raise UserError(f"--task-index {task_index} is outside 0..{num_tasks - 1}")
         tasks = tasks[task_index::num_tasks]
@@ -40,11 +42,20 @@ def select_tasks(tasks, shards=None, task_index=None, num_tasks=None):
 def array_task_from_environment(environ=os.environ):
     """(index, count) of a SLURM job array or Kubernetes Indexed Job task, or (None, None)."""
     if "SLURM_ARRAY_TASK_ID" in environ and "SLURM_ARRAY_TASK_COUNT" in environ:
-        first = int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
-        return int(environ["SLURM_ARRAY_TASK_ID"]) - first, int(environ["SLURM_ARRAY_TASK_COUNT"])
+        first = _environment_int(environ, "SLURM_ARRAY_TASK_MIN", "0")
+        return (_environment_int(environ, "SLURM_ARRAY_TASK_ID") - first,
+                _environment_int(environ, "SLURM_ARRAY_TASK_COUNT"))
     if "JOB_COMPLETION_INDEX" in environ:
-        return int(environ["JOB_COMPLETION_INDEX"]), None
+        return _environment_int(environ, "JOB_COMPLETION_INDEX"), None
     return None, None
+
+
+def _environment_int(environ, variable, default=None):
+    value = environ.get(variable, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"environment variable {variable}={value!r} is not a whole number") from None
 
 
 def render_shards(recipe, plan, folder, name, tasks, workers=1, quiet=False, scheduler=None):

@@ -17,7 +17,8 @@ from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import ifs3d
 from fdsl_gen.formulas.ifs_search import sequential_search
 from fdsl_gen.params import first_category_files, read_system, read_table, write_system
-from fdsl_gen.recipe import Recipe, derive_seed, option
+from fdsl_gen.recipe import (MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SEED, MAX_SIZE, Recipe,
+                             check_options, derive_seed, option)
 from fdsl_gen.recipes.fractaldb import csv_bytes
 from fdsl_gen.registry import register_recipe, register_search
 
@@ -81,9 +82,9 @@ def search(categories, seed=1, variance=0.05, points=10_000, threads=1, on_accep
 
 @dataclass(frozen=True)
 class ExFractalDBSearchConfig:
-    categories: int = option(1000, "categories to find")
-    variance: float = option(0.05, "minimum variance of the normalised cloud on each axis")
-    points: int = option(10_000, "chaos-game uniforms per trial (the cloud keeps one less)")
+    categories: int = option(1000, "categories to find", low=1, high=MAX_CLASSES)
+    variance: float = option(0.05, "minimum variance of the normalised cloud on each axis", low=0)
+    points: int = option(10_000, "chaos-game uniforms per trial (the cloud keeps one less)", low=3, high=MAX_POINTS)
 
 
 @register_search("exfractaldb")
@@ -93,10 +94,7 @@ class ExFractalDBSearch:
     Config = ExFractalDBSearchConfig
 
     def __init__(self, config, seed):
-        if config.categories < 1 or config.points < 3:
-            raise UserError("--categories must be >= 1 and --points >= 3")
-        if config.variance < 0:
-            raise UserError("--variance must not be negative")
+        check_options(config, seed)
         self.config = config
         self.seed = seed
 
@@ -132,16 +130,16 @@ def read_weights(path):
 class ProjectedConfig:
     params: str = option("", "folder of category CSVs, 13 columns a..l,p (from `fdsl-gen search exfractaldb`)")
     search: bool = option(False, "search the categories first instead of reading --params")
-    search_seed: int = option(1, "seed of the inline search")
-    variance: float = option(0.05, "inline search: minimum per-axis variance")
-    categories: int = option(0, "categories to use (0: all of --params; 1000 with --search)")
-    images: int = option(1000, "images per category")
-    size: int = option(224, "image side in pixels")
-    points: int = option(10_000, "points of each instance's cloud")
-    point_size: int = option(1, "side of each drawn point in pixels")
+    search_seed: int = option(1, "seed of the inline search", low=0, high=MAX_SEED)
+    variance: float = option(0.05, "inline search: minimum per-axis variance", low=0)
+    categories: int = option(0, "categories to use (0: all of --params; 1000 with --search)", low=0, high=MAX_CLASSES)
+    images: int = option(1000, "images per category", low=1, high=MAX_SAMPLES_PER_CLASS)
+    size: int = option(224, "image side in pixels", low=16, high=MAX_SIZE)
+    points: int = option(10_000, "points of each instance's cloud", low=2, high=MAX_POINTS)
+    point_size: int = option(1, "side of each drawn point in pixels", low=1, high=MAX_SIZE)
     weights: str = option("", "instance weight file (12 columns, one row per instance) instead of the 145 rows")
-    fov: float = option(45.0, "vertical field of view in degrees")
-    distance: float = option(4.0, "camera distance from the cloud's centre")
+    fov: float = option(45.0, "vertical field of view in degrees", low=0, high=180)
+    distance: float = option(4.0, "camera distance from the cloud's centre", low=0)
 
 
 class ProjectedIFS(Recipe):
@@ -235,7 +233,8 @@ def _camera_meta(camera, fov):
 
 @dataclass(frozen=True)
 class ExFractalDBConfig(ProjectedConfig):
-    views: int = option(0, "random views per instance (0: images / instances, rounded up)")
+    views: int = option(0, "random views per instance (0: images / instances, rounded up)",
+                        low=0, high=MAX_SAMPLES_PER_CLASS)
 
 
 @register_recipe("exfractaldb")
@@ -289,18 +288,10 @@ class MVFractalDB(ProjectedIFS):
 
 
 def _check(config):
-    if config.size < 16:
-        raise UserError("--size must be at least 16 pixels")
-    if config.points < 2:
-        raise UserError("--points must be at least 2")
-    if not 1 <= config.point_size <= config.size:
+    if config.point_size > config.size:
         raise UserError("--point-size must be between 1 and --size")
-    if config.images < 1 or config.categories < 0:
-        raise UserError("--images must be at least 1 and --categories not negative")
-    if not 0.0 < config.fov < 180.0:
-        raise UserError("--fov must be between 0 and 180 degrees")
-    if not config.distance > 0.0:
-        raise UserError("--distance must be positive")
+    if config.fov in (0.0, 180.0) or config.distance == 0.0:
+        raise UserError("--fov must be strictly between 0 and 180 degrees and --distance positive")
     if config.search == bool(config.params):
         raise UserError("give either --params DIR or --search")
 

@@ -15,7 +15,8 @@ from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import ifs2d
 from fdsl_gen.formulas.ifs_search import search
 from fdsl_gen.params import read_systems, read_weights, weight_rows, write_system
-from fdsl_gen.recipe import Recipe, option
+from fdsl_gen.recipe import (MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SEED, MAX_SIZE, Recipe,
+                             check_options, option)
 from fdsl_gen.registry import register_recipe, register_search
 
 FLIPS = (
@@ -57,15 +58,16 @@ def csv_bytes(table, fmt="%.18e"):
 class FractalDBConfig:
     params: str = option("", "folder of category CSVs (ours, or the official csv0..csvK layout)")
     search: bool = option(False, "search the categories first instead of reading --params")
-    search_seed: int = option(1, "seed of the inline search (1 gives the published set)")
-    fill_rate: float = option(0.2, "inline search: minimum filling rate")
-    categories: int = option(0, "categories to use (0: all of --params; 1000 with --search)")
-    instances: int = option(0, "images per category (0: weights x counts x flips)")
-    size: int = option(362, "image side in pixels")
-    points: int = option(200_000, "chaos-game points per image")
+    search_seed: int = option(1, "seed of the inline search (1 gives the published set)", low=0, high=MAX_SEED)
+    fill_rate: float = option(0.2, "inline search: minimum filling rate", low=0, high=1)
+    categories: int = option(0, "categories to use (0: all of --params; 1000 with --search)", low=0, high=MAX_CLASSES)
+    instances: int = option(0, "images per category (0: weights x counts x flips)", low=0, high=MAX_SAMPLES_PER_CLASS)
+    size: int = option(362, "image side in pixels", low=16, high=MAX_SIZE)
+    points: int = option(200_000, "chaos-game points per image", low=2, high=MAX_POINTS)
     weight_k: float = option(0.4, "step k of the 25 weight rows (1 +- k, 1 +- 2k)")
     weights: str = option("", "weight file (official CSV, 6 columns) instead of --weight-k")
-    counts: int = option(0, "patch-mask draws per weight (0: 10 for patch, 1 for point)")
+    counts: int = option(0, "patch-mask draws per weight (0: 10 for patch, 1 for point)",
+                         low=0, high=MAX_SAMPLES_PER_CLASS)
     flips: int = option(4, "flips per canvas: as is, top-bottom, left-right, both", choices=(1, 2, 3, 4))
     draw: str = option("patch", "3x3 random patches (the official recipe) or single points",
                        choices=("patch", "point"))
@@ -142,12 +144,6 @@ class FractalDB(Recipe):
 
 
 def _check(config):
-    if config.size < 16:
-        raise UserError("--size must be at least 16 pixels")
-    if config.points < 2:
-        raise UserError("--points must be at least 2")
-    if config.categories < 0 or config.instances < 0 or config.counts < 0:
-        raise UserError("--categories, --instances and --counts must not be negative")
     if config.search == bool(config.params):
         raise UserError("give either --params DIR or --search")
     if config.draw == "point" and config.counts > 1:
@@ -164,10 +160,10 @@ def _load_systems(config, progress):
 
 @dataclass(frozen=True)
 class FractalDBSearchConfig:
-    categories: int = option(1000, "categories to find")
-    fill_rate: float = option(0.2, "minimum filling rate of a category's point image")
-    points: int = option(100_000, "chaos-game points per trial")
-    size: int = option(512, "canvas side used for the filling rate")
+    categories: int = option(1000, "categories to find", low=1, high=MAX_CLASSES)
+    fill_rate: float = option(0.2, "minimum filling rate of a category's point image", low=0, high=1)
+    points: int = option(100_000, "chaos-game points per trial", low=2, high=MAX_POINTS)
+    size: int = option(512, "canvas side used for the filling rate", low=16, high=MAX_SIZE)
 
 
 @register_search("fractaldb")
@@ -178,9 +174,8 @@ class FractalDBSearch:
     default_seed = 1
 
     def __init__(self, config, seed):
-        if config.categories < 1 or config.points < 2 or config.size < 16:
-            raise UserError("--categories must be >= 1, --points >= 2, --size >= 16")
-        if not 0.0 < config.fill_rate <= 1.0:
+        check_options(config, seed)
+        if config.fill_rate == 0:
             raise UserError("--fill-rate must be in (0, 1]")
         self.config = config
         self.seed = seed

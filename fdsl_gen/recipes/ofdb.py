@@ -13,7 +13,7 @@ import numpy as np
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import ifs2d
 from fdsl_gen.params import weight_rows
-from fdsl_gen.recipe import Recipe, option
+from fdsl_gen.recipe import MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SEED, MAX_SIZE, Recipe, option
 from fdsl_gen.recipes.fractaldb import _load_systems, chaos_uniforms, csv_bytes, draw, system_pixels
 from fdsl_gen.registry import register_recipe
 
@@ -22,12 +22,14 @@ from fdsl_gen.registry import register_recipe
 class OFDBConfig:
     params: str = option("", "folder of category CSVs (ours, or the official csv0..csvK layout)")
     search: bool = option(False, "search the categories first instead of reading --params")
-    search_seed: int = option(1, "seed of the inline search (1 gives the published FractalDB set)")
-    fill_rate: float = option(0.2, "inline search: minimum filling rate")
-    categories: int = option(0, "categories to use (0: all of --params; 1000 with --search)")
-    instances: int = option(1, "images per category (they differ by their patch masks)")
-    size: int = option(362, "image side in pixels")
-    points: int = option(200_000, "chaos-game points per image")
+    search_seed: int = option(1, "seed of the inline search (1 gives the published FractalDB set)",
+                              low=0, high=MAX_SEED)
+    fill_rate: float = option(0.2, "inline search: minimum filling rate", low=0, high=1)
+    categories: int = option(0, "categories to use (0: all of --params; 1000 with --search)", low=0, high=MAX_CLASSES)
+    instances: int = option(1, "images per category (they differ by their patch masks)",
+                            low=1, high=MAX_SAMPLES_PER_CLASS)
+    size: int = option(362, "image side in pixels", low=16, high=MAX_SIZE)
+    points: int = option(200_000, "chaos-game points per image", low=2, high=MAX_POINTS)
     compat: bool = option(False, "reproduce the reference: scale `a` by weight row 0 (1 - 2k)")
     weight_k: float = option(0.4, "--compat: step k of the reference's weight file")
 
@@ -66,9 +68,5 @@ class OFDB(Recipe):
 
 
 def _check(config):
-    if config.size < 16 or config.points < 2:
-        raise UserError("--size must be at least 16 pixels and --points at least 2")
-    if config.categories < 0 or config.instances < 1:
-        raise UserError("--categories must not be negative and --instances must be at least 1")
     if config.search == bool(config.params):
         raise UserError("give either --params DIR or --search")

@@ -20,7 +20,8 @@ from fdsl_gen.formulas import ifs2d
 from fdsl_gen.formulas.sigma import (SIGMA_MARGIN, apply_perturbation, perturbation, sample_system,
                                      sigma_factor, sigma_range)
 from fdsl_gen.params import read_system
-from fdsl_gen.recipe import Recipe, derive_seed, option
+from fdsl_gen.recipe import (MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SIZE, Recipe, derive_seed,
+                             option)
 from fdsl_gen.recipes.fractaldb import chaos_uniforms, csv_bytes, draw, system_pixels
 from fdsl_gen.registry import register_recipe
 
@@ -34,16 +35,16 @@ _FIRST_IMAGES_BYTES = 128 * 2**20
 class OnePFracConfig:
     params: str = option("", "CSV of the base system (rows a,b,c,d,e,f,p) instead of sampling one")
     sigma: float = option(3.5, "target sigma-factor of the sampled base (drawn within +-0.1)")
-    maps: int = option(2, "maps of the sampled base system")
-    classes: int = option(1000, "perturbed systems L, one class each")
-    delta: float = option(0.1, "perturbation strength")
+    maps: int = option(2, "maps of the sampled base system", low=1, high=1000)
+    classes: int = option(1000, "perturbed systems L, one class each", low=1, high=MAX_CLASSES)
+    delta: float = option(0.1, "perturbation strength", low=0, high=1)
     perturb: str = option("mul", "a..f times U(1-delta, 1+delta) (reference code) or plus "
                           "U(-delta/2, delta/2) (paper)", choices=("mul", "add"))
-    instances: int = option(1, "images per class (they differ by their patch masks)")
-    size: int = option(512, "image side in pixels")
-    points: int = option(100_000, "chaos-game points per image")
-    fill_rate: float = option(0.05, "a class whose image fills at most this share is drawn again")
-    retries: int = option(1000, "re-draws allowed per class before giving up")
+    instances: int = option(1, "images per class (they differ by their patch masks)", low=1, high=MAX_SAMPLES_PER_CLASS)
+    size: int = option(512, "image side in pixels", low=16, high=MAX_SIZE)
+    points: int = option(100_000, "chaos-game points per image", low=2, high=MAX_POINTS)
+    fill_rate: float = option(0.05, "a class whose image fills at most this share is drawn again", low=0, high=1)
+    retries: int = option(1000, "re-draws allowed per class before giving up", low=0, high=MAX_SAMPLES_PER_CLASS)
 
 
 @register_recipe("1p-frac")
@@ -154,18 +155,8 @@ def _resolve_all(recipe, progress):
 
 
 def _check(config):
-    if config.classes < 1 or config.instances < 1:
-        raise UserError("--classes and --instances must be at least 1")
-    if config.size < 16 or config.points < 2:
-        raise UserError("--size must be at least 16 pixels and --points at least 2")
-    if config.maps < 1:
-        raise UserError("--maps must be at least 1")
-    if not 0.0 <= config.delta <= 1.0:
-        raise UserError("--delta must be in [0, 1]")
-    if not 0.0 <= config.fill_rate < 1.0:
-        raise UserError("--fill-rate must be in [0, 1)")
-    if config.retries < 0:
-        raise UserError("--retries must not be negative")
+    if config.fill_rate == 1.0:
+        raise UserError("--fill-rate must be below 1: no image fills its whole canvas")
     low, high = sigma_range(config.maps)
     if not config.params and not low + SIGMA_MARGIN <= config.sigma <= high - SIGMA_MARGIN:
         raise UserError(f"--sigma must be in [{low + SIGMA_MARGIN:g}, {high - SIGMA_MARGIN:g}] "

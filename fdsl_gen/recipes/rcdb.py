@@ -24,7 +24,8 @@ import numpy as np
 from fdsl_gen.encode import ANY_GREY
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import contours
-from fdsl_gen.recipe import Recipe, derive_seed, option
+from fdsl_gen.recipe import (MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SIZE, Recipe, derive_seed,
+                             option)
 from fdsl_gen.registry import register_recipe
 
 REFERENCE_SIZE = 512
@@ -34,19 +35,21 @@ _CATEGORY, _INSTANCE = 1, 2
 @dataclass(frozen=True)
 class ContourConfig:
     """Options both contour recipes share (listed first in --help)."""
-    categories: int = option(1000, "categories (classes)")
-    instances: int = option(1000, "images per category")
-    size: int = option(512, "image side in pixels; lengths below are on a 512-px canvas and scale with it")
-    gray_min: int = option(0, "darkest grey level of a polygon")
-    gray_max: int = option(255, "brightest grey level of a polygon")
+    categories: int = option(1000, "categories (classes)", low=1, high=MAX_CLASSES)
+    instances: int = option(1000, "images per category", low=1, high=MAX_SAMPLES_PER_CLASS)
+    size: int = option(512, "image side in pixels; lengths below are on a 512-px canvas and scale with it",
+                       low=16, high=MAX_SIZE)
+    gray_min: int = option(0, "darkest grey level of a polygon", low=0, high=255)
+    gray_max: int = option(255, "brightest grey level of a polygon", low=0, high=255)
     noise: str = option("independent", "pnoise1 at uniform random positions, independent per vertex "
                         "(the reference), or smooth Perlin noise along the contour",
                         choices=("independent", "smooth"))
-    smooth_cells: int = option(8, "smooth noise: Perlin cells once around the contour")
+    smooth_cells: int = option(8, "smooth noise: Perlin cells once around the contour", low=1, high=MAX_SIZE)
     antialias: bool = option(False, "anti-aliased lines (the reference has none)")
     min_ink: float = option(0.25, "an image with fewer than min_ink x size changed pixels is blank "
-                            "and drawn again (0: keep blank images, as the reference does)")
-    retries: int = option(20, "re-draws of a blank image (and of a category whose first image stays blank)")
+                            "and drawn again (0: keep blank images, as the reference does)", low=0)
+    retries: int = option(20, "re-draws of a blank image (and of a category whose first image stays blank)",
+                          low=0, high=MAX_SAMPLES_PER_CLASS)
 
 
 class ContourRecipe(Recipe):
@@ -150,23 +153,13 @@ def _resolve_all(recipe, progress):
 
 
 def _check_common(config):
-    if config.categories < 1 or config.instances < 1:
-        raise UserError("--categories and --instances must be at least 1")
-    if config.size < 16:
-        raise UserError("--size must be at least 16 pixels")
-    if not 0 <= config.gray_min <= config.gray_max <= 255:
+    if config.gray_min > config.gray_max:
         raise UserError("grey levels must satisfy 0 <= --gray-min <= --gray-max <= 255")
-    if config.smooth_cells < 1:
-        raise UserError("--smooth-cells must be at least 1")
-    if config.min_ink < 0 or config.retries < 0:
-        raise UserError("--min-ink and --retries must not be negative")
     check_range(config.vertices_min, config.vertices_max, "vertices", least=3)
     check_range(config.noise_min, config.noise_max, "noise", least=0)
     check_range(config.step_min, config.step_max, "step")
     check_range(config.radius_min, config.radius_max, "radius", least=0)
     check_range(config.oval_min, config.oval_max, "oval", least=0)
-    if config.offset < 0:
-        raise UserError("--offset must not be negative")
 
 
 def check_range(low, high, name, least=None):
@@ -179,20 +172,21 @@ def check_range(low, high, name, least=None):
 
 @dataclass(frozen=True)
 class RCDBConfig(ContourConfig):
-    vertices_mean: float = option(100.0, "mean of the exponential the vertex count is drawn from")
-    vertices_min: int = option(3, "fewest vertices (the exponential is truncated to min..max)")
-    vertices_max: int = option(200, "most vertices")
-    polygons_min: int = option(1, "fewest polygons per image")
-    polygons_max: int = option(200, "most polygons per image")
-    noise_min: float = option(0.0, "noise spread c ~ U(noise-min, noise-max), per category")
+    vertices_mean: float = option(100.0, "mean of the exponential the vertex count is drawn from", low=0)
+    vertices_min: int = option(3, "fewest vertices (the exponential is truncated to min..max)", low=3, high=MAX_POINTS)
+    vertices_max: int = option(200, "most vertices", low=3, high=MAX_POINTS)
+    polygons_min: int = option(1, "fewest polygons per image", low=1, high=MAX_POINTS)
+    polygons_max: int = option(200, "most polygons per image", low=1, high=MAX_POINTS)
+    noise_min: float = option(0.0, "noise spread c ~ U(noise-min, noise-max), per category", low=0)
     noise_max: float = option(4.0, "largest noise spread c")
     step_min: float = option(0.0, "outward step w ~ U(step-min, step-max), per category")
     step_max: float = option(0.1, "largest outward step w")
-    radius_min: int = option(0, "start radius ~ randint(radius-min, radius-max), per instance")
+    radius_min: int = option(0, "start radius ~ randint(radius-min, radius-max), per instance", low=0)
     radius_max: int = option(100, "largest start radius")
-    oval_min: float = option(1.0, "x and y stretch of the start polygon ~ U(oval-min, oval-max), per instance")
+    oval_min: float = option(1.0, "x and y stretch of the start polygon ~ U(oval-min, oval-max), per instance", low=0)
     oval_max: float = option(2.0, "largest stretch")
-    offset: int = option(400, "centre = (512 + randint(-offset, offset)) / 2 on each axis, per instance")
+    offset: int = option(400, "centre = (512 + randint(-offset, offset)) / 2 on each axis, per instance",
+                         low=0, high=MAX_SIZE)
 
 
 @register_recipe("rcdb")

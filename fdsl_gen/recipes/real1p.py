@@ -16,7 +16,7 @@ import numpy as np
 from fdsl_gen.encode import encode_png
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas.warp import EDGE, TRANSFORMS, canny, draw_transform, load_grey, warp
-from fdsl_gen.recipe import Recipe, derive_seed, option
+from fdsl_gen.recipe import MAX_CLASSES, MAX_SIZE, Recipe, derive_seed, option
 from fdsl_gen.recipes.fractaldb import csv_bytes
 from fdsl_gen.registry import register_recipe
 
@@ -26,13 +26,13 @@ _TRANSFORM = 3
 @dataclass(frozen=True)
 class Real1PConfig:
     image: str = option("", "the photo (any format Pillow reads)")
-    classes: int = option(1000, "perturbed copies L, one class each")
-    delta: float = option(0.1, "each transform parameter is drawn in [-delta/2, delta/2]")
+    classes: int = option(1000, "perturbed copies L, one class each", low=1, high=MAX_CLASSES)
+    delta: float = option(0.1, "each transform parameter is drawn in [-delta/2, delta/2]", low=0, high=2)
     transform: str = option("affine", "perturbation family", choices=TRANSFORMS)
-    elastic_grid: int = option(4, "elastic: control points per side of the displacement lattice")
-    canny_low: float = option(100.0, "Canny hysteresis: lower gradient threshold")
+    elastic_grid: int = option(4, "elastic: control points per side of the displacement lattice", low=2, high=MAX_SIZE)
+    canny_low: float = option(100.0, "Canny hysteresis: lower gradient threshold", low=0)
     canny_high: float = option(200.0, "Canny hysteresis: upper gradient threshold")
-    size: int = option(512, "image side in pixels (the photo is centre-cropped square)")
+    size: int = option(512, "image side in pixels (the photo is centre-cropped square)", low=16, high=MAX_SIZE)
 
 
 @register_recipe("real1p")
@@ -83,13 +83,5 @@ class Real1P(Recipe):
 def _check(config):
     if not config.image:
         raise UserError("give the photo with --image PATH")
-    if config.classes < 1:
-        raise UserError("--classes must be at least 1")
-    if config.size < 16:
-        raise UserError("--size must be at least 16 pixels")
-    if not 0.0 <= config.delta <= 2.0:
-        raise UserError("--delta must be in [0, 2]")
-    if config.elastic_grid < 2:
-        raise UserError("--elastic-grid must be at least 2")
-    if not 0.0 <= config.canny_low <= config.canny_high:
+    if config.canny_low > config.canny_high:
         raise UserError("Canny thresholds must satisfy 0 <= --canny-low <= --canny-high")

@@ -12,29 +12,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from fdsl_gen.errors import UserError
-from fdsl_gen.recipe import option
+from fdsl_gen.recipe import MAX_POINTS, MAX_SIZE, option
 from fdsl_gen.recipes.rcdb import ContourConfig, ContourRecipe, centre, check_range
 from fdsl_gen.registry import register_recipe
 
 
 @dataclass(frozen=True)
 class VisualAtomConfig(ContourConfig):
-    vertices_min: int = option(200, "vertices ~ randint(vertices-min, vertices-max), per category")
-    vertices_max: int = option(1000, "most vertices")
-    orbits_min: int = option(1, "orbits (polygons) ~ randint(orbits-min, orbits-max), per category")
-    orbits_max: int = option(200, "most orbits")
-    noise_min: float = option(0.0, "noise spread c ~ U(noise-min, noise-max), per category")
+    vertices_min: int = option(200, "vertices ~ randint(vertices-min, vertices-max), per category",
+                               low=3, high=MAX_POINTS)
+    vertices_max: int = option(1000, "most vertices", low=3, high=MAX_POINTS)
+    orbits_min: int = option(1, "orbits (polygons) ~ randint(orbits-min, orbits-max), per category",
+                             low=1, high=MAX_POINTS)
+    orbits_max: int = option(200, "most orbits", low=1, high=MAX_POINTS)
+    noise_min: float = option(0.0, "noise spread c ~ U(noise-min, noise-max), per category", low=0)
     noise_max: float = option(4.0, "largest noise spread c")
     step_min: float = option(0.0, "outward step w ~ U(step-min, step-max), per category")
     step_max: float = option(0.1, "largest outward step w")
-    radius_min: int = option(10, "start radius ~ randint(radius-min, radius-max), per category")
+    radius_min: int = option(10, "start radius ~ randint(radius-min, radius-max), per category", low=0)
     radius_max: int = option(60, "largest start radius")
-    oval_min: float = option(1.0, "x and y stretch of the start polygon ~ U(oval-min, oval-max), per category")
+    oval_min: float = option(1.0, "x and y stretch of the start polygon ~ U(oval-min, oval-max), per category", low=0)
     oval_max: float = option(2.0, "largest stretch")
     frequency_min: int = option(0, "wave frequencies n1, n2 ~ randint(frequency-min, frequency-max), "
-                                "n2 != n1 unless n1 is 0")
+                                "n2 != n1 unless n1 is 0", low=0)
     frequency_max: int = option(20, "highest wave frequency")
-    offset: int = option(512, "centre = (512 + randint(-offset, offset)) / 2 on each axis, per instance")
+    offset: int = option(512, "centre = (512 + randint(-offset, offset)) / 2 on each axis, per instance",
+                         low=0, high=MAX_SIZE)
 
 
 @register_recipe("visualatom")

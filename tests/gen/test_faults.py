@@ -1,0 +1,134 @@
+"""The fault suite: bad input and faults, each through the real `fdsl-gen` process.
+
+Every row runs the CLI as a user would and checks three things: the exit
+code, stderr (one line `fdsl-gen: error: ...` naming the culprit, or nothing
+for a run that must succeed), and the folder left behind (nothing lost,
+nothing that looks complete, no temporary files).
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+TINY = ("--size", 32, "--points", 2000, "--counts", 1, "--weight-k", 0.1, "--flips", 1, "--quiet")
+ARRAY_VARIABLES = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT", "JOB_COMPLETION_INDEX")
+TIMEOUT = 120  # a hang fails the row instead of stalling the suite
+
+
+def fdsl_gen(*args, env=None, cwd=None, **popen):
+    """`fdsl-gen ARGS` in a child process with no job-array variables unless `env` sets them."""
+    environ = {k: v for k, v in os.environ.items() if k not in ARRAY_VARIABLES}
+    environ.update(env or {})
+    command = [sys.executable, "-m", "fdsl_gen", *map(str, args)]
+    return subprocess.run(command, env=environ, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, **popen)
+
+
+def render(params, out, *extra):
+    return ("render", "fractaldb", "--params", params, "--out", out, *TINY, *extra)
+
+
+def temporaries(root):
+    return sorted(str(p) for p in Path(root).rglob("*") if ".tmp" in p.name)
+
+
+@dataclass
+class Fault:
+    """One row: the command (with {params}, {out} and {tmp} filled in) and what it must leave."""
+    args: tuple
+    words: tuple = ()
+    code: int = 2
+    env: dict = field(default_factory=dict)
+    setup: object = None   # (tmp) -> None: prepares the scene
+    check: object = None   # (tmp) -> None: extra checks of the folder afterwards
+    created: bool = False  # whether the run may create {out}
+
+
+def untouched(tmp):
+    assert sorted(p.name for p in (tmp / "out").iterdir()) == ["notes.txt"]
+    assert (tmp / "out" / "notes.txt").read_text() == "mine"
+
+
+def foreign_folder(tmp):
+    (tmp / "out").mkdir()
+    (tmp / "out" / "notes.txt").write_text("mine")
+
+
+def nothing_outside(tmp):
+    assert sorted(p.name for p in tmp.iterdir()) == ["params"]
+
+
+def params_with(text, mode="w"):
+    def setup(tmp):
+        shutil.rmtree(tmp / "params")
+        (tmp / "params").mkdir()
+        with open(tmp / "params" / "00000.csv", mode) as handle:
+            handle.write(text)
+    return setup
+
+
+R = ("render", "fractaldb", "--params", "{params}", "--out", "{out}", *TINY)
+FAULTS = {
+    # Options out of bounds, for memory or for sense: caught before anything is written.
+    "seed-negative": Fault((*R, "--seed", -1), ("--seed",)),
+    "seed-huge": Fault((*R, "--seed", 2**64), ("--seed",)),
+    "size-huge": Fault((*R, "--size", 60000), ("--size", "8192")),
+    "points-float": Fault((*R, "--points", "1e20"), ("--points",)),
+    "points-huge": Fault((*R, "--points", 10**20), ("--points",)),
+    "instances-huge": Fault((*R, "--instances", 10**9), ("--instances",)),
+    "samples-per-shard-zero": Fault((*R, "--samples-per-shard", 0), ("--samples-per-shard",)),
+    "samples-per-shard-huge": Fault((*R, "--samples-per-shard", 10**9), ("--samples-per-shard",)),
+    "val-fraction-no-train": Fault((*R, "--instances", 20, "--val-fraction", 0.999), ("no training group",)),
+    "val-fraction-no-val": Fault((*R, "--instances", 20, "--val-fraction", 0.001), ("no validation group",)),
+    "val-fraction-nan": Fault((*R, "--val-fraction", "nan"), ("--val-fraction", "finite")),
+    "fill-rate-inf": Fault(("render", "fractaldb", "--search", "--fill-rate", "inf", "--out", "{out}"),
+                           ("--fill-rate", "finite")),
+    "workers-zero": Fault((*R, "--workers", 0), ("--workers",)),
+    "unknown-option": Fault((*R, "--colour", "red"), ("--colour",)),
+    "unknown-recipe": Fault(("render", "nosuchdb"), ("nosuchdb",)),
+    # Names are names: no way out of --out, no clash with a neighbour.
+    "name-escapes": Fault((*R, "--name", "../escaped"), ("--name",), check=nothing_outside),
+    "name-with-slash": Fault((*R, "--name", "a/b"), ("--name",)),
+    "name-hidden": Fault((*R, "--name", ".hidden"), ("--name",)),
+    "name-empty": Fault((*R, "--name", ""), ("--name",)),
+    # Refused folders stay as they were.
+    "out-foreign": Fault(R, ("not empty",), setup=foreign_folder, check=untouched, created=True),
+    "out-is-a-file": Fault(R, ("cannot create output folder",), setup=lambda tmp: (tmp / "out").write_text("x"),
+                           created=True),
+    # Job arrays: the environment is input too.
+    "slurm-id-not-a-number": Fault(R, ("SLURM_ARRAY_TASK_ID",),
+                                   env={"SLURM_ARRAY_TASK_ID": "abc", "SLURM_ARRAY_TASK_COUNT": "4"}),
+    "task-index-alone": Fault((*R, "--task-index", 3), ("--num-tasks",)),
+    "num-tasks-zero": Fault((*R, "--task-index", 0, "--num-tasks", 0), ("--num-tasks must be at least 1",)),
+    "index-without-count": Fault(R, ("JOB_COMPLETION_INDEX",), env={"JOB_COMPLETION_INDEX": "2"}),
+}
+
+
+@pytest.fixture
+def scene(tmp_path, params_dir):
+    shutil.copytree(params_dir, tmp_path / "params")
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fault(scene, name):
+    fault = FAULTS[name]
+    if fault.setup:
+        fault.setup(scene)
+    words = {"params": scene / "params", "out": scene / "out", "tmp": scene}
+    args = [str(a).format(**words) for a in fault.args]
+    result = fdsl_gen(*args, env=fault.env, cwd=scene)
+    assert result.returncode == fault.code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error: "), result.stderr
+    assert all(word in lines[0] for word in fault.words), (lines[0], fault.words)
+    assert (scene / "out").exists() == fault.created
+    assert not (scene / "out" / "manifest.json").exists()
+    assert temporaries(scene) == []
+    if fault.check:
+        fault.check(scene)
