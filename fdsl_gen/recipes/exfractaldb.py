@@ -25,20 +25,37 @@ from fdsl_gen.registry import register_recipe, register_search
 COLUMNS = 13
 PARAMS = 12
 INSTANCE_FACTORS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6)
+WEIGHT_TABLES = ("published", "corrected")
+# The released weights_ins145.csv scales i by 0.6 in row 108 (a repeat of row
+# 99) where the scheme gives 1.6; "published" keeps it, as the reference renders.
+PUBLISHED_QUIRK = (108, 8, 0.6)
 MV_VIEWS = 12
 MV_START_DEGREES = 30.0
 _CHECK = 1  # derive_seed word of the uniforms that test a category at load
 
 
-def instance_weights(factors=INSTANCE_FACTORS):
-    """The 145-row table: row 0 all ones, then each of a..l in turn times each factor."""
-    rows = [np.ones(PARAMS)]
-    for column in range(PARAMS):
-        for factor in factors:
-            row = np.ones(PARAMS)
-            row[column] = factor
-            rows.append(row)
-    return np.array(rows)
+def instance_weights(table="published"):
+    """The reference's 145-row table (weights_ins145.csv), in its order.
+
+    Rows 0-12 scale a by 0.4, 0.5, ..., 1.6 (row 6 is all ones, the
+    category's own system); then b..l in turn, 12 rows each, by the factors
+    other than 1. `table="corrected"` has 1.6 in row 108 where the released
+    file repeats 0.6.
+    """
+    a_factors = INSTANCE_FACTORS[:6] + (1.0,) + INSTANCE_FACTORS[6:]
+    rows = [_scaled(0, factor) for factor in a_factors]
+    rows += [_scaled(column, factor) for column in range(1, PARAMS) for factor in INSTANCE_FACTORS]
+    weights = np.array(rows)
+    if table == "published":
+        row, column, factor = PUBLISHED_QUIRK
+        weights[row, column] = factor
+    return weights
+
+
+def _scaled(column, factor):
+    row = np.ones(PARAMS)
+    row[column] = factor
+    return row
 
 
 def weighted(system, weights):
@@ -137,7 +154,9 @@ class ProjectedConfig:
     size: int = option(224, "image side in pixels", low=16, high=MAX_SIZE)
     points: int = option(10_000, "points of each instance's cloud", low=2, high=MAX_POINTS)
     point_size: int = option(1, "side of each drawn point in pixels", low=1, high=MAX_SIZE)
-    weights: str = option("", "instance weight file (12 columns, one row per instance) instead of the 145 rows")
+    weights: str = option("", "instance weight file (12 columns, one row per instance) instead of --weight-table")
+    weight_table: str = option("published", "the 145 instance rows: weights_ins145.csv as released (row 108 "
+                               "repeats 0.6) or corrected (1.6 there)", choices=WEIGHT_TABLES)
     fov: float = option(45.0, "vertical field of view in degrees", low=0, high=180)
     distance: float = option(4.0, "camera distance from the cloud's centre", low=0)
 
@@ -152,7 +171,7 @@ class ProjectedIFS(Recipe):
         super().__init__(config, seed, progress)
         _check(config)
         self.systems, self.names = _load_systems(config, progress)
-        self.weights = read_weights(config.weights) if config.weights else instance_weights()
+        self.weights = read_weights(config.weights) if config.weights else instance_weights(config.weight_table)
         self.group_size = self.views_per_instance()
         if self.groups > len(self.weights):
             raise UserError(f"--images {config.images} needs {self.groups} instances of {self.group_size} "

@@ -1,3 +1,4 @@
+import hashlib
 import io
 import json
 import sys
@@ -143,6 +144,49 @@ def test_png_is_one_bit(ex_dataset):
         assert png[24] == 1  # IHDR bit depth
 
 
+# weights_ins145.csv as released with the CVPR 2022 code: its sha256 (145 lines,
+# LF, no final newline) and some of its rows, 0-based.
+PUBLISHED_SHA256 = "1d113776db0823d8b9f5c573d8205a5cb0bb16d41de96df0ba48b8cb5944907c"
+PUBLISHED_ROWS = {
+    0: "0.4,1,1,1,1,1,1,1,1,1,1,1",
+    6: "1,1,1,1,1,1,1,1,1,1,1,1",
+    7: "1.1,1,1,1,1,1,1,1,1,1,1,1",
+    13: "1,0.4,1,1,1,1,1,1,1,1,1,1",
+    99: "1,1,1,1,1,1,1,1,0.6,1,1,1",
+    107: "1,1,1,1,1,1,1,1,1.5,1,1,1",
+    108: "1,1,1,1,1,1,1,1,0.6,1,1,1",
+    109: "1,1,1,1,1,1,1,1,1,0.4,1,1",
+    144: "1,1,1,1,1,1,1,1,1,1,1,1.6",
+}
+
+
+def as_published(weights):
+    return "\n".join(",".join(f"{v:g}" for v in row) for row in weights)
+
+
+def test_default_weight_table_is_the_published_file_row_for_row():
+    lines = as_published(instance_weights()).split("\n")
+    assert len(lines) == 145
+    for row, line in PUBLISHED_ROWS.items():
+        assert lines[row] == line
+    assert hashlib.sha256(as_published(instance_weights()).encode()).hexdigest() == PUBLISHED_SHA256
+
+
+def test_corrected_weight_table_differs_from_the_published_only_in_row_108():
+    published, corrected = instance_weights("published"), instance_weights("corrected")
+    differs = np.argwhere(published != corrected)
+    assert differs.tolist() == [[108, 8]]
+    assert corrected[108, 8] == 1.6 and (corrected[108] != 1).sum() == 1
+    assert len({tuple(row) for row in corrected}) == 145  # every row a different variant
+
+
+def test_weight_table_option_reaches_the_saved_table(tmp_path, ex_params):
+    published = small_recipe(ExFractalDB, ex_params)
+    corrected = small_recipe(ExFractalDB, ex_params, weight_table="corrected")
+    assert published.weights[108, 8] == 0.6 and corrected.weights[108, 8] == 1.6
+    assert published.fingerprint() != corrected.fingerprint()
+
+
 def test_instances_spread_over_the_weight_table_and_views_over_the_sphere(ex_params):
     recipe = small_recipe(ExFractalDB, ex_params, images=1000, views=0)
     assert recipe.group_size == 7 and recipe.groups == 143
@@ -184,7 +228,8 @@ def test_mvfractaldb_twelve_views_about_y(ex_params):
     assert np.allclose(azimuths, 30 + 30 * np.arange(12)) and np.allclose(positions[:, 1], 0)
     assert all(np.allclose(meta["camera"]["up"], [0.0, 1.0, 0.0]) for _, meta in group)
     # The reference's view 3 (azimuth 120) sees the cloud from (-cos 120, 0, sin 120) * 4.
-    cloud = ifs3d.point_cloud(recipe.systems[0], np.random.default_rng(group[0][1]["seed"]).random(401))
+    instance = weighted(recipe.systems[0], recipe.weights[group[0][1]["instance"]])
+    cloud = ifs3d.point_cloud(instance, np.random.default_rng(group[0][1]["seed"]).random(401))
     camera = ifs3d.look_at(np.array([[2.0, 0.0, 2.0 * 3 ** 0.5]]), np.array([[0.0, 1.0, 0.0]]))
     assert np.array_equal(group[3][0], ifs3d.draw_views(cloud, camera, 32, 1, 45.0, False)[0])
 
@@ -196,8 +241,9 @@ def test_mvfractaldb_compat_jitters_views_and_keeps_rows_bottom_up(ex_params):
     azimuths = np.degrees(np.arctan2(positions[:, 2], -positions[:, 0])) % 360
     jitter = (azimuths - (30 + 30 * np.arange(12)) + 180) % 360 - 180
     assert np.abs(jitter).max() <= np.pi and np.abs(jitter).min() > 0
-    cloud = ifs3d.point_cloud(small_recipe(MVFractalDB, ex_params).systems[1],
-                              np.random.default_rng(compat[0][1]["seed"]).random(401))
+    recipe = small_recipe(MVFractalDB, ex_params)
+    instance = weighted(recipe.systems[1], recipe.weights[compat[0][1]["instance"]])
+    cloud = ifs3d.point_cloud(instance, np.random.default_rng(compat[0][1]["seed"]).random(401))
     upright = ifs3d.draw_views(cloud, ifs3d.look_at(positions, np.tile([0.0, 1.0, 0.0], (12, 1))), 32, 1, 45.0, False)
     assert all(np.array_equal(image, upright[v][::-1]) for v, (image, _) in enumerate(compat))
     assert not np.array_equal(compat[0][0], plain[0][0])
