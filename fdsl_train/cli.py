@@ -2,6 +2,10 @@
 
 Hyper-parameter options carry timm's names; each defaults to the chosen
 --recipe's value. User errors print one line and exit with status 2.
+
+Each command imports its own modules inside its function: torch and timm
+take seconds to import, and `--help`, option errors and shell completion
+must not wait for them.
 """
 from pathlib import Path
 from typing import Callable
@@ -9,12 +13,7 @@ from typing import Callable
 import click
 
 from fdsl_train import __version__, recipes
-from fdsl_train import finetune as finetune_command
-from fdsl_train import pretrain as pretrain_command
-from fdsl_train import probe as probe_command
-from fdsl_train.convert import idx_to_image_folder
 from fdsl_train.errors import UserError
-from fdsl_train.run import RunOptions
 
 
 class _Failure(click.ClickException):
@@ -125,6 +124,8 @@ def _with(options):
 
 def _split(command: str, kwargs: dict):
     """(recipe name, recipe overrides, RunOptions) from a command's keyword arguments."""
+    from fdsl_train.run import RunOptions
+
     recipe_name = kwargs.pop("recipe")
     run_fields = {name: kwargs.pop(name) for name in list(kwargs) if name in RunOptions.__dataclass_fields__}
     run_fields["output"] = run_fields["output"] or Path("runs") / command
@@ -144,6 +145,8 @@ def cli():
               help="Checkpoint and stop at this optimizer step (job time limits); --resume continues.")
 def pretrain(**kwargs):
     """Pre-train from scratch on shards (LPCE when the manifest says loss: lpce)."""
+    from fdsl_train import pretrain as pretrain_command
+
     pretrain_command.pretrain(*_split("pretrain", kwargs))
 
 
@@ -152,6 +155,8 @@ def pretrain(**kwargs):
 @click.option("--pretrained", default=None, help="Run folder or model.safetensors; none trains from scratch.")
 def finetune(pretrained, **kwargs):
     """Fine-tune on an ImageFolder tree (DATA/train, DATA/val) or shards; top-1 per epoch."""
+    from fdsl_train import finetune as finetune_command
+
     finetune_command.finetune(*_split("finetune", kwargs), pretrained)
 
 
@@ -171,6 +176,8 @@ def finetune(pretrained, **kwargs):
 @click.option("--val-split", default="val", show_default=True)
 def probe(**kwargs):
     """Linear probing on the features of the first k blocks of a pre-trained model."""
+    from fdsl_train import probe as probe_command
+
     probe_command.probe(probe_command.ProbeOptions(**kwargs))
 
 
@@ -181,6 +188,8 @@ def probe(**kwargs):
 @click.option("--limit", type=int, default=None, help="Only the first N images.")
 def import_idx(images, labels, out, limit):
     """Write an IDX image set (MNIST, Fashion-MNIST) as an ImageFolder split of PNG files."""
+    from fdsl_train.convert import idx_to_image_folder
+
     click.echo(f"{idx_to_image_folder(images, labels, out, limit)} images written to {out}")
 
 
