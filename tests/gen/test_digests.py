@@ -32,10 +32,10 @@ RENDERS = {
 
 DIGESTS = {
     "1p-frac": "ddd3276569b25689606d9c472ed82ec2edc7a5bc51be43d175df647567afd14a",
-    "exfractaldb": "a22caea26dd5884ea4302612c1bce28b5b09efa6d038ee59316069882f3c4211",
+    "exfractaldb": "80b2a04794627610aff0441896ec87a25c65273a332724f729d9b7c006418106",
     "fractaldb": "3c77e331ebe094b9c025e18690e1f54f9a2c154d8a4d4f9caaa66b51ee9412bc",
     "fractaldb-colour-point": "adf91dc8134e0791a43b4f8a9a8aea24da682ed5287c506d7abde6c262af193e",
-    "mvfractaldb": "b8e5fa3f03f7473d32a73830021709d1c6bce5016b410b7c5eee7685e50ce634",
+    "mvfractaldb": "8a18617cef03bbe1ec89c930e4fa5f9e91f01f9dee3862d574bf1b364e4bc14d",
     "ofdb": "2e9b2f8b888d4eb94bb9f43f0fdd9b0fb67d299b881d058ef5d63b7972cf4b0b",
     "rcdb": "c5caf710a4a68730c1520575ac0fffb3b62e10474a025899a00d4feeae6b70b3",
     "real1p": "512e0cb14f34a63d111c9936ae54295dd07fbe336e771caf07360c8e697c4013",
