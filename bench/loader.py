@@ -20,7 +20,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from fdsl_train import recipes, shards
+from fdsl_train import presets, shards
 from fdsl_train.decode import decode_image
 from fdsl_train.loader import ShardLoader, ShardStream
 from fdsl_train.transforms import train_transform
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--per-category", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--recipe", default="fractaldb-resnet", choices=recipes.names())
+    parser.add_argument("--preset", default="fractaldb-resnet", choices=presets.names())
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if not (args.data / "manifest.json").exists():
@@ -77,7 +77,7 @@ def main() -> None:
     shardset = shards.resolve(str(args.data))
     rgb, grey = export_folders(shardset, args.data.parent / (args.data.name + "-files"))
     warm([Path(u) for u in shardset.urls] + list(rgb.rglob("*.png")) + list(grey.rglob("*.png")))
-    transform = train_transform(recipes.RECIPES[args.recipe])
+    transform = train_transform(presets.PRESETS[args.preset])
     workers = max(1, args.workers)
     stream = ShardStream(shardset, transform, batch_size=args.batch_size, workers=args.workers, seed=0)
     loaders = {"shards (1-channel PNG in tar)": lambda: ShardLoader(stream, args.workers).epoch(0)}
@@ -91,7 +91,7 @@ def main() -> None:
         for label, make in loaders.items():
             results[label] = max(results[label], throughput(make()))
     size = Image.open(next(rgb.rglob("*.png"))).size[0]
-    print(f"{shardset.num_samples} images of {size} px, transform of recipe {args.recipe}, "
+    print(f"{shardset.num_samples} images of {size} px, transform of preset {args.preset}, "
           f"{workers} worker(s), batch {args.batch_size}, best of {args.rounds} rounds, torch {torch.__version__}")
     base = results["shards (1-channel PNG in tar)"]
     for label, rate in results.items():

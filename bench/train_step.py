@@ -1,6 +1,6 @@
 """Training throughput: ViT-Tiny steps fed by the shard pipeline vs by a synthetic tensor.
 
-The same Trainer (fdsl-vit recipe: AdamW, mixup/cutmix, RandAugment, random
+The same Trainer (fdsl-vit preset: AdamW, mixup/cutmix, RandAugment, random
 erasing) runs --steps steps on a batch that stays on the device, then --steps
 steps on batches from the shard pipeline with --workers workers; the two take
 turns for --rounds rounds after --warmup steps, each keeping its best. The
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from fdsl_train import dist, models, recipes, shards
+from fdsl_train import dist, models, presets, shards
 from fdsl_train.engine import Accel, Trainer
 from fdsl_train.loader import ShardLoader, ShardStream
 from fdsl_train.runlog import RunLog
@@ -54,16 +54,16 @@ def main() -> None:
     if not (args.data / "manifest.json").exists():
         render_sample(args.data, categories=20, per_category=100)
     shardset = shards.resolve(str(args.data))
-    recipe = recipes.resolve("fdsl-vit", {"model": args.model, "img_size": args.img_size,
+    preset = presets.resolve("fdsl-vit", {"model": args.model, "img_size": args.img_size,
                                           "batch_size": args.batch_size})
     ranks = dist.Ranks()
     accel = Accel.choose(dist.setup(ranks), None, None)
-    model = models.create(recipe.model, num_classes=shardset.num_classes, img_size=recipe.img_size)
+    model = models.create(preset.model, num_classes=shardset.num_classes, img_size=preset.img_size)
     layout = torch.channels_last if accel.channels_last else torch.contiguous_format
-    trainer = Trainer(model.to(accel.device, memory_format=layout), recipe, num_classes=shardset.num_classes,
+    trainer = Trainer(model.to(accel.device, memory_format=layout), preset, num_classes=shardset.num_classes,
                       updates_per_epoch=1000, global_batch=args.batch_size, accel=accel, ranks=ranks,
                       log=RunLog(None))
-    stream = ShardStream(shardset, train_transform(recipe), batch_size=args.batch_size, workers=args.workers)
+    stream = ShardStream(shardset, train_transform(preset), batch_size=args.batch_size, workers=args.workers)
     pipeline = itertools.chain.from_iterable(
         ShardLoader(stream, args.workers, pin_memory=accel.device.type == "cuda").epoch(e) for e in itertools.count())
     synthetic_batch = (torch.randn(args.batch_size, 3, args.img_size, args.img_size, device=accel.device),

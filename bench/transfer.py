@@ -73,10 +73,10 @@ def main() -> None:
     common = ["--model", args.model, "--img-size", str(args.img_size), "-j", str(args.workers), "--seed", "0"]
     pretrained = WORK / "pretrain"
     run("fdsl_train", "pretrain", "--data", str(shards), "--output", str(pretrained), *common,
-        "--recipe", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
+        "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
         "--opt", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--sched", "cosine",
         "--warmup-epochs", "1", "-b", "64", "--epochs", str(args.pretrain_epochs))
-    finetune = [*common, "--data", str(data), "--recipe", "finetune", "-b", "32", "--lr", "1e-3",
+    finetune = [*common, "--data", str(data), "--preset", "finetune", "-b", "32", "--lr", "1e-3",
                 "--epochs", str(args.finetune_epochs), "--warmup-epochs", "1", "--scale", "0.5,1",
                 "--aa", "", "--mixup", "0", "--cutmix", "0", "--reprob", "0", "--drop-path", "0"]
     run("fdsl_train", "finetune", "--pretrained", str(pretrained), "--output", str(WORK / "finetune"), *finetune)

@@ -19,17 +19,17 @@ from torch import nn
 
 from fdsl_train import models
 from fdsl_train.errors import UserError, brief
-from fdsl_train.recipes import Recipe
+from fdsl_train.presets import Preset
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 STATE = "state.pt"
 
 
-def save_weights(model: nn.Module, folder: Path, recipe: Recipe) -> None:
+def save_weights(model: nn.Module, folder: Path, preset: Preset) -> None:
     """Write model.safetensors and config.json into `folder`, replacing both at once."""
     folder.mkdir(parents=True, exist_ok=True)
-    data_config = dict(input_size=(3, recipe.img_size, recipe.img_size), mean=recipe.mean, std=recipe.std,
+    data_config = dict(input_size=(3, preset.img_size, preset.img_size), mean=preset.mean, std=preset.std,
                        crop_pct=1.0)
     # channels-last and GPU tensors are packed on the CPU first: safetensors stores contiguous data only
     tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}

@@ -1,7 +1,7 @@
 """`fdsl-train`: pretrain, finetune, probe and import-idx.
 
 Hyper-parameter options carry timm's names; each defaults to the chosen
---recipe's value. User errors print one line and exit with status 2.
+--preset's value. User errors print one line and exit with status 2.
 
 Each command imports its own modules inside its function: torch and timm
 take seconds to import, and `--help`, option errors and shell completion
@@ -12,7 +12,7 @@ from typing import Callable
 
 import click
 
-from fdsl_train import __version__, recipes
+from fdsl_train import __version__, presets
 from fdsl_train.errors import UserError
 
 
@@ -55,8 +55,8 @@ def _ints(_ctx, _param, value):
         raise click.BadParameter("expected comma-separated integers") from None
 
 
-RECIPE_OPTIONS = [
-    click.option("--recipe", default=None, type=click.Choice(recipes.names()),
+PRESET_OPTIONS = [
+    click.option("--preset", "--recipe", "preset", default=None, type=click.Choice(presets.names()),
                  help="Hyper-parameter preset [pretrain: 1p-frac for lpce datasets, else fdsl-vit; finetune: finetune]."),
     click.option("--model", default=None, help="Any timm model name."),
     click.option("--img-size", type=int, default=None),
@@ -123,13 +123,13 @@ def _with(options):
 
 
 def _split(command: str, kwargs: dict):
-    """(recipe name, recipe overrides, RunOptions) from a command's keyword arguments."""
+    """(preset name, preset overrides, RunOptions) from a command's keyword arguments."""
     from fdsl_train.run import RunOptions
 
-    recipe_name = kwargs.pop("recipe")
+    preset_name = kwargs.pop("preset")
     run_fields = {name: kwargs.pop(name) for name in list(kwargs) if name in RunOptions.__dataclass_fields__}
     run_fields["output"] = run_fields["output"] or Path("runs") / command
-    return recipe_name, kwargs, RunOptions(**run_fields)
+    return preset_name, kwargs, RunOptions(**run_fields)
 
 
 @click.group(cls=_Group)
@@ -139,7 +139,7 @@ def cli():
 
 
 @cli.command()
-@_with(RECIPE_OPTIONS + RUN_OPTIONS)
+@_with(PRESET_OPTIONS + RUN_OPTIONS)
 @click.option("--resume", default=None, help="Run folder or state.pt to continue from (mid-epoch included).")
 @click.option("--stop-after-steps", type=int, default=None,
               help="Checkpoint and stop at this optimizer step (job time limits); --resume continues.")
@@ -151,7 +151,7 @@ def pretrain(**kwargs):
 
 
 @cli.command()
-@_with(RECIPE_OPTIONS + RUN_OPTIONS)
+@_with(PRESET_OPTIONS + RUN_OPTIONS)
 @click.option("--pretrained", default=None, help="Run folder or model.safetensors; none trains from scratch.")
 def finetune(pretrained, **kwargs):
     """Fine-tune on an ImageFolder tree (DATA/train, DATA/val) or shards; top-1 per epoch."""

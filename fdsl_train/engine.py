@@ -18,7 +18,7 @@ from tqdm import tqdm
 from fdsl_train import dist
 from fdsl_train.errors import UserError
 from fdsl_train.losses import create_loss
-from fdsl_train.recipes import Recipe
+from fdsl_train.presets import Preset
 from fdsl_train.runlog import RunLog
 
 
@@ -62,36 +62,36 @@ class Accel:
 class Trainer:
     """One model with its optimizer, schedule, mixup and loss."""
 
-    def __init__(self, model: nn.Module, recipe: Recipe, *, num_classes: int, updates_per_epoch: int,
+    def __init__(self, model: nn.Module, preset: Preset, *, num_classes: int, updates_per_epoch: int,
                  global_batch: int, accel: Accel, ranks: dist.Ranks, log: RunLog, strict: bool = False) -> None:
         self.model = model
-        self.recipe = recipe
+        self.preset = preset
         self.accel = accel
         self.ranks = ranks
         self.log = log
         self.strict = strict
         self.optimizer = create_optimizer_v2(
-            model, opt=recipe.opt, lr=recipe.learning_rate(global_batch),
-            weight_decay=recipe.weight_decay, momentum=recipe.momentum,
+            model, opt=preset.opt, lr=preset.learning_rate(global_batch),
+            weight_decay=preset.weight_decay, momentum=preset.momentum,
         )
         self.scheduler, _ = create_scheduler_v2(
-            self.optimizer, sched=recipe.sched, num_epochs=recipe.epochs,
-            decay_milestones=list(recipe.decay_milestones), decay_rate=recipe.decay_rate,
-            warmup_epochs=recipe.warmup_epochs, warmup_lr=recipe.warmup_lr, min_lr=recipe.min_lr,
+            self.optimizer, sched=preset.sched, num_epochs=preset.epochs,
+            decay_milestones=list(preset.decay_milestones), decay_rate=preset.decay_rate,
+            warmup_epochs=preset.warmup_epochs, warmup_lr=preset.warmup_lr, min_lr=preset.min_lr,
             step_on_epochs=False, updates_per_epoch=updates_per_epoch,
         )
-        self.mixup = self._mixup(recipe, num_classes)
-        self.loss_fn = create_loss(recipe.loss, num_classes, recipe.smoothing, self.mixup is not None)
+        self.mixup = self._mixup(preset, num_classes)
+        self.loss_fn = create_loss(preset.loss, num_classes, preset.smoothing, self.mixup is not None)
         self.scaler = torch.amp.GradScaler(accel.device.type, enabled=accel.needs_scaler())
 
     @staticmethod
-    def _mixup(recipe: Recipe, num_classes: int) -> Optional[Mixup]:
-        if recipe.mixup <= 0 and recipe.cutmix <= 0:
+    def _mixup(preset: Preset, num_classes: int) -> Optional[Mixup]:
+        if preset.mixup <= 0 and preset.cutmix <= 0:
             return None
-        if recipe.batch_size % 2:
-            raise UserError(f"mixup/cutmix pair samples within a batch: --batch-size {recipe.batch_size} must be even")
-        return Mixup(mixup_alpha=recipe.mixup, cutmix_alpha=recipe.cutmix,
-                     label_smoothing=recipe.smoothing, num_classes=num_classes)
+        if preset.batch_size % 2:
+            raise UserError(f"mixup/cutmix pair samples within a batch: --batch-size {preset.batch_size} must be even")
+        return Mixup(mixup_alpha=preset.mixup, cutmix_alpha=preset.cutmix,
+                     label_smoothing=preset.smoothing, num_classes=num_classes)
 
     def step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """One optimizer step on one batch; the loss, still on the device."""

@@ -1,7 +1,7 @@
 """`fdsl-train finetune`: transfer pre-trained weights (or none, as a baseline) to a labelled dataset."""
 from typing import Optional
 
-from fdsl_train import checkpoint, models, recipes
+from fdsl_train import checkpoint, models, presets
 from fdsl_train.datasets import Source, check_classes, open_split
 from fdsl_train.engine import Position, Trainer, evaluate
 from fdsl_train.errors import UserError
@@ -10,47 +10,47 @@ from fdsl_train.transforms import eval_transform, train_transform
 
 
 def checkpoint_defaults(pretrained: Optional[str]) -> dict:
-    """Recipe fields a checkpoint implies unless the command line says otherwise: model and input size."""
+    """Preset fields a checkpoint implies unless the command line says otherwise: model and input size."""
     if not pretrained:
         return {}
     _, config = checkpoint.locate(pretrained)
     return {"model": config["architecture"], "img_size": config["pretrained_cfg"]["input_size"][-1]}
 
 
-def finetune(recipe_name: Optional[str], overrides: dict, opts: RunOptions, pretrained: Optional[str]) -> None:
+def finetune(preset_name: Optional[str], overrides: dict, opts: RunOptions, pretrained: Optional[str]) -> None:
     given = {k: v for k, v in overrides.items() if v is not None}
-    recipe = recipes.resolve(recipe_name or "finetune", {**checkpoint_defaults(pretrained), **given})
-    models.check_name(recipe.model)
-    with session_for("finetune", recipe, opts) as session:
-        _train(recipe, opts, pretrained, session)
+    preset = presets.resolve(preset_name or "finetune", {**checkpoint_defaults(pretrained), **given})
+    models.check_name(preset.model)
+    with session_for("finetune", preset, opts) as session:
+        _train(preset, opts, pretrained, session)
 
 
-def _train(recipe, opts, pretrained, session) -> None:
+def _train(preset, opts, pretrained, session) -> None:
     source = Source(opts.data, session.ranks, opts.workers, opts.seed, opts.shuffle_buffer, opts.samples_per_shard,
                     opts.cache_dir)
-    train, found = open_split(source, opts.train_split, train_transform(recipe), batch_size=recipe.batch_size,
+    train, found = open_split(source, opts.train_split, train_transform(preset), batch_size=preset.batch_size,
                               training=True)
-    val, val_classes = open_split(source, opts.val_split, eval_transform(recipe), batch_size=recipe.batch_size,
+    val, val_classes = open_split(source, opts.val_split, eval_transform(preset), batch_size=preset.batch_size,
                                   training=False)
     num_classes = check_classes(opts.num_classes, found, f"{opts.data} ({opts.train_split})")
     if val_classes is not None and val_classes != num_classes:
         raise UserError(f"class-count mismatch: {opts.data} has {num_classes} classes in {opts.train_split} "
                         f"but {val_classes} in {opts.val_split}")
     if len(train) == 0:
-        raise UserError(f"{opts.data} ({opts.train_split}) holds less than one batch of {recipe.batch_size} per rank")
+        raise UserError(f"{opts.data} ({opts.train_split}) holds less than one batch of {preset.batch_size} per rank")
     if pretrained:
-        model = checkpoint.create_pretrained(pretrained, num_classes=num_classes, img_size=recipe.img_size,
-                                             name=recipe.model, drop_path=recipe.drop_path)
+        model = checkpoint.create_pretrained(pretrained, num_classes=num_classes, img_size=preset.img_size,
+                                             name=preset.model, drop_path=preset.drop_path)
     else:
-        model = models.create(recipe.model, num_classes=num_classes, img_size=recipe.img_size,
-                              drop_path=recipe.drop_path)
+        model = models.create(preset.model, num_classes=num_classes, img_size=preset.img_size,
+                              drop_path=preset.drop_path)
     ranks = session.ranks
     trainer = Trainer(
-        prepare(model, session, opts.torchcompile), recipe, num_classes=num_classes,
-        updates_per_epoch=len(train), global_batch=recipe.batch_size * ranks.world,
+        prepare(model, session, opts.torchcompile), preset, num_classes=num_classes,
+        updates_per_epoch=len(train), global_batch=preset.batch_size * ranks.world,
         accel=session.accel, ranks=ranks, log=session.log, strict=opts.strict,
     )
-    session.say(f"finetune {recipe.model} from {pretrained or 'scratch'} on {opts.data}: {num_classes} classes, "
+    session.say(f"finetune {preset.model} from {pretrained or 'scratch'} on {opts.data}: {num_classes} classes, "
                 f"{len(train)} batches per epoch per rank")
 
     def top1(epoch: int) -> dict:

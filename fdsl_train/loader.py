@@ -38,7 +38,7 @@ class Reader:
     batches: int
 
 
-def derive_seed(*parts) -> int:
+def hashed_seed(*parts) -> int:
     """A 63-bit seed from any printable parts, stable across processes and Python runs."""
     digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
@@ -51,7 +51,7 @@ def batches_per_rank(num_samples: int, world: int, batch_size: int) -> int:
 def plan_epoch(sizes, *, seed: int, epoch: int, world: int, workers: int, batch_size: int) -> List[List[Reader]]:
     """Readers of every rank for one training epoch: plan[rank][worker]."""
     order = list(range(len(sizes)))
-    random.Random(derive_seed("shards", seed, epoch)).shuffle(order)
+    random.Random(hashed_seed("shards", seed, epoch)).shuffle(order)
     per_rank = batches_per_rank(sum(sizes), world, batch_size)
     slots = world * workers
     return [
@@ -147,10 +147,10 @@ class ShardStream(IterableDataset):
             world=self.world, workers=self.workers, batch_size=self.batch_size,
         )[self.rank][slot]
         tag = (self.seed, self.epoch, self.rank, slot)
-        rng = random.Random(derive_seed("samples", *tag))
+        rng = random.Random(hashed_seed("samples", *tag))
         # augmentations draw from the global RNGs of this worker; seed them so runs repeat
-        random.seed(derive_seed("augment", *tag, self.skip))
-        torch.manual_seed(derive_seed("augment", *tag, self.skip))
+        random.seed(hashed_seed("augment", *tag, self.skip))
+        torch.manual_seed(hashed_seed("augment", *tag, self.skip))
         # the top-up is a pipeline of its own: one shuffle buffer over both would pull top-up
         # samples into a reader whose own shards suffice
         own = self._shuffled(self._read(iter(reader.shards), tally), rng)

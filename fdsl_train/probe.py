@@ -16,10 +16,10 @@ import torch
 from timm.optim import create_optimizer_v2
 from torch import nn
 
-from fdsl_train import checkpoint, recipes
+from fdsl_train import checkpoint, presets
 from fdsl_train.datasets import Source, open_split
 from fdsl_train.errors import UserError
-from fdsl_train.loader import derive_seed
+from fdsl_train.loader import hashed_seed
 from fdsl_train.runlog import RunLog
 from fdsl_train.transforms import eval_transform
 
@@ -47,16 +47,16 @@ def probe(opts: ProbeOptions) -> Dict[int, float]:
     img_size = opts.img_size or cfg["input_size"][-1]
     model = checkpoint.create_pretrained(opts.pretrained, num_classes=config["num_classes"], img_size=img_size)
     indices = _feature_indices(model, opts.layers)
-    recipe = replace(recipes.Recipe(), img_size=img_size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]))
+    preset = replace(presets.Preset(), img_size=img_size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]))
     source = Source(opts.data, workers=opts.workers, seed=opts.seed)
-    train, num_classes = open_split(source, opts.train_split, eval_transform(recipe), batch_size=opts.batch_size,
+    train, num_classes = open_split(source, opts.train_split, eval_transform(preset), batch_size=opts.batch_size,
                                     training=False)
-    val, _ = open_split(source, opts.val_split, eval_transform(recipe), batch_size=opts.batch_size, training=False)
+    val, _ = open_split(source, opts.val_split, eval_transform(preset), batch_size=opts.batch_size, training=False)
     if num_classes is None:
         raise UserError(f"{opts.data} does not say how many classes it has")
     train_feats, train_labels = _features(model, train.epoch(0), indices)
     val_feats, val_labels = _features(model, val.epoch(0), indices)
-    torch.manual_seed(derive_seed("probe", opts.seed))
+    torch.manual_seed(hashed_seed("probe", opts.seed))
     opts.output.mkdir(parents=True, exist_ok=True)
     log = RunLog(opts.output / "log.jsonl")
     results = {}

@@ -1,7 +1,7 @@
 """What pretrain and finetune share: run options, the --output folder, checkpoints and the epoch loop.
 
 --output DIR holds:
-  run.json           the resolved recipe and run options, the world size
+  run.json           the resolved preset and run options, the world size
   log.jsonl          one JSON object per line: "step" records every --log-interval steps, "epoch" records
   model.safetensors  the latest weights, with config.json: loadable by timm.create_model
   config.json
@@ -24,9 +24,9 @@ from torch.nn.parallel import DistributedDataParallel
 from fdsl_train import checkpoint, dist
 from fdsl_train.engine import Accel, Position, Trainer
 from fdsl_train.errors import UserError, brief
-from fdsl_train.loader import derive_seed
+from fdsl_train.loader import hashed_seed
 from fdsl_train.models import unwrap
-from fdsl_train.recipes import Recipe
+from fdsl_train.presets import Preset
 from fdsl_train.runlog import RunLog
 
 
@@ -67,18 +67,18 @@ class Session:
 
 
 @contextmanager
-def session_for(command: str, recipe: Recipe, opts: RunOptions) -> Iterator[Session]:
+def session_for(command: str, preset: Preset, opts: RunOptions) -> Iterator[Session]:
     """Join the process group, seed the RNGs, create --output and write run.json (rank 0); leave at the end."""
     ranks = dist.ranks_from_env(os.environ)
     accel = Accel.choose(dist.setup(ranks), opts.amp, opts.channels_last)
-    seed = derive_seed("main", opts.seed, ranks.rank)
+    seed = hashed_seed("main", opts.seed, ranks.rank)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     log = RunLog(None)
     if ranks.is_main:
         opts.output.mkdir(parents=True, exist_ok=True)
-        run = {"command": command, "recipe": recipe.to_dict(), "options": {**asdict(opts), "output": str(opts.output)},
+        run = {"command": command, "preset": preset.to_dict(), "options": {**asdict(opts), "output": str(opts.output)},
                "world_size": ranks.world, "device": str(accel.device)}
         (opts.output / "run.json").write_text(json.dumps(run, indent=2))
         log = RunLog(opts.output / "log.jsonl")
@@ -99,9 +99,9 @@ def prepare(model: nn.Module, session: Session, compile_model: bool) -> nn.Modul
     return torch.compile(model) if compile_model else model
 
 
-def _layout(opts: RunOptions, recipe: Recipe, world: int) -> dict:
+def _layout(opts: RunOptions, preset: Preset, world: int) -> dict:
     """What must stay the same for a mid-epoch resume to continue the same sample stream."""
-    return {"world": world, "workers": max(1, opts.workers), "batch_size": recipe.batch_size, "seed": opts.seed}
+    return {"world": world, "workers": max(1, opts.workers), "batch_size": preset.batch_size, "seed": opts.seed}
 
 
 def save(trainer: Trainer, position: Position, opts: RunOptions) -> None:
@@ -109,14 +109,14 @@ def save(trainer: Trainer, position: Position, opts: RunOptions) -> None:
     if not trainer.ranks.is_main:
         return
     model = unwrap(trainer.model)
-    checkpoint.save_weights(model, opts.output, trainer.recipe)
+    checkpoint.save_weights(model, opts.output, trainer.preset)
     checkpoint.save_state({
         "model": model.state_dict(),
         "optimizer": trainer.optimizer.state_dict(),
         "scaler": trainer.scaler.state_dict(),
         "position": asdict(position),
-        "recipe": trainer.recipe.to_dict(),
-        "layout": _layout(opts, trainer.recipe, trainer.ranks.world),
+        "preset": trainer.preset.to_dict(),
+        "layout": _layout(opts, trainer.preset, trainer.ranks.world),
     }, opts.output / checkpoint.STATE)
 
 
@@ -124,14 +124,14 @@ def restore(trainer: Trainer, opts: RunOptions) -> Position:
     """Load --resume into the trainer; the position to continue from."""
     state = checkpoint.load_state(opts.resume)
     position = Position(**state["position"])
-    layout = _layout(opts, trainer.recipe, trainer.ranks.world)
+    layout = _layout(opts, trainer.preset, trainer.ranks.world)
     if position.batch and state["layout"] != layout:
         raise UserError(f"a mid-epoch resume needs the saved ranks, workers, batch size and seed "
                         f"{state['layout']}, not {layout}")
     try:
         unwrap(trainer.model).load_state_dict(state["model"])
     except RuntimeError as err:
-        raise UserError(f"{opts.resume} does not fit {trainer.recipe.model}: {brief(err)}") from None
+        raise UserError(f"{opts.resume} does not fit {trainer.preset.model}: {brief(err)}") from None
     trainer.optimizer.load_state_dict(state["optimizer"])
     trainer.scaler.load_state_dict(state["scaler"])
     return position
@@ -139,12 +139,12 @@ def restore(trainer: Trainer, opts: RunOptions) -> Position:
 
 def fit(trainer: Trainer, loader, position: Position, opts: RunOptions, session: Session,
         after_epoch: Callable[[int], dict] = lambda epoch: {}) -> None:
-    """Train from `position` to the recipe's last epoch, checkpointing every N steps and after each epoch."""
+    """Train from `position` to the preset's last epoch, checkpointing every N steps and after each epoch."""
     def checkpoint_due(pos: Position) -> None:
         if opts.checkpoint_every and pos.step % opts.checkpoint_every == 0:
             save(trainer, pos, opts)
 
-    for epoch in range(position.epoch, trainer.recipe.epochs):
+    for epoch in range(position.epoch, trainer.preset.epochs):
         position.epoch = epoch
         skip = position.batch
         stats = trainer.train_epoch(loader.epoch(epoch, skip), len(loader) - skip, position,

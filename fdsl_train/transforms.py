@@ -1,4 +1,4 @@
-"""Image transforms: timm's factory, plus the plain RandomCrop of the FractalDB ResNet recipe.
+"""Image transforms: timm's factory, plus the plain RandomCrop of the FractalDB ResNet preset.
 
 Formula-driven images are grey. Every transform runs its PIL stages (crops,
 flips, RandAugment) on the grey image itself, converts that one channel to a
@@ -16,7 +16,7 @@ from PIL import Image
 from timm.data import auto_augment, create_transform
 from torchvision import transforms
 
-from fdsl_train.recipes import Recipe
+from fdsl_train.presets import Preset
 
 
 def _posterize(image, bits_to_keep, **kwargs):
@@ -24,7 +24,7 @@ def _posterize(image, bits_to_keep, **kwargs):
 
     `rand-m9-mstd0.5-inc1` reaches magnitude 10, where PosterizeIncreasing keeps
     0 bits; Pillow 13 refuses that, older Pillow returned a black image. Keep
-    the old result so that the published recipes run unchanged.
+    the old result so that the published presets run unchanged.
     """
     if bits_to_keep <= 0:
         return image.point([0] * 256 * len(image.getbands()))
@@ -82,33 +82,33 @@ def _grey_filled(stage):
     return stage
 
 
-def train_transform(recipe: Recipe) -> Callable:
-    if recipe.crop == "random":
+def train_transform(preset: Preset) -> Callable:
+    if preset.crop == "random":
         # timm's factory has no plain random crop of the stored image, which FractalDB trains with
         return GreyFirst(transforms.Compose([
-            transforms.RandomCrop(recipe.img_size, pad_if_needed=True),
-            transforms.RandomHorizontalFlip(recipe.hflip),
+            transforms.RandomCrop(preset.img_size, pad_if_needed=True),
+            transforms.RandomHorizontalFlip(preset.hflip),
             transforms.ToTensor(),
-            transforms.Normalize(recipe.mean, recipe.std),
+            transforms.Normalize(preset.mean, preset.std),
         ]))
     return GreyFirst(create_transform(
-        recipe.img_size,
+        preset.img_size,
         is_training=True,
-        scale=tuple(recipe.scale),
-        hflip=recipe.hflip,
-        vflip=recipe.vflip,
-        color_jitter=recipe.color_jitter,
-        auto_augment=recipe.aa or None,
+        scale=tuple(preset.scale),
+        hflip=preset.hflip,
+        vflip=preset.vflip,
+        color_jitter=preset.color_jitter,
+        auto_augment=preset.aa or None,
         interpolation="bicubic",
-        re_prob=recipe.reprob,
-        mean=tuple(recipe.mean),
-        std=tuple(recipe.std),
+        re_prob=preset.reprob,
+        mean=tuple(preset.mean),
+        std=tuple(preset.std),
     ))
 
 
-def eval_transform(recipe: Recipe) -> Callable:
+def eval_transform(preset: Preset) -> Callable:
     """Resize and centre-crop the whole image (crop_pct 1), normalised as in training."""
     return GreyFirst(create_transform(
-        recipe.img_size, is_training=False, crop_pct=1.0, interpolation="bicubic",
-        mean=tuple(recipe.mean), std=tuple(recipe.std),
+        preset.img_size, is_training=False, crop_pct=1.0, interpolation="bicubic",
+        mean=tuple(preset.mean), std=tuple(preset.std),
     ))

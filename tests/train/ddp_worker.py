@@ -10,7 +10,7 @@ import sys
 import torch
 import torch.distributed as torch_dist
 
-from fdsl_train import dist, models, recipes, shards
+from fdsl_train import dist, models, presets, shards
 from fdsl_train.engine import Accel, Position, Trainer
 from fdsl_train.loader import ShardLoader, ShardStream
 from fdsl_train.run import Session, prepare
@@ -31,17 +31,17 @@ def gathered(value):
 def main(data, out):
     ranks = dist.ranks_from_env(os.environ)
     session = Session(ranks, Accel(dist.setup(ranks)), RunLog(None))
-    recipe = recipes.resolve("fdsl-vit", dict(
+    preset = presets.resolve("fdsl-vit", dict(
         model="test_resnet", img_size=32, batch_size=8, epochs=1, lr=0.01, warmup_epochs=0, mixup=0, cutmix=0,
         aa="", reprob=0, smoothing=0, crop="random", hflip=0, drop_path=0))
     shardset = shards.resolve(data)
-    stream = ShardStream(shardset, train_transform(recipe), batch_size=8, rank=ranks.rank, world=ranks.world,
+    stream = ShardStream(shardset, train_transform(preset), batch_size=8, rank=ranks.rank, world=ranks.world,
                          workers=1, seed=0, shuffle_buffer=16)
     loader = ShardLoader(stream, 1)
     torch.manual_seed(ranks.rank)
-    model = models.create(recipe.model, num_classes=4, img_size=32)
+    model = models.create(preset.model, num_classes=4, img_size=32)
     before = gathered(flat(model).tolist())
-    trainer = Trainer(prepare(model, session, False), recipe, num_classes=4, updates_per_epoch=len(loader),
+    trainer = Trainer(prepare(model, session, False), preset, num_classes=4, updates_per_epoch=len(loader),
                       global_batch=8 * ranks.world, accel=session.accel, ranks=ranks, log=session.log)
     seen = []
 

@@ -40,7 +40,7 @@ def test_lpce_refuses_a_head_of_another_size():
         LPCELoss(1000)(torch.zeros(2, 10), torch.tensor([0, 1]))
 
 
-def test_create_loss_picks_the_loss_for_the_recipe():
+def test_create_loss_picks_the_loss_for_the_preset():
     assert isinstance(create_loss("lpce", 4, 0.1, mixup_active=True), LPCELoss)
     assert create_loss("lpce", 4, 0.1, mixup_active=True).smoothing == 0.0
     assert isinstance(create_loss("ce", 4, 0.1, mixup_active=True), SoftTargetCrossEntropy)

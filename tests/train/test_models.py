@@ -3,17 +3,17 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from fdsl_train import dist, models, recipes
+from fdsl_train import dist, models, presets
 from fdsl_train.cli import cli
 from fdsl_train.engine import Accel, Trainer
 from fdsl_train.runlog import RunLog
 
 
 @pytest.mark.parametrize("name", ["vit_tiny_patch16_224", "vit_base_patch16_224", "resnet50"])
-def test_recipe_models_train_at_small_size(name):
-    recipe = recipes.resolve("fdsl-vit", {"model": name, "img_size": 32, "batch_size": 4})
-    model = models.create(name, num_classes=5, img_size=32, drop_path=recipe.drop_path)
-    trainer = Trainer(model, recipe, num_classes=5, updates_per_epoch=1, global_batch=4,
+def test_preset_models_train_at_small_size(name):
+    preset = presets.resolve("fdsl-vit", {"model": name, "img_size": 32, "batch_size": 4})
+    model = models.create(name, num_classes=5, img_size=32, drop_path=preset.drop_path)
+    trainer = Trainer(model, preset, num_classes=5, updates_per_epoch=1, global_batch=4,
                       accel=Accel(torch.device("cpu")), ranks=dist.Ranks(), log=RunLog(None))
     before = [p.detach().clone() for p in model.parameters()]
     loss = trainer.step(torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3]))

@@ -24,7 +24,7 @@ def test_loss_falls_on_the_toy_set(shard_dir, tmp_path, fast_args, log_records):
     steps = log_records(out, "step")
     assert len(steps) == 4 * 10 and all(s["samples_per_s"] > 0 for s in steps)
     assert {"model.safetensors", "config.json", "state.pt", "run.json", "log.jsonl"} <= {p.name for p in out.iterdir()}
-    assert json.loads((out / "run.json").read_text())["recipe"]["model"] == "test_resnet"
+    assert json.loads((out / "run.json").read_text())["preset"]["model"] == "test_resnet"
 
 
 def test_1p_frac_dataset_trains_with_lpce_over_l_classes(make_dataset, tmp_path, fast_args):
@@ -32,17 +32,17 @@ def test_1p_frac_dataset_trains_with_lpce_over_l_classes(make_dataset, tmp_path,
     out = tmp_path / "run"
     result = pretrain("--data", str(data), "--output", str(out), *fast_args, "--epochs", "1")
     assert "6 classes, loss lpce" in result.output
-    run = json.loads((out / "run.json").read_text())["recipe"]
+    run = json.loads((out / "run.json").read_text())["preset"]
     assert run["loss"] == "lpce"
     assert load_file(str(out / "model.safetensors"))["fc.weight"].shape[0] == 6
 
 
-def test_without_a_recipe_lpce_datasets_get_the_1p_frac_preset(make_dataset, tmp_path, fast_args):
+def test_without_a_preset_lpce_datasets_get_the_1p_frac_preset(make_dataset, tmp_path, fast_args):
     data = make_dataset(tmp_path / "frac", [16, 16], num_classes=4, loss="lpce")
     out = tmp_path / "run"
     pretrain("--data", str(data), "--output", str(out), *fast_args, "--epochs", "1")
-    recipe = json.loads((out / "run.json").read_text())["recipe"]
-    assert (recipe["vflip"], recipe["lr_base_size"]) == (0.5, 512)
+    preset = json.loads((out / "run.json").read_text())["preset"]
+    assert (preset["vflip"], preset["lr_base_size"]) == (0.5, 512)
 
 
 def test_corrupt_samples_are_reported_per_epoch(make_dataset, tmp_path, fast_args, log_records):

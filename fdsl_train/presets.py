@@ -1,4 +1,4 @@
-"""Hyper-parameter presets (`--recipe`), one frozen dataclass; every field has a CLI option.
+"""Hyper-parameter presets (`--preset`), one frozen dataclass; every field has a CLI option.
 
 `fractaldb-resnet` and `fdsl-vit` follow the published pre-training settings of
 FractalDB (ResNet-50) and of ExFractalDB/RCDB/VisualAtom (ViT); `1p-frac` those
@@ -11,7 +11,7 @@ from fdsl_train.errors import UserError
 
 
 @dataclass(frozen=True)
-class Recipe:
+class Preset:
     model: str = "deit_tiny_patch16_224"
     img_size: int = 224
     batch_size: int = 256
@@ -51,11 +51,11 @@ class Recipe:
         return asdict(self)
 
 
-FDSL_VIT = Recipe()
+FDSL_VIT = Preset()
 
-RECIPES = {
+PRESETS = {
     "fdsl-vit": FDSL_VIT,
-    "fractaldb-resnet": Recipe(
+    "fractaldb-resnet": Preset(
         model="resnet50", batch_size=256, epochs=90, opt="sgd", lr_base=0.01, lr_base_size=256,
         momentum=0.9, weight_decay=1e-4, sched="multistep", warmup_epochs=0, min_lr=0.0,
         decay_milestones=(30, 60), crop="random", hflip=0.0, color_jitter=0.0, aa=None, reprob=0.0,
@@ -72,12 +72,12 @@ RECIPES = {
 
 
 def names() -> Tuple[str, ...]:
-    return tuple(RECIPES)
+    return tuple(PRESETS)
 
 
-def resolve(name: str, overrides: dict) -> Recipe:
+def resolve(name: str, overrides: dict) -> Preset:
     """The preset `name` with every override that is not None applied."""
-    if name not in RECIPES:
-        raise UserError(f"unknown recipe '{name}' (known: {', '.join(RECIPES)})")
-    known = {f.name for f in fields(Recipe)}
-    return replace(RECIPES[name], **{k: v for k, v in overrides.items() if k in known and v is not None})
+    if name not in PRESETS:
+        raise UserError(f"unknown preset '{name}' (known: {', '.join(PRESETS)})")
+    known = {f.name for f in fields(Preset)}
+    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if k in known and v is not None})
