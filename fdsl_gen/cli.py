@@ -5,25 +5,16 @@ recipe; their options are the fields of its config dataclass, plus the
 options every recipe shares. User errors print one line and exit 2.
 """
 import dataclasses
-import io
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from fdsl_gen import recipes  # noqa: F401  (registers every recipe)
-from fdsl_gen.dataset import claim, dataset_command, finalize, missing_shards
+from fdsl_gen import pipeline, registry
+from fdsl_gen.dataset import dataset_command
 from fdsl_gen.errors import UserError
 from fdsl_gen.inspect import contact_sheet, summary, verify
-from fdsl_gen.plan import Plan
-from fdsl_gen.registry import RECIPES, SEARCHES
-from fdsl_gen.runner import all_tasks, array_task_from_environment, render_shards, select_tasks
-
-DEFAULT_ROOT = Path("shards")
 
 
 def config_options(config_class):
@@ -44,16 +35,6 @@ def config_options(config_class):
                                    show_default=True, help=help_text)(command)
         return command
     return decorate
-
-
-def build_config(config_class, values):
-    """The config dataclass from parsed options, choices cast back to the field's type."""
-    kwargs = {}
-    for field in dataclasses.fields(config_class):
-        value = values[field.name]
-        default_type = type(field.default)
-        kwargs[field.name] = default_type(value) if default_type in (int, float) else value
-    return config_class(**kwargs)
 
 
 def fail(message):
@@ -151,12 +132,11 @@ def add_render_command(name, recipe_class):
     @config_options(recipe_class.Config)
     def command(seed, out, workers, quiet, dataset_name, samples_per_shard, val_fraction,
                 shard_range, task_index, num_tasks, engine, scheduler, **values):
-        name = recipe_class.name if dataset_name is None else dataset_name
-        run = RenderRun(out or DEFAULT_ROOT / name, workers, quiet, name, engine_address(engine, scheduler))
-        recipe = recipe_class(build_config(recipe_class.Config, values), seed, progress=_search_progress(quiet))
-        plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, seed,
-                    samples_per_shard, val_fraction)
-        run.render(recipe, plan, task_selection(plan, shard_range, task_index, num_tasks))
+        run = pipeline.RunOptions(workers, quiet, shard_range, task_index, num_tasks,
+                                  engine_address(engine, scheduler))
+        argv = click.get_current_context().find_root().meta.get("argv", sys.argv[1:])
+        pipeline.render_dataset(name, out, seed=seed, name=dataset_name, samples_per_shard=samples_per_shard,
+                                val_fraction=val_fraction, run=run, command=dataset_command(argv), **values)
     return command
 
 
@@ -168,115 +148,19 @@ def engine_address(engine, scheduler):
     return scheduler
 
 
-def task_selection(plan, shard_range, task_index, num_tasks):
-    env_index, env_count = array_task_from_environment()
-    if task_index is None and env_index is not None:
-        task_index = env_index
-        if num_tasks is None and env_count is None:
-            raise UserError("JOB_COMPLETION_INDEX is set: give --num-tasks (the job's completions)")
-    if num_tasks is None:
-        num_tasks = env_count
-    return select_tasks(all_tasks(plan), shard_range, task_index, num_tasks)
-
-
-@dataclasses.dataclass
-class RenderRun:
-    folder: Path
-    workers: int
-    quiet: bool
-    name: str
-    scheduler: str = None
-
-    def render(self, recipe, plan, tasks):
-        started = time.time()
-        argv = click.get_current_context().find_root().meta.get("argv", sys.argv[1:])
-        claim(self.folder, recipe, plan, self.name, dataset_command(argv))
-        records = render_shards(recipe, plan, self.folder, self.name, tasks, self.workers, self.quiet,
-                                self.scheduler)
-        missing, _ = missing_shards(self.folder, records)
-        if missing:
-            self.say(f"{self.folder}: {len(records)} shards of this run finished, {len(missing)} left "
-                     "in the dataset; the run that finishes the last one writes the manifest "
-                     "(or run: fdsl-gen finalize DIR)")
-            return
-        manifest = finalize(self.folder, records, preview_png)
-        total = sum(s["num_samples"] for s in manifest["splits"].values())
-        self.say(f"{self.folder}: {total} images, {manifest['num_classes']} classes, "
-                 f"{sum(len(s['shards']) for s in manifest['splits'].values())} shards "
-                 f"in {time.time() - started:.1f} s")
-
-    def say(self, line):
-        if not self.quiet:
-            click.echo(line, err=True)
-
-
-def preview_png(folder):
-    sheet, _ = contact_sheet(folder)
-    buffer = io.BytesIO()
-    sheet.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _search_progress(quiet, total=None):
-    """A callback for slow set-up loops (category searches): a bar that closes at `total`."""
-    if quiet:
-        return None
-    bar = None
-
-    def update(index, *details):
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="cat", desc="categories", file=sys.stderr, dynamic_ncols=True)
-        bar.update(1)
-        if details:
-            bar.set_postfix(trials=details[-1])
-        if bar.n == total:
-            bar.close()
-    return update
-
-
 def add_search_command(name, search_class):
     @search.command(name, help=(search_class.__doc__ or name).strip().splitlines()[0])
     @common_options
     @config_options(search_class.Config)
     def command(seed, out, workers, quiet, **values):
-        run_search(search_class, build_config(search_class.Config, values), seed, out, workers, quiet)
+        pipeline.run_search(name, out, seed=seed, workers=workers, quiet=quiet, **values)
     return command
 
 
-def run_search(search_class, config, seed, out, workers, quiet):
-    folder = out or DEFAULT_ROOT / f"{search_class.name}-params"
-    record = {"search": search_class.name, "seed": seed, "config": dataclasses.asdict(config)}
-    runner = search_class(config, seed)
-    _claim_search_folder(folder, record)
-    started = time.time()
-    progress = _search_progress(quiet, config.categories)
-    result = runner.run(folder, workers, progress or (lambda *args: None))
-    record.update(result, seconds=round(time.time() - started, 2))
-    (folder / "search.json").write_text(json.dumps(record, indent=1) + "\n")
-    if not quiet:
-        click.echo(f"{folder}: {config.categories} categories from {result['trials']} trials "
-                   f"in {record['seconds']} s", err=True)
-
-
-def _claim_search_folder(folder, record):
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create output folder {folder}: {err.strerror}") from None
-    previous = folder / "search.json"
-    if previous.exists():
-        held = json.loads(previous.read_text())
-        if {k: held.get(k) for k in ("search", "seed", "config")} != record:
-            raise UserError(f"{folder} holds the result of another search; choose another --out")
-    elif any(folder.glob("*.csv")):
-        raise UserError(f"{folder} already holds .csv files; choose another --out")
-
-
-for _name, _class in sorted(RECIPES.items()):
-    add_render_command(_name, _class)
-for _name, _class in sorted(SEARCHES.items()):
-    add_search_command(_name, _class)
+for _name in registry.list_recipes():
+    add_render_command(_name, registry.lookup("recipe", _name))
+for _name in registry.list_searches():
+    add_search_command(_name, registry.lookup("search", _name))
 
 
 @main.command("verify")
@@ -295,7 +179,7 @@ def verify_command(folder):
 @click.argument("folder", type=click.Path(path_type=Path))
 def finalize_command(folder):
     """Write manifest, _info.json, SHA256SUMS and card once every shard of FOLDER is finished."""
-    manifest = finalize(folder, preview=preview_png)
+    manifest = pipeline.finalize_dataset(folder)
     click.echo(f"{folder}: complete, {sum(s['num_samples'] for s in manifest['splits'].values())} images")
 
 

@@ -1,0 +1,163 @@
+"""Render a dataset or run a search from Python, the stages in a row, without the CLI.
+
+    from fdsl_gen.pipeline import render_dataset
+    render_dataset("rcdb", "shards/rcdb-small", categories=10, instances=20, size=128)
+
+recipe (built by name) -> plan (samples to shards) -> claim the folder ->
+runner (local processes or Dask; each shard: render, encode, tar, write) ->
+finalize (manifest, checksums, card, preview). `fdsl-gen` is a thin click
+layer over `render_dataset` and `run_search`.
+"""
+import dataclasses
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from fdsl_gen.dataset import claim, dataset_command, finalize, missing_shards
+from fdsl_gen.errors import UserError
+from fdsl_gen.inspect import contact_sheet
+from fdsl_gen.plan import Plan
+from fdsl_gen.registry import create_recipe, create_search
+from fdsl_gen.runner import all_tasks, array_task_from_environment, render_shards, select_tasks
+
+DEFAULT_ROOT = Path("shards")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How and where a render works; none of it changes a byte of the dataset."""
+    workers: int = 1
+    quiet: bool = True
+    shards: tuple = None  # (start, stop): render only these shards
+    task_index: int = None  # with num_tasks: render every num_tasks-th shard from task_index
+    num_tasks: int = None
+    scheduler: str = None  # a Dask scheduler address instead of local processes
+
+
+def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=1000, val_fraction=0.0,
+                   run=RunOptions(), command=None, **options):
+    """Render the registered recipe `recipe` with config `options` into folder `out`.
+
+    Returns the manifest, or None when shards of the dataset remain for other
+    tasks (job arrays). `command`, the words recorded in the manifest,
+    defaults to the equivalent `fdsl-gen render` line.
+    """
+    started = time.time()
+    name = recipe if name is None else name
+    folder = Path(out) if out is not None else DEFAULT_ROOT / name
+    built = create_recipe(recipe, seed=seed, progress=None if run.quiet else category_progress(), **options)
+    plan = Plan(built.num_classes, built.samples_per_class, built.group_size, seed, samples_per_shard,
+                val_fraction)
+    tasks = task_selection(plan, run)
+    if command is None:
+        command = dataset_command(["render", recipe, "--seed", str(seed), "--name", name,
+                                   "--samples-per-shard", str(samples_per_shard),
+                                   "--val-fraction", str(val_fraction), *option_words(options)])
+    claim(folder, built, plan, name, command)
+    records = render_shards(built, plan, folder, name, tasks, run.workers, run.quiet, run.scheduler)
+    missing, _ = missing_shards(folder, records)
+    if missing:
+        say(run, f"{folder}: {len(records)} shards of this run finished, {len(missing)} left "
+                 "in the dataset; the run that finishes the last one writes the manifest "
+                 "(or run: fdsl-gen finalize DIR)")
+        return None
+    manifest = finalize_dataset(folder, records)
+    total = sum(s["num_samples"] for s in manifest["splits"].values())
+    say(run, f"{folder}: {total} images, {manifest['num_classes']} classes, "
+             f"{sum(len(s['shards']) for s in manifest['splits'].values())} shards "
+             f"in {time.time() - started:.1f} s")
+    return manifest
+
+
+def finalize_dataset(folder, records=()):
+    """Manifest, _info.json, SHA256SUMS and card once every shard is finished, then the preview."""
+    return finalize(folder, records, preview_png)
+
+
+def preview_png(folder):
+    sheet, _ = contact_sheet(folder)
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def task_selection(plan, run):
+    """The shards this process renders: a range, an array task's share, or all."""
+    env_index, env_count = array_task_from_environment()
+    task_index, num_tasks = run.task_index, run.num_tasks
+    if task_index is None and env_index is not None:
+        task_index = env_index
+        if num_tasks is None and env_count is None:
+            raise UserError("JOB_COMPLETION_INDEX is set: give --num-tasks (the job's completions)")
+    if num_tasks is None:
+        num_tasks = env_count
+    return select_tasks(all_tasks(plan), run.shards, task_index, num_tasks)
+
+
+def option_words(options):
+    """Config values as the `--field-name value` words of the equivalent command."""
+    words = []
+    for field, value in options.items():
+        flag = "--" + field.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + flag[2:])
+        else:
+            words += [flag, str(value)]
+    return words
+
+
+def run_search(search, out=None, *, seed=1, workers=1, quiet=True, **options):
+    """Run the registered search `search` into folder `out` (one CSV per category); returns its record."""
+    runner = create_search(search, seed=seed, **options)
+    folder = Path(out) if out is not None else DEFAULT_ROOT / f"{search}-params"
+    record = {"search": search, "seed": seed, "config": dataclasses.asdict(runner.config)}
+    claim_search_folder(folder, record)
+    started = time.time()
+    progress = None if quiet else category_progress(runner.config.categories)
+    result = runner.run(folder, workers, progress or (lambda *args: None))
+    record.update(result, seconds=round(time.time() - started, 2))
+    (folder / "search.json").write_text(json.dumps(record, indent=1) + "\n")
+    if not quiet:
+        print(f"{folder}: {runner.config.categories} categories from {result['trials']} trials "
+              f"in {record['seconds']} s", file=sys.stderr)
+    return record
+
+
+def claim_search_folder(folder, record):
+    """Create `folder`, or accept it when it holds this very search (a re-run); refuse other contents."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create output folder {folder}: {err.strerror}") from None
+    previous = folder / "search.json"
+    if previous.exists():
+        held = json.loads(previous.read_text())
+        if {k: held.get(k) for k in ("search", "seed", "config")} != record:
+            raise UserError(f"{folder} holds the result of another search; choose another --out")
+    elif any(folder.glob("*.csv")):
+        raise UserError(f"{folder} already holds .csv files; choose another --out")
+
+
+def category_progress(total=None):
+    """A callback for slow set-up loops (category searches): a bar that closes at `total`."""
+    bar = None
+
+    def update(index, *details):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="cat", desc="categories", file=sys.stderr, dynamic_ncols=True)
+        bar.update(1)
+        if details:
+            bar.set_postfix(trials=details[-1])
+        if bar.n == total:
+            bar.close()
+    return update
+
+
+def say(run, line):
+    if not run.quiet:
+        print(line, file=sys.stderr)
