@@ -15,7 +15,7 @@ import math
 import numba
 import numpy as np
 
-from fdsl_gen.formulas.ifs2d import _splitmix64
+from fdsl_gen.formulas.splitmix import splitmix64
 
 # Ken Perlin's permutation table, twice, as the `noise` package indexes it.
 _PERM_256 = (
@@ -76,7 +76,7 @@ def independent_noise(polygons, n, seed):
     state = np.uint64(seed)
     span = np.float32(NOISE_SPAN / 2.0 ** 24)
     for k in range(flat.shape[0]):
-        state, word = _splitmix64(state)
+        state, word = splitmix64(state)
         x = np.float32(word >> np.uint64(40)) * span
         cell = int(x)
         f = x - np.float32(cell)

@@ -9,6 +9,8 @@ bit for bit.
 import numba
 import numpy as np
 
+from fdsl_gen.formulas.splitmix import splitmix64
+
 PATCH_VALUE = 127
 _U16_LIMIT = 2.0 ** 31
 
@@ -147,15 +149,6 @@ def orbit_fill_rate(system, u, size, pad):
     return fill_rate(px, py, size)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _splitmix64(state):
-    state = state + np.uint64(0x9E3779B97F4A7C15)
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return state, z ^ (z >> np.uint64(31))
-
-
 @numba.njit(cache=True, nogil=True)
 def patch_masks(n, seed):
     """n uniform integers in [1, 511] from a splitmix64 stream seeded by `seed`.
@@ -169,7 +162,7 @@ def patch_masks(n, seed):
     i = 0
     while i < n:
         if left == 0:
-            state, word = _splitmix64(state)
+            state, word = splitmix64(state)
             left = 7
         m = np.uint16(word & np.uint64(511))
         word = word >> np.uint64(9)

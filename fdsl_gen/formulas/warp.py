@@ -1,4 +1,4 @@
-"""Edge maps of one photo and the geometric perturbations that make its classes.
+"""Edge maps of an image and the geometric perturbations that make its classes.
 
 Coordinates are normalised so that the image spans [-1, 1] on both axes
 (pixel centres of the first and last column at -1 and 1). A transform is a
@@ -16,29 +16,9 @@ the image is background). Each kind draws its parameters uniformly in
 """
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
-
-from fdsl_gen.errors import UserError
 
 TRANSFORMS = ("affine", "polynomial", "elastic")
 EDGE = 255
-
-
-def load_grey(path, size):
-    """The photo as uint8 grey (ITU-R 601 luma), upright, centre-cropped square, size x size."""
-    try:
-        with Image.open(path) as pil:
-            # a camera's EXIF orientation tag says how the stored pixels must turn to stand upright
-            grey = np.asarray(ImageOps.exif_transpose(pil).convert("L"))
-    except FileNotFoundError:
-        raise UserError(f"image {path} does not exist") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
-        raise UserError(f"cannot read image {path}: {err}") from None
-    height, width = grey.shape
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    square = grey[top:top + side, left:left + side]
-    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
 
 
 def canny(grey, low, high):

@@ -11,11 +11,13 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+from PIL import Image, ImageOps
 
 from fdsl_gen.encode import encode_png
 from fdsl_gen.errors import UserError
-from fdsl_gen.formulas.warp import EDGE, TRANSFORMS, canny, draw_transform, load_grey, warp
+from fdsl_gen.formulas.warp import EDGE, TRANSFORMS, canny, draw_transform, warp
 from fdsl_gen.recipe import MAX_CLASSES, MAX_SIZE, Recipe, derive_seed, option
 from fdsl_gen.recipes.fractaldb import csv_bytes
 from fdsl_gen.registry import register_recipe
@@ -78,6 +80,23 @@ class Real1P(Recipe):
         table = np.concatenate([np.arange(self.num_classes)[:, None], self.draws], axis=1)
         return {"params/edges.png": encode_png(self.edges, self.levels),
                 "params/transforms.csv": csv_bytes(table, fmt="%.17g")}
+
+
+def load_grey(path, size):
+    """The photo as uint8 grey (ITU-R 601 luma), upright, centre-cropped square, size x size."""
+    try:
+        with Image.open(path) as pil:
+            # a camera's EXIF orientation tag says how the stored pixels must turn to stand upright
+            grey = np.asarray(ImageOps.exif_transpose(pil).convert("L"))
+    except FileNotFoundError:
+        raise UserError(f"image {path} does not exist") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise UserError(f"cannot read image {path}: {err}") from None
+    height, width = grey.shape
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = grey[top:top + side, left:left + side]
+    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
 
 
 def _check(config):

@@ -8,7 +8,8 @@ import skimage.data
 import webdataset as wds
 from PIL import Image
 
-from fdsl_gen.formulas.warp import TRANSFORMS, canny, draw_transform, load_grey, warp
+from fdsl_gen.formulas.warp import TRANSFORMS, canny, draw_transform, warp
+from fdsl_gen.recipes.real1p import load_grey
 
 PHOTOS = Path(skimage.data.data_dir)
 CAMERA = PHOTOS / "camera.png"  # grey photo
