@@ -40,11 +40,29 @@ def encode_png(image, levels=None):
         return _pil_png(_colour_image(image))
     if levels is None:
         levels = np.flatnonzero(np.bincount(image.ravel(), minlength=256))
+    else:
+        check_levels(image, levels)
     if len(levels) <= 2:
         return _bilevel_png(image, levels)
     if len(levels) > 16:
         return _grey_png(image)
     return _pil_png(_palette_image(image, levels))
+
+
+def check_levels(image, levels):
+    """Refuse an image with a grey level outside the `levels` hint: the 1-bit
+    path would map it to the high level and change the pixels unseen."""
+    if len(levels) >= 256:
+        return
+    if len(levels) <= 2:
+        inside = sum(np.count_nonzero(image == level) for level in set(levels))
+    else:
+        allowed = np.zeros(256, bool)
+        allowed[list(levels)] = True
+        inside = np.count_nonzero(allowed[image])
+    if inside != image.size:
+        found = np.flatnonzero(np.bincount(image.ravel(), minlength=256)).tolist()
+        raise ValueError(f"image holds grey levels {found}, outside the levels hint {list(levels)}")
 
 
 def _bilevel_png(image, levels):

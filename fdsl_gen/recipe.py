@@ -61,12 +61,22 @@ def _number(value):
 
 
 class Recipe:
-    """Base of all recipes. Subclasses set `Config` and implement the hooks."""
+    """The contract of a dataset recipe.
 
-    name = ""
+    Subclasses set `Config`, a frozen dataclass whose fields are the
+    recipe's options; it declares `size` and `instances` (images per class),
+    which the defaults of `image_shape` and `samples_per_class` read. They
+    implement `num_classes` and `render_group`, and may narrow `levels`.
+    """
+
+    name = ""  # the registered name
     Config = None
-    loss = "ce"
+    loss = "ce"  # the training loss the manifest names: "ce", or "lpce" for one-fractal datasets
     group_size = 1
+    # The sorted grey levels any image may hold, or None to find them per
+    # image; a hint lets the encoder skip the scan, and an image outside it
+    # is refused (see encode.check_levels).
+    levels = None
 
     def __init__(self, config, seed, progress=None):
         """`progress(index, ...)`, when given, is called as slow set-up work advances."""
@@ -115,3 +125,26 @@ class Recipe:
             digest.update(path.encode())
             digest.update(data)
         return digest.hexdigest()
+
+
+class Search:
+    """The contract of a parameter search: categories written as CSV files into a folder.
+
+    `Config` is a frozen dataclass of the search's options that declares
+    `categories`; a search's result depends on its config and seed only,
+    never on the number of threads.
+    """
+
+    name = ""  # the registered name
+    Config = None
+
+    def __init__(self, config, seed):
+        check_options(config, seed)
+        self.config = config
+        self.seed = seed
+
+    def run(self, out, threads, on_accept):
+        """Write `%05d.csv` per accepted category into folder `out`, calling
+        `on_accept(index, system, score, trials)` for each; returns a JSON-able
+        summary with at least `trials`."""
+        raise NotImplementedError

@@ -32,8 +32,7 @@ def render_shard(recipe, plan, split, index):
             rendered.append((image, dict(meta, cls=piece.cls)))
     start, _ = plan.shard_range(split, index)
     order = plan.shard_order(split, index)
-    levels = getattr(recipe, "levels", None)
-    return [(f"{start + k:09d}", encode_png(rendered[j][0], levels), rendered[j][1])
+    return [(f"{start + k:09d}", encode_png(rendered[j][0], recipe.levels), rendered[j][1])
             for k, j in enumerate(order)]
 
 

@@ -17,8 +17,8 @@ from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import ifs3d
 from fdsl_gen.formulas.ifs_search import sequential_search
 from fdsl_gen.params import first_category_files, read_system, read_table, write_system
-from fdsl_gen.recipe import (MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SEED, MAX_SIZE, Recipe,
-                             check_options, derive_seed, option)
+from fdsl_gen.recipe import (MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SEED, MAX_SIZE, Recipe, Search,
+                             derive_seed, option)
 from fdsl_gen.recipes.fractaldb import csv_bytes
 from fdsl_gen.registry import register_recipe, register_search
 
@@ -105,15 +105,10 @@ class ExFractalDBSearchConfig:
 
 
 @register_search("exfractaldb")
-class ExFractalDBSearch:
+class ExFractalDBSearch(Search):
     """The reference's 3D IFS search: 2..7 maps, p ~ |det|, per-axis variance test."""
 
     Config = ExFractalDBSearchConfig
-
-    def __init__(self, config, seed):
-        check_options(config, seed)
-        self.config = config
-        self.seed = seed
 
     def run(self, out, threads, on_accept):
         """Write %05d.csv (N rows of a..l, p) per accepted category; returns the summary."""

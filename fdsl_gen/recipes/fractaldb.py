@@ -15,8 +15,8 @@ from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import ifs2d
 from fdsl_gen.formulas.ifs_search import search
 from fdsl_gen.params import read_systems, read_weights, weight_rows, write_system
-from fdsl_gen.recipe import (MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SEED, MAX_SIZE, Recipe,
-                             check_options, option)
+from fdsl_gen.recipe import (MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SEED, MAX_SIZE, Recipe, Search,
+                             option)
 from fdsl_gen.registry import register_recipe, register_search
 
 FLIPS = (
@@ -167,18 +167,15 @@ class FractalDBSearchConfig:
 
 
 @register_search("fractaldb")
-class FractalDBSearch:
+class FractalDBSearch(Search):
     """The official random search; seed 1 gives the published FractalDB set."""
 
     Config = FractalDBSearchConfig
-    default_seed = 1
 
     def __init__(self, config, seed):
-        check_options(config, seed)
+        super().__init__(config, seed)
         if config.fill_rate == 0:
             raise UserError("--fill-rate must be in (0, 1]")
-        self.config = config
-        self.seed = seed
 
     def run(self, out, threads, on_accept):
         """Write %05d.csv per accepted category; returns the search summary."""

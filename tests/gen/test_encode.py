@@ -55,3 +55,10 @@ def test_any_grey_hint_writes_8_bit_grey_without_a_palette():
     with Image.open(io.BytesIO(data)) as pil:
         assert pil.mode == "L"
     assert np.array_equal(decode_png(data), image)
+
+
+@pytest.mark.parametrize("levels", [(0, 127), (0, 50, 90)])
+def test_a_wrong_levels_hint_is_refused_not_written(levels):
+    image = sparse((0, 60, 127))
+    with pytest.raises(ValueError, match="outside the levels hint"):
+        encode_png(image, levels)
