@@ -31,8 +31,9 @@ from PIL import Image, ImageDraw
 from fdsl_gen.encode import encode_png
 from fdsl_gen.formulas.contours import PERM
 from fdsl_gen.plan import Plan
-from fdsl_gen.recipes.rcdb import RCDB, RCDBConfig
-from fdsl_gen.recipes.visualatom import VisualAtom, VisualAtomConfig
+from fdsl_gen.configs import RCDBConfig, VisualAtomConfig
+from fdsl_gen.recipes.rcdb import RCDB
+from fdsl_gen.recipes.visualatom import VisualAtom
 from fdsl_gen.runner import render_shards
 from fdsl_gen.shardwriter import write_shard
 

@@ -25,8 +25,11 @@ from PIL import Image
 
 from fdsl_gen.inspect import iter_samples
 from fdsl_gen.plan import Plan
-from fdsl_gen.recipes.exfractaldb import (ExFractalDB, ExFractalDBConfig, MVFractalDB, MVFractalDBConfig,
-                                          instance_weights, search, weighted)
+from fdsl_gen.configs import ExFractalDBConfig, MVFractalDBConfig
+from fdsl_gen.families.ifs3d import instance_weights, weighted
+from fdsl_gen.formulas.ifs_search import search3d as search
+from fdsl_gen.recipes.exfractaldb import ExFractalDB
+from fdsl_gen.recipes.mvfractaldb import MVFractalDB
 from fdsl_gen.runner import render_shards
 from fdsl_gen.shardwriter import write_shard
 

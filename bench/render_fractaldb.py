@@ -24,7 +24,8 @@ import reference_fractaldb as ref  # noqa: E402
 from fdsl_gen.encode import encode_png  # noqa: E402
 from fdsl_gen.formulas.ifs_search import search  # noqa: E402
 from fdsl_gen.plan import Plan  # noqa: E402
-from fdsl_gen.recipes.fractaldb import FractalDB, FractalDBConfig  # noqa: E402
+from fdsl_gen.configs import FractalDBConfig  # noqa: E402
+from fdsl_gen.recipes.fractaldb import FractalDB  # noqa: E402
 from fdsl_gen.runner import render_shards  # noqa: E402
 from fdsl_gen.shardwriter import write_shard  # noqa: E402
 

@@ -21,7 +21,8 @@ from distributed import LocalCluster
 
 from fdsl_gen.formulas.ifs_search import search
 from fdsl_gen.plan import Plan
-from fdsl_gen.recipes.fractaldb import FractalDB, FractalDBConfig
+from fdsl_gen.configs import FractalDBConfig
+from fdsl_gen.recipes.fractaldb import FractalDB
 from fdsl_gen.runner import render_shards
 
 

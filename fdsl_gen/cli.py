@@ -126,10 +126,10 @@ def render_options(command):
     return common_options(command)
 
 
-def add_render_command(name, recipe_class):
-    @render.command(name, help=(recipe_class.__doc__ or recipe_class.name).strip().splitlines()[0])
+def add_render_command(name, entry):
+    @render.command(name, help=entry.summary)
     @render_options
-    @config_options(recipe_class.Config)
+    @config_options(entry.config)
     def command(seed, out, workers, quiet, dataset_name, samples_per_shard, val_fraction,
                 shard_range, task_index, num_tasks, engine, scheduler, **values):
         run = pipeline.RunOptions(workers, quiet, shard_range, task_index, num_tasks,
@@ -148,19 +148,19 @@ def engine_address(engine, scheduler):
     return scheduler
 
 
-def add_search_command(name, search_class):
-    @search.command(name, help=(search_class.__doc__ or name).strip().splitlines()[0])
+def add_search_command(name, entry):
+    @search.command(name, help=entry.summary)
     @common_options
-    @config_options(search_class.Config)
+    @config_options(entry.config)
     def command(seed, out, workers, quiet, **values):
         pipeline.run_search(name, out, seed=seed, workers=workers, quiet=quiet, **values)
     return command
 
 
-for _name in registry.list_recipes():
-    add_render_command(_name, registry.lookup("recipe", _name))
-for _name in registry.list_searches():
-    add_search_command(_name, registry.lookup("search", _name))
+for _name, _entry in sorted(registry.entries("recipe").items()):
+    add_render_command(_name, _entry)
+for _name, _entry in sorted(registry.entries("search").items()):
+    add_search_command(_name, _entry)
 
 
 @main.command("verify")

@@ -1,8 +1,9 @@
-"""IFS parameter files in the official FractalDB CSV format.
+"""Parameter I/O: IFS parameter files in the official FractalDB CSV format, weight tables.
 
 One file per category, `%05d.csv`, no header, one row a,b,c,d,e,f,p per map,
 values written with `%.18e` so that they read back bit for bit.
 """
+import io
 import os
 import re
 from pathlib import Path
@@ -86,7 +87,13 @@ def first_category_files(folder, limit=0):
 
 def read_systems(folder, limit=0, columns=7):
     """The first `limit` categories of a folder (all when limit is 0)."""
-    return [read_system(f, columns) for f in first_category_files(folder, limit)]
+    return read_named_systems(folder, limit, columns)[0]
+
+
+def read_named_systems(folder, limit=0, columns=7):
+    """(systems, file names) of the first `limit` categories of a folder (all when limit is 0)."""
+    files = first_category_files(folder, limit)
+    return [read_system(f, columns) for f in files], [f.name for f in files]
 
 
 def weight_rows(k):
@@ -105,5 +112,13 @@ def weight_rows(k):
     return np.array(rows, dtype=np.float64)
 
 
-def read_weights(path):
-    return read_table(path, 6, "weight file")
+def read_weights(path, columns=6):
+    """A weight table: one row of factors per variant (6 columns for 2D systems, 12 for 3D)."""
+    return read_table(path, columns, "weight file")
+
+
+def csv_bytes(table, fmt="%.18e"):
+    """A table as the CSV bytes stored beside the shards (`%.18e` reads back bit for bit)."""
+    buffer = io.BytesIO()
+    np.savetxt(buffer, table, delimiter=",", fmt=fmt)
+    return buffer.getvalue()

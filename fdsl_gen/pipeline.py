@@ -49,7 +49,8 @@ def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=100
     started = time.time()
     name = recipe if name is None else name
     folder = Path(out) if out is not None else DEFAULT_ROOT / name
-    built = create_recipe(recipe, seed=seed, progress=None if run.quiet else category_progress(), **options)
+    built = create_recipe(recipe, seed=seed, progress=None if run.quiet else category_progress(),
+                          threads=run.workers, **options)
     plan = Plan(built.num_classes, built.samples_per_class, built.group_size, seed, samples_per_shard,
                 val_fraction)
     tasks = task_selection(plan, run)

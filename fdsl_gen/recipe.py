@@ -9,55 +9,15 @@ flipped four ways) is done once. Every random draw of a group comes from
 import dataclasses
 import hashlib
 import json
-import math
 
 import numpy as np
 
-from fdsl_gen.errors import UserError
-
-# Upper bounds that keep one image, one point cloud and one dataset plan in memory.
-MAX_SIZE = 8192
-MAX_POINTS = 10_000_000
-MAX_CLASSES = 1_000_000
-MAX_SAMPLES_PER_CLASS = 1_000_000
-MAX_SEED = 2**63 - 1
-
+from fdsl_gen.configs import check_options
+from fdsl_gen.params import write_system
 
 def derive_seed(*words):
     """A 64-bit seed from integers, stable across platforms and numpy versions."""
     return int(np.random.SeedSequence([int(w) for w in words]).generate_state(1, np.uint64)[0])
-
-
-def option(default, help, choices=None, low=None, high=None):
-    """A config field that is also a CLI option (`--field-name`), valid in [low, high]."""
-    meta = {"help": help, "low": low, "high": high}
-    if choices:
-        meta["choices"] = tuple(choices)
-    return dataclasses.field(default=default, metadata=meta)
-
-
-def check_options(config, seed):
-    """Raise UserError, naming the option, for the first value out of its declared bounds."""
-    check_bounds("--seed", seed, 0, MAX_SEED)
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            check_bounds("--" + field.name.replace("_", "-"), value, field.metadata.get("low"),
-                         field.metadata.get("high"))
-
-
-def check_bounds(flag, value, low=None, high=None):
-    """One line naming `flag` when `value` is not finite or lies outside [low, high]."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise UserError(f"{flag} must be a finite number, not {value}")
-    if low is not None and value < low:
-        raise UserError(f"{flag} must be at least {_number(low)}, not {_number(value)}")
-    if high is not None and value > high:
-        raise UserError(f"{flag} must be at most {_number(high)}, not {_number(value)}")
-
-
-def _number(value):
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class Recipe:
@@ -78,8 +38,9 @@ class Recipe:
     # is refused (see encode.check_levels).
     levels = None
 
-    def __init__(self, config, seed, progress=None):
-        """`progress(index, ...)`, when given, is called as slow set-up work advances."""
+    def __init__(self, config, seed, progress=None, threads=1):
+        """`progress(index, ...)`, when given, is called as slow set-up work advances, which
+        runs on `threads` threads (class set-up, inline searches); the result never depends on it."""
         check_options(config, seed)
         self.config = config
         self.seed = seed
@@ -131,20 +92,31 @@ class Search:
     """The contract of a parameter search: categories written as CSV files into a folder.
 
     `Config` is a frozen dataclass of the search's options that declares
-    `categories`; a search's result depends on its config and seed only,
-    never on the number of threads.
+    `categories`; subclasses implement `find` and name their score. The
+    result depends on the config and seed only, never on the thread count.
     """
 
     name = ""  # the registered name
     Config = None
+    score_name = "scores"  # the summary's key for the accepted categories' scores
 
     def __init__(self, config, seed):
         check_options(config, seed)
         self.config = config
         self.seed = seed
 
-    def run(self, out, threads, on_accept):
-        """Write `%05d.csv` per accepted category into folder `out`, calling
-        `on_accept(index, system, score, trials)` for each; returns a JSON-able
-        summary with at least `trials`."""
+    def find(self, threads, on_accept):
+        """Search, calling `on_accept(index, system, score, trials)` per category found; returns the trials."""
         raise NotImplementedError
+
+    def run(self, out, threads, on_accept):
+        """Write `%05d.csv` per accepted category into folder `out`; returns a JSON-able summary."""
+        scores = []
+
+        def accept(index, system, score, trials):
+            write_system(out / f"{index:05d}.csv", system)
+            scores.append(score.tolist() if hasattr(score, "tolist") else score)
+            on_accept(index, system, score, trials)
+
+        trials = self.find(threads, accept)
+        return {"trials": trials, "accept_rate": len(scores) / trials, self.score_name: scores}

@@ -1,57 +1,64 @@
-"""Recipes and searches by name, and the factories that build them (timm's `create_model` manner)."""
+"""Recipes and searches by name, and the factories that build them (timm's `create_model` manner).
+
+An entry names a config class (the options, light to import) and the class
+that renders, as "module:Class"; that module, with its numba kernels, is
+imported only when `create_recipe` or `load` asks for it, so listing the
+recipes and their options costs no compilation. The entries themselves are
+in fdsl_gen/recipes/__init__.py.
+"""
 import dataclasses
+import importlib
 
 from fdsl_gen.errors import UserError
 
-RECIPES = {}
-SEARCHES = {}
-_TABLES = {"recipe": RECIPES, "search": SEARCHES}
+_TABLES = {"recipe": {}, "search": {}}
 
 
-def register(kind, name):
-    """Class decorator: `@register("recipe", "rcdb")` lists the class under `name`."""
-    def add(cls):
-        cls.name = name
-        _TABLES[kind][name] = cls
-        return cls
-    return add
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    kind: str
+    name: str
+    config: type
+    target: str  # "package.module:Class"
+
+    @property
+    def summary(self):
+        """The first line of the config's docstring: the command's one-line help."""
+        return (self.config.__doc__ or self.name).strip().splitlines()[0]
+
+    def load(self):
+        """The class, its module imported now."""
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
 
 
-def register_recipe(name):
-    return register("recipe", name)
+def register(kind, name, config, target):
+    """List a recipe or search (`kind`) as `name`, with its config class and "module:Class" target."""
+    if name in _TABLES[kind]:
+        raise ValueError(f"{kind} {name!r} is registered twice")
+    _TABLES[kind][name] = Entry(kind, name, config, target)
 
 
-def register_search(name):
-    return register("search", name)
+def entries(kind):
+    """{name: Entry} of every registered recipe or search."""
+    import fdsl_gen.recipes  # noqa: F401  (the table of entries; imports no kernel)
+    return _TABLES[kind]
 
 
 def lookup(kind, name):
-    """The class registered as `name`; a user error naming the known ones otherwise."""
-    import fdsl_gen.recipes  # noqa: F401  (fills the tables)
-    table = _TABLES[kind]
+    """The entry registered as `name`; a user error naming the known ones otherwise."""
+    table = entries(kind)
     if name not in table:
-        known = ", ".join(sorted(table)) or "none"
-        raise UserError(f"unknown {kind} {name!r} (known: {known})")
+        raise UserError(f"unknown {kind} {name!r} (known: {', '.join(sorted(table)) or 'none'})")
     return table[name]
 
 
 def list_recipes():
-    import fdsl_gen.recipes  # noqa: F401  (fills the tables)
-    return sorted(RECIPES)
+    return sorted(entries("recipe"))
 
 
 def list_searches():
-    import fdsl_gen.recipes  # noqa: F401  (fills the tables)
-    return sorted(SEARCHES)
-
-
-def recipe_config(name):
-    """The config dataclass of recipe `name`: its fields are the recipe's options."""
-    return lookup("recipe", name).Config
-
-
-def search_config(name):
-    return lookup("search", name).Config
+    return sorted(entries("search"))
 
 
 def build_config(config_class, options):
@@ -67,12 +74,12 @@ def build_config(config_class, options):
     return config_class(**values)
 
 
-def create_recipe(name, *, seed=1, progress=None, **options):
-    """The recipe `name` built from config `options` (defaults for the rest)."""
-    cls = lookup("recipe", name)
-    return cls(build_config(cls.Config, options), seed, progress=progress)
+def create_recipe(name, *, seed=1, progress=None, threads=1, **options):
+    """The recipe `name` built from config `options` (defaults for the rest) on `threads` threads."""
+    entry = lookup("recipe", name)
+    return entry.load()(build_config(entry.config, options), seed, progress=progress, threads=threads)
 
 
 def create_search(name, *, seed=1, **options):
-    cls = lookup("search", name)
-    return cls(build_config(cls.Config, options), seed)
+    entry = lookup("search", name)
+    return entry.load()(build_config(entry.config, options), seed)

@@ -1,7 +1,9 @@
 """Random category searches over one legacy RandomState stream, trial for trial.
 
 The official FractalDB search consumes the stream in the reference's order
-and accepts a trial when its point image fills at least `fill` of the canvas.
+and accepts a trial when its point image fills at least `fill` of the canvas;
+the ExFractalDB search draws 3D systems and accepts a cloud that varies
+enough on every axis.
 The stream is drawn in order on the calling thread, while each trial's
 chaos game and test run on a thread pool (the kernels release the GIL), so
 the accepted set is the reference's whatever the thread count.
@@ -11,7 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from fdsl_gen.formulas import ifs3d
 from fdsl_gen.formulas.ifs2d import chaos_game, fill_rate, orbit_fill_rate, to_pixels
+
+PARAMS_3D = 12  # a..l of a 3D map; its file row adds p
 
 
 def draw_trial(rs, points):
@@ -70,3 +75,33 @@ def search(categories, seed=1, fill=0.2, points=100_000, size=512, threads=1, on
     return sequential_search(categories, seed, lambda rs: draw_trial(rs, points),
                              lambda system, u: trial_fill(system, u, size), lambda rate: rate >= fill,
                              threads, on_accept)
+
+
+def draw_trial3d(rs, points):
+    """One 3D trial's system (2..7 maps, p ~ |det|) and chaos-game uniforms, in the reference's order."""
+    nmaps = rs.randint(2, 8)
+    system = np.zeros((nmaps, PARAMS_3D + 1))
+    total = 0.0
+    for m in range(nmaps):
+        row = rs.uniform(-1.0, 1.0, PARAMS_3D)
+        prob = abs(np.linalg.det(row[:9].reshape(3, 3)))
+        total += prob
+        system[m, :PARAMS_3D] = row
+        system[m, PARAMS_3D] = prob
+    system[:, PARAMS_3D] /= total
+    return system, rs.random_sample(points)
+
+
+def trial_variances(system, u):
+    """Per-axis variance of the normalised cloud; NaN when it diverges or collapses."""
+    points = ifs3d.point_cloud(system, u)
+    return np.full(3, np.nan) if points is None else ifs3d.variances(points)
+
+
+def search3d(categories, seed=1, variance=0.05, points=10_000, threads=1, on_accept=None):
+    """The first `categories` 3D systems whose cloud varies by more than `variance` on each axis.
+
+    Returns ([(system, variances)], trials), whatever `threads` is.
+    """
+    return sequential_search(categories, seed, lambda rs: draw_trial3d(rs, points), trial_variances,
+                             lambda found: bool((found > variance).all()), threads, on_accept)

@@ -9,21 +9,18 @@ their parameters can be saved beside the shards; images are FractalDB
 patch_gray canvases, and instance j of a class differs from the others only
 by its patch masks.
 """
-import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
+from fdsl_gen.configs import OnePFracConfig
 from fdsl_gen.errors import UserError
+from fdsl_gen.families.ifs2d import GREY_LEVELS, chaos_uniforms, draw, grey_patches, system_pixels
 from fdsl_gen.formulas import ifs2d
 from fdsl_gen.formulas.sigma import (SIGMA_MARGIN, apply_perturbation, perturbation, sample_system,
                                      sigma_factor, sigma_range)
-from fdsl_gen.params import read_system
-from fdsl_gen.recipe import (MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SIZE, Recipe, derive_seed,
-                             option)
-from fdsl_gen.recipes.fractaldb import chaos_uniforms, csv_bytes, draw, system_pixels
-from fdsl_gen.registry import register_recipe
+from fdsl_gen.params import csv_bytes, read_system
+from fdsl_gen.recipe import Recipe, derive_seed
 
 _BASE, _PERTURB = 1, 2
 # Instance 0 of every class is the image its fill test drew; it is kept,
@@ -31,37 +28,21 @@ _BASE, _PERTURB = 1, 2
 _FIRST_IMAGES_BYTES = 128 * 2**20
 
 
-@dataclass(frozen=True)
-class OnePFracConfig:
-    params: str = option("", "CSV of the base system (rows a,b,c,d,e,f,p) instead of sampling one")
-    sigma: float = option(3.5, "target sigma-factor of the sampled base (drawn within +-0.1)")
-    maps: int = option(2, "maps of the sampled base system", low=1, high=1000)
-    classes: int = option(1000, "perturbed systems L, one class each", low=1, high=MAX_CLASSES)
-    delta: float = option(0.1, "perturbation strength", low=0, high=1)
-    perturb: str = option("mul", "a..f times U(1-delta, 1+delta) (reference code) or plus "
-                          "U(-delta/2, delta/2) (paper)", choices=("mul", "add"))
-    instances: int = option(1, "images per class (they differ by their patch masks)", low=1, high=MAX_SAMPLES_PER_CLASS)
-    size: int = option(512, "image side in pixels", low=16, high=MAX_SIZE)
-    points: int = option(100_000, "chaos-game points per image", low=2, high=MAX_POINTS)
-    fill_rate: float = option(0.05, "a class whose image fills at most this share is drawn again", low=0, high=1)
-    retries: int = option(1000, "re-draws allowed per class before giving up", low=0, high=MAX_SAMPLES_PER_CLASS)
-
-
-@register_recipe("1p-frac")
 class OnePFrac(Recipe):
     """1p-frac: one sigma-factor fractal, L perturbed classes (LPCE)."""
 
+    name = "1p-frac"
     Config = OnePFracConfig
     loss = "lpce"
+    levels = GREY_LEVELS
 
-    def __init__(self, config, seed, progress=None):
-        super().__init__(config, seed, progress)
+    def __init__(self, config, seed, progress=None, threads=1):
+        super().__init__(config, seed, progress, threads)
         _check(config)
         self.base, self.sigma_drawn = self._base_system()
         self.u = chaos_uniforms(config.points)
-        self.levels = (0, ifs2d.PATCH_VALUE)
         self.keep_first = config.classes * config.size ** 2 // 8 <= _FIRST_IMAGES_BYTES
-        classes = _resolve_all(self, progress)
+        classes = _resolve_all(self, progress, threads)
         self.systems = np.stack([c[0] for c in classes])
         self.draws = np.stack([c[1] for c in classes])
         self.attempts = np.array([c[2] for c in classes])
@@ -102,7 +83,7 @@ class OnePFrac(Recipe):
             draws = perturbation(len(self.base), config.delta, config.perturb, rng)
             system = apply_perturbation(self.base, draws, config.perturb)
             px, py = system_pixels(system, self.u, config.size)
-            canvas = ifs2d.draw_patches(px, py, config.size, masks[:len(px)], ifs2d.GRAY)
+            canvas = grey_patches(px, py, config.size, masks[:len(px)])
             fill = np.count_nonzero(canvas) / config.size ** 2
             if fill > config.fill_rate:
                 return system, draws, attempt, fill, np.packbits(canvas) if self.keep_first else None
@@ -126,8 +107,7 @@ class OnePFrac(Recipe):
     def _first_image(self, cls):
         size = self.config.size
         bits = np.unpackbits(self.first_images[cls], count=size * size).reshape(size, size)
-        # draw() returns the canvas flipped top-bottom, as the reference saves it
-        return np.ascontiguousarray(bits[::-1] * np.uint8(ifs2d.PATCH_VALUE))
+        return bits * np.uint8(ifs2d.PATCH_VALUE)
 
     def describe(self):
         return dict(super().describe(), base=self.base.tolist(), sigma_drawn=self.sigma_drawn,
@@ -143,10 +123,10 @@ class OnePFrac(Recipe):
         return {"params/base.csv": csv_bytes(self.base), "params/classes.csv": csv_bytes(table, fmt="%.17g")}
 
 
-def _resolve_all(recipe, progress):
-    """Every class, resolved on a thread pool (the kernels release the GIL)."""
+def _resolve_all(recipe, progress, threads):
+    """Every class, resolved on `threads` threads (the kernels release the GIL)."""
     classes = []
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         for cls, found in enumerate(pool.map(recipe.resolve_class, range(recipe.config.classes))):
             classes.append(found)
             if progress is not None:

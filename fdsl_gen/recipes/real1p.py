@@ -8,44 +8,32 @@ second instance would repeat it byte for byte (variety comes from training
 augmentation).
 """
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from fdsl_gen.configs import Real1PConfig
 from fdsl_gen.encode import encode_png
 from fdsl_gen.errors import UserError
-from fdsl_gen.formulas.warp import EDGE, TRANSFORMS, canny, draw_transform, warp
-from fdsl_gen.recipe import MAX_CLASSES, MAX_SIZE, Recipe, derive_seed, option
-from fdsl_gen.recipes.fractaldb import csv_bytes
-from fdsl_gen.registry import register_recipe
+from fdsl_gen.formulas.warp import EDGE, canny, draw_transform, warp
+from fdsl_gen.params import csv_bytes
+from fdsl_gen.recipe import Recipe, derive_seed
 
 _TRANSFORM = 3
 
 
-@dataclass(frozen=True)
-class Real1PConfig:
-    image: str = option("", "the photo (any format Pillow reads)")
-    classes: int = option(1000, "perturbed copies L, one class each", low=1, high=MAX_CLASSES)
-    delta: float = option(0.1, "each transform parameter is drawn in [-delta/2, delta/2]", low=0, high=2)
-    transform: str = option("affine", "perturbation family", choices=TRANSFORMS)
-    elastic_grid: int = option(4, "elastic: control points per side of the displacement lattice", low=2, high=MAX_SIZE)
-    canny_low: float = option(100.0, "Canny hysteresis: lower gradient threshold", low=0)
-    canny_high: float = option(200.0, "Canny hysteresis: upper gradient threshold")
-    size: int = option(512, "image side in pixels (the photo is centre-cropped square)", low=16, high=MAX_SIZE)
-
-
-@register_recipe("real1p")
 class Real1P(Recipe):
     """Single real image: Canny edges of one photo, L transformed classes (LPCE)."""
 
+    name = "real1p"
     Config = Real1PConfig
     loss = "lpce"
+    levels = (0, EDGE)
 
-    def __init__(self, config, seed, progress=None):
-        super().__init__(config, seed, progress)
+    def __init__(self, config, seed, progress=None, threads=1):
+        super().__init__(config, seed, progress, threads)
         _check(config)
         self.edges = canny(load_grey(config.image, config.size), config.canny_low, config.canny_high)
         if not self.edges.any():
@@ -53,7 +41,6 @@ class Real1P(Recipe):
                             f"{config.canny_low:g}/{config.canny_high:g}; lower --canny-low/--canny-high")
         self.image_sha256 = hashlib.sha256(Path(config.image).read_bytes()).hexdigest()
         self.draws = np.stack([self._draws(cls) for cls in range(config.classes)])
-        self.levels = (0, EDGE)
 
     @property
     def num_classes(self):

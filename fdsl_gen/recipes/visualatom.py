@@ -5,45 +5,20 @@ start radius r0, oval stretch and two wave frequencies n1, n2; an instance
 only moves the centre (and draws its own noise and grey levels). Each orbit
 pushes vertex v outward by w - N with
 N = c pnoise1 - c - 0.5 sin(n1 theta_v) - 0.5 sin(n2 theta_v), grey 1-px
-lines on black. Seeding, scaling and blank checks are RCDB's (see rcdb.py).
+lines on black. Seeding, scaling and blank checks are the contour family's
+(fdsl_gen/families/contours.py).
 """
-from dataclasses import dataclass
-
 import numpy as np
 
+from fdsl_gen.configs import VisualAtomConfig
 from fdsl_gen.errors import UserError
-from fdsl_gen.recipe import MAX_POINTS, MAX_SIZE, option
-from fdsl_gen.recipes.rcdb import ContourConfig, ContourRecipe, centre, check_range
-from fdsl_gen.registry import register_recipe
+from fdsl_gen.families.contours import ContourRecipe, centre, check_range, vertex_angles
 
 
-@dataclass(frozen=True)
-class VisualAtomConfig(ContourConfig):
-    vertices_min: int = option(200, "vertices ~ randint(vertices-min, vertices-max), per category",
-                               low=3, high=MAX_POINTS)
-    vertices_max: int = option(1000, "most vertices", low=3, high=MAX_POINTS)
-    orbits_min: int = option(1, "orbits (polygons) ~ randint(orbits-min, orbits-max), per category",
-                             low=1, high=MAX_POINTS)
-    orbits_max: int = option(200, "most orbits", low=1, high=MAX_POINTS)
-    noise_min: float = option(0.0, "noise spread c ~ U(noise-min, noise-max), per category", low=0)
-    noise_max: float = option(4.0, "largest noise spread c")
-    step_min: float = option(0.0, "outward step w ~ U(step-min, step-max), per category")
-    step_max: float = option(0.1, "largest outward step w")
-    radius_min: int = option(10, "start radius ~ randint(radius-min, radius-max), per category", low=0)
-    radius_max: int = option(60, "largest start radius")
-    oval_min: float = option(1.0, "x and y stretch of the start polygon ~ U(oval-min, oval-max), per category", low=0)
-    oval_max: float = option(2.0, "largest stretch")
-    frequency_min: int = option(0, "wave frequencies n1, n2 ~ randint(frequency-min, frequency-max), "
-                                "n2 != n1 unless n1 is 0", low=0)
-    frequency_max: int = option(20, "highest wave frequency")
-    offset: int = option(512, "centre = (512 + randint(-offset, offset)) / 2 on each axis, per instance",
-                         low=0, high=MAX_SIZE)
-
-
-@register_recipe("visualatom")
 class VisualAtom(ContourRecipe):
     """VisualAtom: radial contours with sine-wave orbits, grey 1-px lines on black."""
 
+    name = "visualatom"
     Config = VisualAtomConfig
     background = 0
     amp_factor = 1.0
@@ -67,13 +42,13 @@ class VisualAtom(ContourRecipe):
 
     def draw_instance(self, params, rng):
         cx, cy = centre(rng, self.config.offset)
-        angles = 2 * np.pi / params["vertices"] * np.arange(params["vertices"])
+        angles = vertex_angles(params["vertices"])
         start_x = np.cos(angles) * params["radius"] * params["oval_x"]
         start_y = np.sin(angles) * params["radius"] * params["oval_y"]
         return start_x, start_y, cx, cy, {"cx": cx, "cy": cy}
 
     def offsets(self, params):
-        angles = 2 * np.pi / params["vertices"] * np.arange(params["vertices"])
+        angles = vertex_angles(params["vertices"])
         return (-params["c"] - 0.5 * np.sin(angles * params["n1"]) - 0.5 * np.sin(angles * params["n2"]))
 
 

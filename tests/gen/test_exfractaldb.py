@@ -13,8 +13,12 @@ from PIL import Image
 
 from fdsl_gen.cli import main
 from fdsl_gen.formulas import ifs3d
-from fdsl_gen.recipes.exfractaldb import (ExFractalDB, ExFractalDBConfig, MVFractalDB, MVFractalDBConfig,
-                                          instance_weights, search, trial_variances, weighted)
+from fdsl_gen.configs import ExFractalDBConfig, MVFractalDBConfig
+from fdsl_gen.families.ifs3d import instance_weights, weighted
+from fdsl_gen.formulas.ifs_search import search3d as search
+from fdsl_gen.formulas.ifs_search import trial_variances
+from fdsl_gen.recipes.exfractaldb import ExFractalDB
+from fdsl_gen.recipes.mvfractaldb import MVFractalDB
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from render_exfractaldb import reference_accepts, reference_trial  # noqa: E402

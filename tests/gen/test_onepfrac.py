@@ -11,7 +11,8 @@ import reference_fractaldb as ref
 from fdsl_gen.formulas import ifs2d
 from fdsl_gen.formulas.sigma import sigma_factor
 from fdsl_gen.params import read_system
-from fdsl_gen.recipes.onepfrac import OnePFrac, OnePFracConfig
+from fdsl_gen.configs import OnePFracConfig
+from fdsl_gen.recipes.onepfrac import OnePFrac
 
 SMALL = ("--classes", 8, "--size", 64, "--points", 5000, "--samples-per-shard", 3, "--quiet")
 

@@ -10,7 +10,8 @@ import webdataset as wds
 from PIL import Image
 
 from fdsl_gen.formulas import contours
-from fdsl_gen.recipes.rcdb import RCDB, RCDBConfig, truncated_exponential_int
+from fdsl_gen.configs import RCDBConfig
+from fdsl_gen.recipes.rcdb import RCDB, truncated_exponential_int
 
 SMALL = ("--size", 64, "--categories", 3, "--instances", 4, "--samples-per-shard", 5, "--quiet")
 

@@ -9,7 +9,8 @@ import webdataset as wds
 from PIL import Image
 
 from fdsl_gen.formulas import contours
-from fdsl_gen.recipes.visualatom import VisualAtom, VisualAtomConfig, frequencies
+from fdsl_gen.configs import VisualAtomConfig
+from fdsl_gen.recipes.visualatom import VisualAtom, frequencies
 
 SMALL = ("--size", 64, "--categories", 3, "--instances", 3, "--orbits-max", 40, "--vertices-max", 400,
          "--samples-per-shard", 4, "--quiet")
