@@ -128,6 +128,8 @@ class OnePFracConfig:
 class Real1PConfig:
     """Single real image: Canny edges of one photo, L transformed classes (LPCE)."""
     image: str = option("", "the photo (any format Pillow reads)")
+    instances: int = option(1, "images per class: 1, the only value (a class's edge map is deterministic, "
+                            "a second image would repeat it)", low=1, high=1)
     classes: int = option(1000, "perturbed copies L, one class each", low=1, high=MAX_CLASSES)
     delta: float = option(0.1, "each transform parameter is drawn in [-delta/2, delta/2]", low=0, high=2)
     transform: str = option("affine", "perturbation family", choices=("affine", "polynomial", "elastic"))
@@ -145,7 +147,7 @@ class ProjectedConfig:
     search_seed: int = option(1, "seed of the inline search", low=0, high=MAX_SEED)
     variance: float = option(0.05, "inline search: minimum per-axis variance", low=0)
     categories: int = option(0, "categories to use (0: all of --params; 1000 with --search)", low=0, high=MAX_CLASSES)
-    images: int = option(1000, "images per category", low=1, high=MAX_SAMPLES_PER_CLASS)
+    instances: int = option(1000, "images per category", low=1, high=MAX_SAMPLES_PER_CLASS)
     size: int = option(224, "image side in pixels", low=16, high=MAX_SIZE)
     points: int = option(10_000, "points of each instance's cloud", low=2, high=MAX_POINTS)
     point_size: int = option(1, "side of each drawn point in pixels", low=1, high=MAX_SIZE)
@@ -159,7 +161,7 @@ class ProjectedConfig:
 @dataclass(frozen=True)
 class ExFractalDBConfig(ProjectedConfig):
     """ExFractalDB: 3D fractals from random viewpoints (direction and roll uniform)."""
-    views: int = option(0, "random views per instance (0: images / instances, rounded up)",
+    views: int = option(0, "random views per weight instance (0: --instances / weight rows, rounded up)",
                         low=0, high=MAX_SAMPLES_PER_CLASS)
 
 

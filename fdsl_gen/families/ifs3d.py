@@ -70,7 +70,7 @@ class ProjectedIFS(Recipe):
                         else instance_weights(config.weight_table))
         self.group_size = self.views_per_instance()
         if self.groups > len(self.weights):
-            raise UserError(f"--images {config.images} needs {self.groups} instances of {self.group_size} "
+            raise UserError(f"--instances {config.instances} needs {self.groups} weight instances of {self.group_size} "
                             f"views, the weight table has {len(self.weights)} rows")
         self._check_categories()
 
@@ -86,12 +86,8 @@ class ProjectedIFS(Recipe):
         return len(self.systems)
 
     @property
-    def samples_per_class(self):
-        return self.config.images
-
-    @property
     def groups(self):
-        return -(-self.config.images // self.group_size)
+        return -(-self.config.instances // self.group_size)
 
     def instance_of(self, group):
         """Weight row of a group: evenly spread over the table, row 0 first."""
@@ -134,7 +130,7 @@ class ProjectedIFS(Recipe):
 
     def describe(self):
         return dict(super().describe(), categories=self.num_classes, views_per_instance=self.group_size,
-                    instances=self.groups, weight_rows=len(self.weights))
+                    weight_instances=self.groups, weight_rows=len(self.weights))
 
     def extra_files(self):
         files = {f"params/{i:05d}.csv": csv_bytes(s) for i, s in enumerate(self.systems)}

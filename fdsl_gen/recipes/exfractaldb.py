@@ -20,7 +20,7 @@ class ExFractalDB(ProjectedIFS):
     def views_per_instance(self):
         if self.config.views < 0:
             raise UserError("--views must not be negative")
-        return self.config.views or -(-self.config.images // len(self.weights))
+        return self.config.views or -(-self.config.instances // len(self.weights))
 
     def cameras(self, rng):
         """Positions uniform on the sphere of radius `distance`; an isotropic random

@@ -46,10 +46,6 @@ class Real1P(Recipe):
     def num_classes(self):
         return self.config.classes
 
-    @property
-    def samples_per_class(self):
-        return 1
-
     def _draws(self, cls):
         rng = np.random.default_rng(derive_seed(self.seed, _TRANSFORM, cls))
         return draw_transform(self.config.transform, self.config.delta, rng, self.config.elastic_grid)

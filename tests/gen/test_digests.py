@@ -21,9 +21,9 @@ RENDERS = {
     "ofdb": ("ofdb", "--params", "{ifs2d}", "--size", 32, "--points", 2000, "--instances", 2),
     "1p-frac": ("1p-frac", "--classes", 4, "--size", 32, "--points", 2000, "--instances", 2),
     "real1p": ("real1p", "--image", PHOTO, "--classes", 4, "--size", 32, "--transform", "elastic"),
-    "exfractaldb": ("exfractaldb", "--params", "{ifs3d}", "--size", 32, "--points", 300, "--images", 4,
+    "exfractaldb": ("exfractaldb", "--params", "{ifs3d}", "--size", 32, "--points", 300, "--instances", 4,
                     "--views", 2),
-    "mvfractaldb": ("mvfractaldb", "--params", "{ifs3d}", "--size", 32, "--points", 300, "--images", 12,
+    "mvfractaldb": ("mvfractaldb", "--params", "{ifs3d}", "--size", 32, "--points", 300, "--instances", 12,
                     "--compat"),
     "rcdb": ("rcdb", "--categories", 3, "--instances", 2, "--size", 32, "--polygons-max", 20),
     "visualatom": ("visualatom", "--categories", 3, "--instances", 2, "--size", 32, "--orbits-max", 20,
@@ -52,16 +52,6 @@ def folder_digest(folder, patterns=("*.tar", "params/*")):
     for path in files:
         digest.update(f"{path.relative_to(folder)} {hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
     return digest.hexdigest()
-
-
-@pytest.fixture(scope="module")
-def param_folders(cli, tmp_path_factory):
-    folders = {}
-    for kind, search in (("ifs2d", "fractaldb"), ("ifs3d", "exfractaldb")):
-        folders[kind] = tmp_path_factory.mktemp(kind)
-        result = cli("search", search, "--categories", 2, "--out", folders[kind], "--quiet", "--workers", 1)
-        assert result.exit_code == 0, result.output
-    return folders
 
 
 @pytest.mark.parametrize("render", sorted(RENDERS))

@@ -23,7 +23,7 @@ from fdsl_gen.recipes.mvfractaldb import MVFractalDB
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from render_exfractaldb import reference_accepts, reference_trial  # noqa: E402
 
-TINY = ("--images", 14, "--views", 4, "--size", 32, "--points", 400, "--samples-per-shard", 10, "--quiet")
+TINY = ("--instances", 14, "--views", 4, "--size", 32, "--points", 400, "--samples-per-shard", 10, "--quiet")
 
 
 def run(*args):
@@ -68,7 +68,7 @@ def decode(png):
 
 
 def small_recipe(recipe_class, params, **changes):
-    fields = dict(params=str(params), images=24, size=32, points=400)
+    fields = dict(params=str(params), instances=24, size=32, points=400)
     fields.update(changes)
     return recipe_class(recipe_class.Config(**fields), seed=3)
 
@@ -192,7 +192,7 @@ def test_weight_table_option_reaches_the_saved_table(tmp_path, ex_params):
 
 
 def test_instances_spread_over_the_weight_table_and_views_over_the_sphere(ex_params):
-    recipe = small_recipe(ExFractalDB, ex_params, images=1000, views=0)
+    recipe = small_recipe(ExFractalDB, ex_params, instances=1000, views=0)
     assert recipe.group_size == 7 and recipe.groups == 143
     rows = [recipe.instance_of(g) for g in range(recipe.groups)]
     assert rows[0] == 0 and rows == sorted(set(rows)) and rows[-1] >= 140
@@ -276,7 +276,7 @@ def test_degenerate_category_is_rejected_before_any_shard(tmp_path, ex_params):
 def test_diverging_instance_is_replaced_by_the_next_usable_row(tmp_path, ex_params):
     weights = tmp_path / "weights.csv"
     np.savetxt(weights, np.vstack([np.ones(12), np.full(12, 50.0)]), delimiter=",")
-    recipe = small_recipe(ExFractalDB, ex_params, weights=str(weights), images=2, views=1)
+    recipe = small_recipe(ExFractalDB, ex_params, weights=str(weights), instances=2, views=1)
     assert recipe.instance_of(1) == 1
     (image, meta), = recipe.render_group(0, 1)
     assert meta["instance"] == 0 and image.any()
@@ -286,10 +286,10 @@ def test_diverging_instance_is_replaced_by_the_next_usable_row(tmp_path, ex_para
     (("--point-size", 0), "--point-size"),
     (("--fov", 180), "--fov"),
     (("--distance", 0), "--distance"),
-    (("--images", 0), "--images"),
+    (("--instances", 0), "--instances"),
     (("--views", -1), "--views"),
     (("--search",), "--search"),
-    (("--images", 2000, "--views", 1), "weight table"),
+    (("--instances", 2000, "--views", 1), "weight table"),
 ])
 def test_bad_render_options_exit_2_with_one_line(tmp_path, ex_params, args, words):
     result = run("render", "exfractaldb", "--params", ex_params, "--out", tmp_path / "o", "--quiet", *args)
@@ -297,7 +297,7 @@ def test_bad_render_options_exit_2_with_one_line(tmp_path, ex_params, args, word
 
 
 def test_bad_files_and_search_options_exit_2_with_one_line(tmp_path, ex_params):
-    assert_one_line_error(run("render", "mvfractaldb", "--params", ex_params, "--images", 1741, "--quiet"),
+    assert_one_line_error(run("render", "mvfractaldb", "--params", ex_params, "--instances", 1741, "--quiet"),
                           "weight table")
     bad_weights = tmp_path / "w.csv"
     bad_weights.write_text("1,1,1\n")
