@@ -40,3 +40,14 @@ def small_dataset(tmp_path_factory, params_dir):
     result = run_cli("render", "fractaldb", "--params", params_dir, "--out", out, "--workers", 1, *SMALL)
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture(scope="session")
+def param_folders(tmp_path_factory):
+    """Two categories each of the 2D (fractaldb) and 3D (exfractaldb) searches, seed 1."""
+    folders = {}
+    for kind, search in (("ifs2d", "fractaldb"), ("ifs3d", "exfractaldb")):
+        folders[kind] = tmp_path_factory.mktemp(kind)
+        result = run_cli("search", search, "--categories", 2, "--out", folders[kind], "--quiet", "--workers", 1)
+        assert result.exit_code == 0, result.output
+    return folders
