@@ -9,11 +9,24 @@ flipped four ways) is done once. Every random draw of a group comes from
 import dataclasses
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from fdsl_gen.configs import check_options
 from fdsl_gen.params import write_system
+
+def resolve_classes(resolve, count, threads, progress=None, report=None):
+    """[resolve(0), ..., resolve(count - 1)], computed on `threads` threads (the kernels
+    release the GIL); `progress(index, *report(result))` is called after each, in order."""
+    results = []
+    with ThreadPoolExecutor(threads) as pool:
+        for index, result in enumerate(pool.map(resolve, range(count))):
+            results.append(result)
+            if progress is not None:
+                progress(index, *report(result))
+    return results
+
 
 def derive_seed(*words):
     """A 64-bit seed from integers, stable across platforms and numpy versions."""

@@ -15,14 +15,13 @@ whose first instance stays blank is drawn again with the next attempt
 number (checked for every category before rendering).
 """
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from fdsl_gen.encode import ANY_GREY
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import contours
-from fdsl_gen.recipe import Recipe, derive_seed
+from fdsl_gen.recipe import Recipe, derive_seed, resolve_classes
 
 REFERENCE_SIZE = 512
 _CATEGORY, _INSTANCE = 1, 2
@@ -42,7 +41,8 @@ class ContourRecipe(Recipe):
         _check_common(config)
         self.check(config)
         self.scale = config.size / REFERENCE_SIZE
-        self.categories = _resolve_all(self, progress, threads)
+        self.categories = resolve_classes(self.resolve_category, config.categories, threads, progress,
+                                          lambda params: (params, None, params["attempt"] + 1))
 
     @property
     def num_classes(self):
@@ -115,17 +115,6 @@ class ContourRecipe(Recipe):
         return dict(super().describe(), samples_per_class=self.samples_per_class,
                     category_redraws=sum(p["attempt"] for p in self.categories),
                     category_params=self.categories)
-
-
-def _resolve_all(recipe, progress, threads):
-    """Every category, resolved on `threads` threads (the drawing kernels release the GIL)."""
-    found = []
-    with ThreadPoolExecutor(threads) as pool:
-        for cls, params in enumerate(pool.map(recipe.resolve_category, range(recipe.config.categories))):
-            found.append(params)
-            if progress is not None:
-                progress(cls, params, None, params["attempt"] + 1)
-    return found
 
 
 def _check_common(config):

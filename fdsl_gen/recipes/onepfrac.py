@@ -9,8 +9,6 @@ their parameters can be saved beside the shards; images are FractalDB
 patch_gray canvases, and instance j of a class differs from the others only
 by its patch masks.
 """
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from fdsl_gen.configs import OnePFracConfig
@@ -20,7 +18,7 @@ from fdsl_gen.formulas import ifs2d
 from fdsl_gen.formulas.sigma import (SIGMA_MARGIN, apply_perturbation, perturbation, sample_system,
                                      sigma_factor, sigma_range)
 from fdsl_gen.params import csv_bytes, read_system
-from fdsl_gen.recipe import Recipe, derive_seed
+from fdsl_gen.recipe import Recipe, derive_seed, resolve_classes
 
 _BASE, _PERTURB = 1, 2
 # Instance 0 of every class is the image its fill test drew; it is kept,
@@ -42,7 +40,8 @@ class OnePFrac(Recipe):
         self.base, self.sigma_drawn = self._base_system()
         self.u = chaos_uniforms(config.points)
         self.keep_first = config.classes * config.size ** 2 // 8 <= _FIRST_IMAGES_BYTES
-        classes = _resolve_all(self, progress, threads)
+        classes = resolve_classes(self.resolve_class, config.classes, threads, progress,
+                                  lambda found: (found[0], found[3], found[2] + 1))
         self.systems = np.stack([c[0] for c in classes])
         self.draws = np.stack([c[1] for c in classes])
         self.attempts = np.array([c[2] for c in classes])
@@ -121,17 +120,6 @@ class OnePFrac(Recipe):
         table = np.concatenate([index.reshape(-1, 2), self.systems.reshape(-1, 7),
                                 self.draws.reshape(-1, 6)], axis=1)
         return {"params/base.csv": csv_bytes(self.base), "params/classes.csv": csv_bytes(table, fmt="%.17g")}
-
-
-def _resolve_all(recipe, progress, threads):
-    """Every class, resolved on `threads` threads (the kernels release the GIL)."""
-    classes = []
-    with ThreadPoolExecutor(threads) as pool:
-        for cls, found in enumerate(pool.map(recipe.resolve_class, range(recipe.config.classes))):
-            classes.append(found)
-            if progress is not None:
-                progress(cls, found[0], found[3], found[2] + 1)
-    return classes
 
 
 def _check(config):
