@@ -11,6 +11,8 @@ register("recipe", "exfractaldb", configs.ExFractalDBConfig, "fdsl_gen.recipes.e
 register("recipe", "mvfractaldb", configs.MVFractalDBConfig, "fdsl_gen.recipes.mvfractaldb:MVFractalDB")
 register("recipe", "rcdb", configs.RCDBConfig, "fdsl_gen.recipes.rcdb:RCDB")
 register("recipe", "visualatom", configs.VisualAtomConfig, "fdsl_gen.recipes.visualatom:VisualAtom")
+register("recipe", "perlin", configs.PerlinConfig, "fdsl_gen.recipes.perlin:PerlinNoise")
+register("recipe", "bezier", configs.BezierConfig, "fdsl_gen.recipes.bezier:BezierCurves")
 
 register("search", "fractaldb", configs.FractalDBSearchConfig, "fdsl_gen.searches:FractalDBSearch")
 register("search", "exfractaldb", configs.ExFractalDBSearchConfig, "fdsl_gen.searches:ExFractalDBSearch")

@@ -33,6 +33,9 @@ OWN = {
     "mvfractaldb": IFS3D | {"--compat"},
     "rcdb": CONTOURS | {"--vertices-mean", "--polygons-min", "--polygons-max"},
     "visualatom": CONTOURS | {"--orbits-min", "--orbits-max", "--frequency-min", "--frequency-max"},
+    "perlin": {"--categories", "--frequency-min", "--frequency-max", "--octaves-min", "--octaves-max",
+               "--persistence-min", "--persistence-max", "--shift"},
+    "bezier": {"--categories", "--curves-min", "--curves-max", "--margin", "--jitter", "--width"},
 }
 # The smallest build of each recipe; "{ifs2d}"/"{ifs3d}" name parameter folders.
 TINY = {
@@ -44,6 +47,8 @@ TINY = {
     "mvfractaldb": dict(params="{ifs3d}", size=32, points=300, instances=12),
     "rcdb": dict(categories=2, instances=2, size=32, polygons_max=10),
     "visualatom": dict(categories=2, instances=2, size=32, orbits_max=10, vertices_max=300),
+    "perlin": dict(categories=2, instances=2, size=32),
+    "bezier": dict(categories=2, instances=2, size=32),
 }
 
 

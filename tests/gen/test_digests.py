@@ -28,10 +28,14 @@ RENDERS = {
     "rcdb": ("rcdb", "--categories", 3, "--instances", 2, "--size", 32, "--polygons-max", 20),
     "visualatom": ("visualatom", "--categories", 3, "--instances", 2, "--size", 32, "--orbits-max", 20,
                    "--vertices-max", 300),
+    "perlin": ("perlin", "--categories", 3, "--instances", 2, "--size", 32),
+    "bezier": ("bezier", "--categories", 3, "--instances", 2, "--size", 32),
 }
 
 DIGESTS = {
     "1p-frac": "ddd3276569b25689606d9c472ed82ec2edc7a5bc51be43d175df647567afd14a",
+    "bezier": "077fcbaca432459ce8f5e45df84bcb2fd94284685ce0887bf963255a4c74b78d",
+    "perlin": "4c620f3c3bb416ed4996b02b95c2e4d9d18a3df69fdfa75bc6c3e4322fbc45fe",
     "exfractaldb": "80b2a04794627610aff0441896ec87a25c65273a332724f729d9b7c006418106",
     "fractaldb": "3c77e331ebe094b9c025e18690e1f54f9a2c154d8a4d4f9caaa66b51ee9412bc",
     "fractaldb-colour-point": "adf91dc8134e0791a43b4f8a9a8aea24da682ed5287c506d7abde6c262af193e",
