@@ -34,7 +34,7 @@ from fdsl_gen.runner import render_shards
 from fdsl_gen.shardwriter import write_shard
 
 SIZE, POINTS, FOV, DISTANCE = 224, 10_000, 45.0, 4.0
-NEAR, FAR = 0.1, 100.0
+NEAR, FAR = 1.0, 100.0  # the reference render.py's --zNear, --zFar defaults
 
 
 # ---------------------------------------------------------------- the reference, in NumPy

@@ -13,7 +13,7 @@ import numpy as np
 from fdsl_gen.formulas.ifs2d import select_maps
 
 WHITE = 255
-NEAR, FAR = 0.1, 100.0  # clip planes of the reference renderer
+NEAR, FAR = 1.0, 100.0  # clip planes of the reference renderer (render.py: --zNear 1.0, --zFar 100)
 DIMENSIONS = 3
 
 
