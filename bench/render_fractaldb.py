@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import webdataset as wds
 
-sys.path.insert(0, str(Path(__file__).parent))
-import reference_fractaldb as ref  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from reference import fractaldb as ref  # noqa: E402
 from fdsl_gen.encode import encode_png  # noqa: E402
 from fdsl_gen.formulas.ifs_search import search  # noqa: E402
 from fdsl_gen.plan import Plan  # noqa: E402

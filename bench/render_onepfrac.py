@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-import reference_fractaldb as ref  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from reference import fractaldb as ref  # noqa: E402
 from fdsl_gen.params import read_system  # noqa: E402
 
 SIZE, POINTS, FILL = 512, 100_000, 0.05

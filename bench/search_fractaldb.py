@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-import reference_fractaldb as ref  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from reference import fractaldb as ref  # noqa: E402
 from fdsl_gen.formulas.ifs_search import draw_trial, search  # noqa: E402
 
 # First and last values of three published FractalDB-1k files (seed 1).

@@ -1,14 +1,9 @@
-"""Shared helpers for the generator tests: run the real CLI in-process."""
-import sys
-from pathlib import Path
-
+"""Shared fixtures for the generator tests: run the real CLI in-process."""
 import pytest
 from click.testing import CliRunner
 
 from fdsl_gen.cli import main
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
+from helpers import SMALL
 
 
 def run_cli(*args):
@@ -28,9 +23,6 @@ def params_dir(tmp_path_factory):
     result = run_cli("search", "fractaldb", "--categories", 4, "--out", folder, "--quiet")
     assert result.exit_code == 0, result.output
     return folder
-
-
-SMALL = ("--size", 48, "--points", 3000, "--counts", 2, "--weight-k", 0.1, "--samples-per-shard", 64, "--quiet")
 
 
 @pytest.fixture(scope="session")

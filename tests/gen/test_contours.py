@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from fdsl_gen.formulas import contours
-from render_contours import draw_polygons, noise_rows, pnoise1  # bench/ (on sys.path via conftest)
+from reference.contours import draw_polygons, noise_rows, pnoise1
 
 # noise.pnoise1(x) of the `noise` package 1.2.2 (the reference's dependency).
 PNOISE1 = {0.0: 0.0, 0.25: 0.6861328482627869, 0.5: 0.699999988079071, 1.3: 0.14609277248382568,

@@ -1,5 +1,7 @@
 import pytest
 
+from helpers import assert_one_line_error
+
 BAD_CSV = {
     "columns": "0.5,0.1,0.2,0.3,0.1,0.2\n",
     "nan": "0.5,0.1,0.2,nan,0.1,0.2,1.0\n",
@@ -7,15 +9,6 @@ BAD_CSV = {
     "empty": "",
     "probabilities": "0.5,0.1,0.2,0.3,0.1,0.2,-1.0\n",
 }
-
-
-def assert_one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error:"), result.stderr
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0]
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_CSV))

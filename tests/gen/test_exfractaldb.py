@@ -1,9 +1,7 @@
 import hashlib
 import io
 import json
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,30 +10,21 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fdsl_gen.cli import main
-from fdsl_gen.formulas import ifs3d
 from fdsl_gen.configs import ExFractalDBConfig, MVFractalDBConfig
 from fdsl_gen.families.ifs3d import instance_weights, weighted
+from fdsl_gen.formulas import ifs3d
 from fdsl_gen.formulas.ifs_search import search3d as search
 from fdsl_gen.formulas.ifs_search import trial_variances
 from fdsl_gen.recipes.exfractaldb import ExFractalDB
 from fdsl_gen.recipes.mvfractaldb import MVFractalDB
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from render_exfractaldb import reference_accepts, reference_trial  # noqa: E402
+from helpers import assert_one_line_error
+from reference.exfractaldb import reference_accepts, reference_trial
 
 TINY = ("--instances", 14, "--views", 4, "--size", 32, "--points", 400, "--samples-per-shard", 10, "--quiet")
 
 
 def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def assert_one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error:"), result.stderr
-    for word in words:
-        assert word in lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-import reference_fractaldb as ref
+from reference import fractaldb as ref
 from fdsl_gen.formulas import ifs2d
 from fdsl_gen.params import read_system, weight_rows
+from helpers import SMALL
 
-SMALL = ("--size", 48, "--points", 3000, "--counts", 2, "--weight-k", 0.1, "--samples-per-shard", 64, "--quiet")
 
 
 def shard_files(folder, split="train"):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import reference_fractaldb as ref
+from reference import fractaldb as ref
 from fdsl_gen.formulas import ifs2d
 from fdsl_gen.formulas.ifs_search import draw_trial
 

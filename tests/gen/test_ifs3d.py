@@ -1,6 +1,4 @@
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,9 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fdsl_gen.formulas import ifs3d
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from render_exfractaldb import glm_matrices, reference_orbit  # noqa: E402
+from reference.exfractaldb import glm_matrices, reference_orbit
 
 SIZE = 224
 FOV = 45.0

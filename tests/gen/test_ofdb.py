@@ -6,7 +6,7 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-import reference_fractaldb as ref
+from reference import fractaldb as ref
 from fdsl_gen.formulas import ifs2d
 from fdsl_gen.params import read_system, weight_rows
 

@@ -12,6 +12,7 @@ from PIL import Image
 from fdsl_gen.formulas import contours
 from fdsl_gen.configs import RCDBConfig
 from fdsl_gen.recipes.rcdb import RCDB, truncated_exponential_int
+from helpers import assert_one_line_error
 
 SMALL = ("--size", 64, "--categories", 3, "--instances", 4, "--samples-per-shard", 5, "--quiet")
 
@@ -25,14 +26,6 @@ def read_shards(folder):
         image = np.asarray(Image.open(io.BytesIO(sample["png"])).convert("L"))
         samples.append((image, int(sample["cls"]), json.loads(sample["json"])))
     return manifest, samples
-
-
-def assert_one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error:"), result.stderr
-    for word in words:
-        assert word in lines[0]
 
 
 def test_vertex_count_follows_the_references_rejection_loop():

@@ -11,8 +11,8 @@ import threading
 import time
 
 import pytest
+from helpers import SMALL
 
-SMALL = ("--size", 48, "--points", 3000, "--counts", 2, "--weight-k", 0.1, "--samples-per-shard", 64, "--quiet")
 
 
 def tars(folder):

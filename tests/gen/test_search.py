@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-import reference_fractaldb as ref
+from reference import fractaldb as ref
 from fdsl_gen.formulas.ifs_search import draw_trial, search
 
 # Published FractalDB-1k parameter files (official seed-1 search), verbatim.

@@ -11,6 +11,7 @@ from PIL import Image
 from fdsl_gen.formulas import contours
 from fdsl_gen.configs import VisualAtomConfig
 from fdsl_gen.recipes.visualatom import VisualAtom, frequencies
+from helpers import assert_one_line_error
 
 SMALL = ("--size", 64, "--categories", 3, "--instances", 3, "--orbits-max", 40, "--vertices-max", 400,
          "--samples-per-shard", 4, "--quiet")
@@ -22,13 +23,6 @@ def read_shards(folder):
     urls = [str(folder / s["file"]) for s in manifest["splits"]["train"]["shards"]]
     return manifest, [(np.asarray(Image.open(io.BytesIO(s["png"])).convert("L")), int(s["cls"]), json.loads(s["json"]))
                       for s in wds.WebDataset(urls, shardshuffle=False)]
-
-
-def assert_one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error:"), result.stderr
-    assert all(word in lines[0] for word in words), lines[0]
 
 
 def test_frequencies_differ_unless_the_first_is_zero():

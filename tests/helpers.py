@@ -1,0 +1,14 @@
+"""Assertions and option sets several test files share."""
+
+# A small FractalDB render: 4 categories of the session's params x 200 images, 48 px.
+SMALL = ("--size", 48, "--points", 3000, "--counts", 2, "--weight-k", 0.1, "--samples-per-shard", 64, "--quiet")
+
+
+def assert_one_line_error(result, *words):
+    """fdsl-gen refused with exit status 2 and one line `fdsl-gen: error: ...` naming every word."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error:"), result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
