@@ -13,7 +13,7 @@ import click
 
 from fdsl_gen import pipeline, registry
 from fdsl_gen.dataset import dataset_command
-from fdsl_gen.errors import UserError
+from fdsl_gen.errors import RenderIncomplete, UserError
 from fdsl_gen.inspect import contact_sheet, summary, verify
 
 
@@ -37,9 +37,9 @@ def config_options(config_class):
     return decorate
 
 
-def fail(message):
+def fail(message, status=2):
     click.echo(f"fdsl-gen: error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(status)
 
 
 class Group(click.Group):
@@ -55,6 +55,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except UserError as err:
             fail(err)
+        except RenderIncomplete as err:
+            fail(f"{err}; run the same command again to resume", status=1)
         except OSError as err:
             fail(f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err))
         except click.UsageError as err:

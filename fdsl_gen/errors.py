@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """Bad input or a state of the output folder that the user must resolve."""
+
+
+class RenderIncomplete(Exception):
+    """A render stopped before every shard was written (workers lost); the same command resumes it."""

@@ -5,16 +5,23 @@ function of (recipe, plan, index), so the output does not depend on the
 number of workers, on the engine, or on which shards a previous run left
 behind. `select_tasks` cuts the shard list for job arrays and ranges.
 """
+import logging
 import multiprocessing
 import os
 import sys
+import threading
+import time
+from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 from tqdm import tqdm
 
-from fdsl_gen.errors import UserError
+from fdsl_gen.errors import RenderIncomplete, UserError
 from fdsl_gen.shardwriter import finished_record, shard_name, write_shard
 
 _WORKER = {}
+POOL_RESTARTS = 3  # as many as Dask's retries per shard
+DASK_POLL_S = 10  # how often a Dask run checks that its scheduler is still there
 
 
 def all_tasks(plan):
@@ -82,6 +89,18 @@ def _start_worker(recipe, plan, folder, name):
     _WORKER.update(recipe=recipe, plan=plan, folder=folder, name=name)
 
 
+def _start_pool_worker(parent, *args):
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    _start_worker(*args)
+
+
+def _exit_with_parent(parent):
+    """A worker whose parent was killed would wait on its task queue forever: it leaves instead."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
 def _render_task(task):
     return write_shard(_WORKER["recipe"], _WORKER["plan"], _WORKER["folder"], _WORKER["name"], *task)
 
@@ -92,13 +111,32 @@ def _pool_context():
 
 
 def _run_local(recipe, plan, folder, name, todo, workers):
+    """Shards on a process pool; a pool that loses a worker (kill -9, the OOM killer) is
+    started again for the shards left, up to POOL_RESTARTS times, then the run stops."""
     workers = max(1, min(workers, len(todo)))
     if workers == 1:
         _start_worker(recipe, plan, folder, name)
         yield from map(_render_task, todo)
         return
-    with _pool_context().Pool(workers, _start_worker, (recipe, plan, folder, name)) as pool:
-        yield from pool.imap_unordered(_render_task, todo)
+    left = set(todo)
+    for _ in range(POOL_RESTARTS + 1):
+        pool = ProcessPoolExecutor(workers, _pool_context(), _start_pool_worker,
+                                   (os.getpid(), recipe, plan, folder, name))
+        try:
+            futures = {pool.submit(_render_task, task): task for task in todo if task in left}
+            for future in as_completed(futures):
+                try:
+                    record = future.result()
+                except BrokenProcessPool:
+                    continue  # its shard stays in `left` for the next pool
+                left.discard(futures[future])
+                yield record
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if not left:
+            return
+    raise RenderIncomplete(f"worker processes died {POOL_RESTARTS + 1} times (killed, or out of memory?); "
+                           f"{len(left)} of {len(todo)} shards are not finished")
 
 
 def _dask_task(task, recipe, plan, folder, name):
@@ -111,15 +149,44 @@ def _run_dask(recipe, plan, folder, name, todo, scheduler):
         from distributed import Client, as_completed
     except ImportError:
         raise UserError("--engine dask needs the dist extra: pip install 'fdsl[dist]'") from None
+    # The client logs a lost connection with a traceback; the one line of RenderIncomplete says it.
+    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as err:
         raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
+    lost = RenderIncomplete(f"lost the Dask scheduler at {scheduler}")
     with client:
         if not todo:
             return
-        recipe_f, plan_f = client.scatter([recipe, plan], broadcast=True)
-        futures = client.map(_dask_task, todo, recipe=recipe_f, plan=plan_f, folder=os.path.abspath(folder),
-                             name=name, retries=3, pure=False)
-        for future in as_completed(futures):
-            yield future.result()
+        try:
+            recipe_f, plan_f = client.scatter([recipe, plan], broadcast=True)
+            futures = client.map(_dask_task, todo, recipe=recipe_f, plan=plan_f, folder=os.path.abspath(folder),
+                                 name=name, retries=3, pure=False)
+        except (OSError, CancelledError):
+            raise lost from None
+        yield from _dask_results(client, futures, lost)
+
+
+def _dask_results(client, futures, lost):
+    """Results as they finish; a lost scheduler or a shard whose workers died 4 times stops the run."""
+    from distributed import wait
+    from distributed.scheduler import KilledWorker
+    pending = set(futures)
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=DASK_POLL_S, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = ()
+        except (OSError, CancelledError):
+            raise lost from None
+        for future in done:
+            try:
+                yield future.result()
+            except KilledWorker:
+                raise RenderIncomplete("Dask workers died 4 times on one shard (killed, or out of memory?); "
+                                       f"{len(pending) + 1} shards left unfinished") from None
+            except CancelledError:
+                raise lost from None
+        if client.status != "running":
+            raise lost

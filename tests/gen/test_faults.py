@@ -9,8 +9,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +49,7 @@ class Fault:
     setup: object = None   # (tmp) -> None: prepares the scene
     check: object = None   # (tmp) -> None: extra checks of the folder afterwards
     created: bool = False  # whether the run may create {out}
+    popen: dict = field(default_factory=dict)  # more arguments for subprocess.run
 
 
 def untouched(tmp):
@@ -122,13 +125,103 @@ def test_fault(scene, name):
         fault.setup(scene)
     words = {"params": scene / "params", "out": scene / "out", "tmp": scene}
     args = [str(a).format(**words) for a in fault.args]
-    result = fdsl_gen(*args, env=fault.env, cwd=scene)
+    result = fdsl_gen(*args, env=fault.env, cwd=scene, **fault.popen)
     assert result.returncode == fault.code, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error: "), result.stderr
-    assert all(word in lines[0] for word in fault.words), (lines[0], fault.words)
-    assert (scene / "out").exists() == fault.created
-    assert not (scene / "out" / "manifest.json").exists()
+    if fault.code == 0:
+        assert lines == [] and (scene / "out" / "manifest.json").exists()
+        assert fdsl_gen("verify", scene / "out").returncode == 0
+    else:
+        assert len(lines) == 1 and lines[0].startswith("fdsl-gen: error: "), result.stderr
+        assert all(word in lines[0] for word in fault.words), (lines[0], fault.words)
+        assert (scene / "out").exists() == fault.created
+        assert not (scene / "out" / "manifest.json").exists()
     assert temporaries(scene) == []
     if fault.check:
         fault.check(scene)
+
+
+def children(pid):
+    """The process ids whose parent is `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def kill_workers(process, times):
+    """kill -9 a worker of `process` `times` times (each time once a pool is up again); -1: until it ends."""
+    while times and process.poll() is None:
+        workers = children(process.pid)
+        if workers:
+            try:
+                os.kill(workers[0], signal.SIGKILL)
+            except ProcessLookupError:  # the pool ended it first
+                continue
+            times -= 1
+            while workers[0] in children(process.pid):
+                time.sleep(0.01)
+        time.sleep(0.01)
+
+
+SLOW = ("--points", 100_000, "--samples-per-shard", 1, "--workers", 2)
+
+
+@pytest.mark.parametrize("kills,code", [(1, 0), (-1, 1)])
+def test_worker_killed(scene, kills, code):
+    """A pool that loses a worker starts again; one that keeps losing them stops with one line."""
+    command = [sys.executable, "-m", "fdsl_gen", *map(str, render(scene / "params", scene / "out", *SLOW))]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    kill_workers(process, kills)
+    assert process.wait(timeout=TIMEOUT) == code
+    lines = process.stderr.read().strip().splitlines()
+    assert temporaries(scene / "out") == [] or code
+    if code:
+        assert len(lines) == 1 and "run the same command again to resume" in lines[0], lines
+        assert not (scene / "out" / "manifest.json").exists()
+        assert fdsl_gen(*render(scene / "params", scene / "out", *SLOW)).returncode == 0
+    assert lines == [] or code
+    assert fdsl_gen("verify", scene / "out").returncode == 0
+    assert temporaries(scene / "out") == []
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_dask_scheduler_lost(scene):
+    """A render waiting on a Dask scheduler that dies stops with one line instead of waiting forever."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    log = scene / "scheduler.log"
+    with open(log, "w") as handle:
+        scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                      "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+                                     stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        wait_for_line(log, "Scheduler at")
+        command = [sys.executable, "-m", "fdsl_gen",
+                   *map(str, render(scene / "params", scene / "out", "--engine", "dask", "--scheduler", address))]
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        wait_for_line(log, "Receive client connection")  # it waits for workers that never come
+    finally:
+        scheduler.kill()
+        scheduler.wait()
+    code = process.wait(timeout=TIMEOUT)
+    lines = process.stderr.read().strip().splitlines()
+    assert code == 1, lines[-3:]
+    assert len(lines) == 1 and "lost the Dask scheduler" in lines[0] and "run the same command" in lines[0]
+    assert not (scene / "out" / "manifest.json").exists()
+
+
+def wait_for_line(log, words):
+    deadline = time.time() + TIMEOUT
+    while words not in log.read_text():
+        assert time.time() < deadline, log.read_text()
+        time.sleep(0.2)
