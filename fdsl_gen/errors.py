@@ -1,4 +1,4 @@
-"""The one exception type for mistakes a user can fix; the CLI prints it as one line."""
+"""Exceptions the CLI prints as one line: UserError (bad input, exit 2), RenderIncomplete (exit 1)."""
 
 
 class UserError(Exception):
@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class RenderIncomplete(Exception):
     """A render stopped before every shard was written (workers lost); the same command resumes it."""
+
+
+class SearchExhausted(UserError):
+    """A category search reached its trial bound before it found every category."""

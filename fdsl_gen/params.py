@@ -13,6 +13,8 @@ import numpy as np
 from fdsl_gen.errors import UserError
 
 _OFFICIAL_SUBDIR = re.compile(r"csv\d+$")
+# Far beyond any searched system (coefficients in [-1, 1], weights up to 2): a larger value is a mistake.
+MAX_PARAMETER = 1e3
 
 
 def write_system(path, system):
@@ -30,6 +32,8 @@ def read_table(path, columns, what):
         text = path.read_text()
     except OSError as err:
         raise UserError(f"cannot read {what} {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path} is not a text file") from None
     rows = [line for line in text.splitlines() if line.strip()]
     if not rows:
         raise UserError(f"{what} {path} is empty")
@@ -45,6 +49,12 @@ def read_table(path, columns, what):
     table = np.array(table, dtype=np.float64)
     if not np.isfinite(table).all():
         raise UserError(f"{what} {path} holds NaN or infinite values")
+    if np.abs(table).max() > MAX_PARAMETER:
+        raise UserError(f"{what} {path} holds values beyond +-{MAX_PARAMETER:g} (formula parameters lie near "
+                        "[-1, 1]); such a system renders blank or overflows")
+    zero = np.flatnonzero(~table.any(axis=1))
+    if zero.size:
+        raise UserError(f"{what} {path}, row {zero[0] + 1}: all zeros")
     return table
 
 
@@ -53,6 +63,8 @@ def read_system(path, columns=7):
     system = read_table(path, columns, "parameter file")
     if (system[:, -1] < 0).any() or system[:, -1].sum() <= 0:
         raise UserError(f"parameter file {path}: probabilities (column {columns}) must be >= 0 with a positive sum")
+    if not system[:, :-1].any():
+        raise UserError(f"parameter file {path}: every map is zero, so the system collapses to one point")
     return system
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from fdsl_gen.dataset import claim, dataset_command, finalize, missing_shards
-from fdsl_gen.errors import UserError
+from fdsl_gen.errors import SearchExhausted, UserError
 from fdsl_gen.inspect import contact_sheet
 from fdsl_gen.plan import Plan
 from fdsl_gen.registry import create_recipe, create_search
@@ -119,7 +119,12 @@ def run_search(search, out=None, *, seed=1, workers=1, quiet=True, **options):
     claim_search_folder(folder, record)
     started = time.time()
     progress = None if quiet else category_progress(runner.config.categories)
-    result = runner.run(folder, workers, progress or (lambda *args: None))
+    try:
+        result = runner.run(folder, workers, progress or (lambda *args: None))
+    except SearchExhausted:
+        for partial in folder.glob("[0-9][0-9][0-9][0-9][0-9].csv"):
+            partial.unlink()  # a part of the set would pass for the whole of it
+        raise
     record.update(result, seconds=round(time.time() - started, 2))
     (folder / "search.json").write_text(json.dumps(record, indent=1) + "\n")
     if not quiet:

@@ -20,7 +20,7 @@ class FractalDBSearch(Search):
     def find(self, threads, on_accept):
         _, trials = search(self.config.categories, seed=self.seed, fill=self.config.fill_rate,
                            points=self.config.points, size=self.config.size,
-                           threads=threads, on_accept=on_accept)
+                           threads=threads, on_accept=on_accept, max_trials=self.config.max_trials)
         return trials
 
 
@@ -33,5 +33,5 @@ class ExFractalDBSearch(Search):
 
     def find(self, threads, on_accept):
         _, trials = search3d(self.config.categories, self.seed, self.config.variance,
-                             self.config.points, threads, on_accept)
+                             self.config.points, threads, on_accept, self.config.max_trials)
         return trials

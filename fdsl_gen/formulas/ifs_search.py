@@ -13,10 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from fdsl_gen.errors import SearchExhausted
 from fdsl_gen.formulas import ifs3d
 from fdsl_gen.formulas.ifs2d import chaos_game, fill_rate, orbit_fill_rate, to_pixels
 
 PARAMS_3D = 12  # a..l of a 3D map; its file row adds p
+# The default bound on trials per category asked for: the official searches need about 43 (2D) and 84 (3D)
+# on average.
+TRIALS_PER_CATEGORY = 2_000
 
 
 def draw_trial(rs, points):
@@ -42,21 +46,28 @@ def trial_fill(system, u, size, pad=6):
     return fill_rate(px, py, size)
 
 
-def sequential_search(categories, seed, draw, score, passes, threads=1, on_accept=None):
+def sequential_search(categories, seed, draw, score, passes, threads=1, on_accept=None, max_trials=0):
     """The first `categories` trials of one RandomState stream whose score passes.
 
     `draw(rs)` takes (system, uniforms) from the stream, in order, on the
     calling thread; `score(system, uniforms)` runs on a thread pool (numba
     kernels release the GIL), so the accepted set does not depend on
     `threads`. `on_accept(index, system, score, trials)` is called as each
-    category is found. Returns ([(system, score)], trials).
+    category is found. Returns ([(system, score)], trials), or raises
+    SearchExhausted after `max_trials` trials (0: TRIALS_PER_CATEGORY per category).
     """
+    limit = max_trials or TRIALS_PER_CATEGORY * categories
     rs = np.random.RandomState(seed)
     accepted = []
     trials = 0
     with ThreadPoolExecutor(max(1, threads)) as pool:
         pending = deque()
         while len(accepted) < categories:
+            if trials == limit:
+                for _, future in pending:
+                    future.cancel()
+                raise SearchExhausted(f"{len(accepted)} of {categories} categories found in {trials} trials; "
+                                      "loosen the acceptance test or raise --max-trials (fdsl-gen search)")
             while len(pending) < 2 * max(1, threads):
                 system, u = draw(rs)
                 pending.append((system, pool.submit(score, system, u)))
@@ -70,11 +81,11 @@ def sequential_search(categories, seed, draw, score, passes, threads=1, on_accep
     return accepted, trials
 
 
-def search(categories, seed=1, fill=0.2, points=100_000, size=512, threads=1, on_accept=None):
+def search(categories, seed=1, fill=0.2, points=100_000, size=512, threads=1, on_accept=None, max_trials=0):
     """The official FractalDB search: trials whose point image fills at least `fill`."""
     return sequential_search(categories, seed, lambda rs: draw_trial(rs, points),
                              lambda system, u: trial_fill(system, u, size), lambda rate: rate >= fill,
-                             threads, on_accept)
+                             threads, on_accept, max_trials)
 
 
 def draw_trial3d(rs, points):
@@ -98,10 +109,10 @@ def trial_variances(system, u):
     return np.full(3, np.nan) if points is None else ifs3d.variances(points)
 
 
-def search3d(categories, seed=1, variance=0.05, points=10_000, threads=1, on_accept=None):
+def search3d(categories, seed=1, variance=0.05, points=10_000, threads=1, on_accept=None, max_trials=0):
     """The first `categories` 3D systems whose cloud varies by more than `variance` on each axis.
 
     Returns ([(system, variances)], trials), whatever `threads` is.
     """
     return sequential_search(categories, seed, lambda rs: draw_trial3d(rs, points), trial_variances,
-                             lambda found: bool((found > variance).all()), threads, on_accept)
+                             lambda found: bool((found > variance).all()), threads, on_accept, max_trials)

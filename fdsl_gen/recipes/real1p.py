@@ -70,7 +70,7 @@ def load_grey(path, size):
     try:
         with Image.open(path) as pil:
             # a camera's EXIF orientation tag says how the stored pixels must turn to stand upright
-            grey = np.asarray(ImageOps.exif_transpose(pil).convert("L"))
+            grey = _luma8(ImageOps.exif_transpose(pil))
     except FileNotFoundError:
         raise UserError(f"image {path} does not exist") from None
     except (OSError, ValueError, Image.DecompressionBombError) as err:
@@ -80,6 +80,14 @@ def load_grey(path, size):
     top, left = (height - side) // 2, (width - side) // 2
     square = grey[top:top + side, left:left + side]
     return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
+
+
+def _luma8(pil):
+    """8-bit grey; 16-bit grey pictures are scaled (65535 -> 255), where convert("L") would clip at 255."""
+    if pil.mode in ("I;16", "I;16L", "I;16B", "I"):
+        wide = np.asarray(pil, dtype=np.float64)
+        return np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8)
+    return np.asarray(pil.convert("L"))
 
 
 def _check(config):

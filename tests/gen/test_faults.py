@@ -103,6 +103,16 @@ FAULTS = {
     "out-foreign": Fault(R, ("not empty",), setup=foreign_folder, check=untouched, created=True),
     "out-is-a-file": Fault(R, ("cannot create output folder",), setup=lambda tmp: (tmp / "out").write_text("x"),
                            created=True),
+    # Parameter files: text, finite, in a sane range, not degenerate.
+    "csv-binary": Fault(R, ("00000.csv", "not a text file"), setup=params_with(b"\x89PNG\r\n\x1a\n\xff\xfe", "wb")),
+    "csv-all-zero": Fault(R, ("00000.csv", "collapses"), setup=params_with("0,0,0,0,0,0,1\n0,0,0,0,0,0,1\n")),
+    "csv-huge-values": Fault(R, ("00000.csv", "beyond"), setup=params_with("1e300,0,0,0.5,0,0,1\n0.5,0,0,0.5,1,0,1\n")),
+    "weights-all-zero": Fault((*R, "--weights", "{tmp}/weights.csv"), ("weights.csv", "all zeros"),
+                              setup=lambda tmp: (tmp / "weights.csv").write_text("0,0,0,0,0,0\n")),
+    # A search that cannot succeed stops, and leaves no part of a set behind.
+    "search-unreachable": Fault(("search", "fractaldb", "--categories", 1, "--fill-rate", 1.0, "--max-trials", 20,
+                                 "--points", 2000, "--size", 64, "--out", "{out}", "--quiet"), ("20 trials",),
+                                created=True, check=lambda tmp: not any((tmp / "out").glob("*.csv"))),
     # Job arrays: the environment is input too.
     "slurm-id-not-a-number": Fault(R, ("SLURM_ARRAY_TASK_ID",),
                                    env={"SLURM_ARRAY_TASK_ID": "abc", "SLURM_ARRAY_TASK_COUNT": "4"}),
@@ -209,7 +219,7 @@ def test_dask_scheduler_lost(scene):
         command = [sys.executable, "-m", "fdsl_gen",
                    *map(str, render(scene / "params", scene / "out", "--engine", "dask", "--scheduler", address))]
         process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-        wait_for_line(log, "Receive client connection")  # it waits for workers that never come
+        wait_for_client(address)  # the render waits for workers that never come
     finally:
         scheduler.kill()
         scheduler.wait()
@@ -220,8 +230,35 @@ def test_dask_scheduler_lost(scene):
     assert not (scene / "out" / "manifest.json").exists()
 
 
+def wait_for_client(address):
+    """Until a second client (the render's) is registered with the scheduler, and a little longer."""
+    from distributed import Client
+    with Client(address, timeout="30s") as client:
+        deadline = time.time() + TIMEOUT
+        while len(client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.clients))) < 3:
+            assert time.time() < deadline  # the two clients and the scheduler's fire-and-forget one
+            time.sleep(0.2)
+    time.sleep(3)  # the render's client reads the scheduler's welcome
+
+
 def wait_for_line(log, words):
     deadline = time.time() + TIMEOUT
     while words not in log.read_text():
         assert time.time() < deadline, log.read_text()
         time.sleep(0.2)
+
+
+def test_real1p_scales_16_bit_pictures(scene):
+    """A 16-bit grey photo renders as its 8-bit twin, not as a picture clipped to white."""
+    import numpy as np
+    from PIL import Image
+    levels = (np.add.outer(np.arange(96), np.arange(96)) * 3 % 256).astype(np.uint16)
+    Image.fromarray(levels * 257).save(scene / "wide.png")
+    Image.fromarray(levels.astype(np.uint8)).save(scene / "narrow.png")
+    for picture in ("wide", "narrow"):
+        result = fdsl_gen("render", "real1p", "--image", scene / f"{picture}.png", "--classes", 4, "--size", 64,
+                          "--quiet", "--out", scene / picture)
+        assert result.returncode == 0, result.stderr
+    assert Image.open(scene / "wide.png").mode == "I;16"
+    wide, narrow = (sorted((scene / p).glob("*.tar")) for p in ("wide", "narrow"))
+    assert [t.read_bytes() for t in wide] == [t.read_bytes() for t in narrow] != []
