@@ -14,7 +14,8 @@ import click
 from fdsl_gen import pipeline, registry
 from fdsl_gen.dataset import dataset_command
 from fdsl_gen.errors import RenderIncomplete, UserError
-from fdsl_gen.inspect import contact_sheet, summary, verify
+from fdsl_gen.inspect import summary, verify
+from fdsl_gen.shardwriter import atomic_write
 
 
 def config_options(config_class):
@@ -38,7 +39,8 @@ def config_options(config_class):
 
 
 def fail(message, status=2):
-    click.echo(f"fdsl-gen: error: {message}", err=True)
+    one_line = " ".join(line.strip() for line in str(message).splitlines())  # library messages may span lines
+    click.echo(f"fdsl-gen: error: {one_line}", err=True)
     sys.exit(status)
 
 
@@ -186,21 +188,23 @@ def finalize_command(folder):
 
 
 @main.command("info")
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folder")
 def info_command(folder):
-    """Counts, classes, size on disk and config of a dataset folder."""
+    """Counts, classes, size on disk and config of a dataset folder or http(s) URL."""
     click.echo("\n".join(summary(folder)))
 
 
 @main.command("preview")
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="PNG path (default FOLDER/preview.png)")
-@click.option("--classes", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--per-class", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--classes", type=int, default=8, show_default=True)
+@click.option("--per-class", type=int, default=8, show_default=True)
 @click.option("--split", default="train", show_default=True)
 def preview_command(folder, out, classes, per_class, split):
     """Write a contact sheet: one row per class, several samples each."""
-    sheet, shown = contact_sheet(folder, classes, per_class, split=split)
     out = out or folder / "preview.png"
-    sheet.save(out)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give the path of a .png file")
+    png, shown = pipeline.preview_png(folder, classes, per_class, split)
+    atomic_write(out, png)
     click.echo(f"{out}: classes {', '.join(map(str, shown))}")

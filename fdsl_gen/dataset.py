@@ -227,9 +227,33 @@ def load_manifest(folder):
         raise UserError(f"{folder} holds no {MANIFEST}: not a finished fdsl dataset") from None
     except ValueError:
         raise UserError(f"{path} is not valid JSON") from None
-    if manifest.get("format") != FORMAT:
-        raise UserError(f"{path} is not an fdsl manifest")
+    return check_manifest(manifest, path)
+
+
+def check_manifest(manifest, where):
+    """The manifest when it has the shape every reader relies on; else one line naming what is wrong."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise UserError(f"{where} is not an fdsl manifest")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise UserError(f"{where} is malformed: {problem}")
     return manifest
+
+
+def _manifest_problem(manifest):
+    for key, kind in (("name", str), ("num_classes", int), ("splits", dict), ("image", dict), ("config", dict)):
+        if not isinstance(manifest.get(key), kind):
+            return f"'{key}' missing or not {kind.__name__}"
+    for split, info in manifest["splits"].items():
+        if not isinstance(info, dict) or not isinstance(info.get("shards"), list) \
+                or not isinstance(info.get("num_samples"), int):
+            return f"split {split!r} lacks its shards or num_samples"
+        for shard in info["shards"]:
+            if not isinstance(shard, dict) or not all(k in shard for k in ("file", "samples", "bytes", "sha256")):
+                return f"a shard of split {split!r} lacks file, samples, bytes or sha256"
+            if not isinstance(shard["file"], str) or "/" in shard["file"] or shard["file"].startswith("."):
+                return f"shard file {shard['file']!r} is not a file name inside the dataset"
+    return None
 
 
 def folder_bytes(folder):

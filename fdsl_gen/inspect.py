@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fdsl_gen.dataset import MANIFEST, folder_bytes, load_manifest, timm_info
+from fdsl_gen.dataset import MANIFEST, check_manifest, folder_bytes, load_manifest, timm_info
+from fdsl_gen.configs import check_bounds
 from fdsl_gen.errors import UserError
 
 FIELDS = ("cls", "json", "png")
@@ -49,9 +50,10 @@ def read_manifest(location):
     if data is None:
         raise UserError(f"{location} serves no {MANIFEST}: not a finished fdsl dataset")
     try:
-        return json.loads(data)
+        manifest = json.loads(data)
     except ValueError:
         raise UserError(f"{location}/{MANIFEST} is not valid JSON") from None
+    return check_manifest(manifest, f"{location}/{MANIFEST}")
 
 
 def iter_samples(source):
@@ -139,15 +141,16 @@ def _check_side_files(location, manifest):
 
 
 def summary(folder):
-    """Counts, classes, size on disk and config of a dataset, as text lines."""
-    manifest = load_manifest(folder)
+    """Counts, classes, size on disk and config of a dataset folder or URL, as text lines."""
+    manifest = read_manifest(folder)
     image = manifest["image"]
     lines = [f"name        {manifest['name']} ({manifest['recipe']}, fdsl {manifest['fdsl_version']})",
              f"classes     {manifest['num_classes']} (loss {manifest['loss']})",
              f"image       {image['width']} x {image['height']} x {image['channels']}"]
     for split, info in manifest["splits"].items():
         lines.append(f"{split:<11} {info['num_samples']} samples in {len(info['shards'])} shards")
-    lines.append(f"on disk     {folder_bytes(folder) / 2**20:.1f} MiB")
+    if not is_url(folder):
+        lines.append(f"on disk     {folder_bytes(folder) / 2**20:.1f} MiB")
     lines.append(f"seed        {manifest['seed']}")
     lines.append(f"command     {manifest['command']}")
     for key, value in sorted(manifest["config"].items()):
@@ -156,24 +159,37 @@ def summary(folder):
     return lines
 
 
+MAX_SHEET_ROWS = 256  # classes on a contact sheet: 256 x 64 thumbnails is about 300 MB of pixels
+MAX_SHEET_COLUMNS = 64
+
+
 def contact_sheet(folder, classes=8, per_class=8, thumb=96, split="train"):
     """A grid image: one row per class (the first `classes` met), `per_class` samples each."""
+    check_bounds("--classes", classes, 1, MAX_SHEET_ROWS)
+    check_bounds("--per-class", per_class, 1, MAX_SHEET_COLUMNS)
     manifest = load_manifest(folder)
     if split not in manifest["splits"]:
         raise UserError(f"{folder} has no {split!r} split (it has {', '.join(manifest['splits'])})")
     rows = defaultdict(list)
     for shard in manifest["splits"][split]["shards"]:
-        for _, fields in iter_samples(Path(folder) / shard["file"]):
-            cls = int(fields["cls"])
-            if (cls in rows or len(rows) < classes) and len(rows[cls]) < per_class:
-                rows[cls].append(fields["png"])
+        try:
+            for key, fields in iter_samples(Path(folder) / shard["file"]):
+                cls = int(fields["cls"])
+                if (cls in rows or len(rows) < classes) and len(rows[cls]) < per_class:
+                    rows[cls].append(_thumbnail(fields["png"], thumb))
+        except (tarfile.TarError, KeyError, ValueError, OSError) as err:
+            raise UserError(f"{Path(folder) / shard['file']} is damaged ({err}); "
+                            "fdsl-gen verify lists every damaged shard") from None
         if len(rows) == classes and all(len(r) == per_class for r in rows.values()):
             break
     sheet = np.full((len(rows) * (thumb + 2), per_class * (thumb + 2), 3), 255, np.uint8)
     for r, cls in enumerate(sorted(rows)):
-        for c, png in enumerate(rows[cls]):
-            with Image.open(io.BytesIO(png)) as image:
-                small = image.convert("RGB").resize((thumb, thumb), Image.Resampling.BOX)
+        for c, small in enumerate(rows[cls]):
             sheet[r * (thumb + 2) + 1:r * (thumb + 2) + 1 + thumb,
-                  c * (thumb + 2) + 1:c * (thumb + 2) + 1 + thumb] = np.asarray(small)
+                  c * (thumb + 2) + 1:c * (thumb + 2) + 1 + thumb] = small
     return Image.fromarray(sheet), sorted(rows)
+
+
+def _thumbnail(png, thumb):
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB").resize((thumb, thumb), Image.Resampling.BOX))

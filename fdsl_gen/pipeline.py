@@ -76,14 +76,15 @@ def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=100
 
 def finalize_dataset(folder, records=()):
     """Manifest, _info.json, SHA256SUMS and card once every shard is finished, then the preview."""
-    return finalize(folder, records, preview_png)
+    return finalize(folder, records, lambda folder: preview_png(folder)[0])
 
 
-def preview_png(folder):
-    sheet, _ = contact_sheet(folder)
+def preview_png(folder, classes=8, per_class=8, split="train"):
+    """The PNG bytes of a contact sheet, and the classes it shows."""
+    sheet, shown = contact_sheet(folder, classes, per_class, split=split)
     buffer = io.BytesIO()
     sheet.save(buffer, format="PNG")
-    return buffer.getvalue()
+    return buffer.getvalue(), shown
 
 
 def task_selection(plan, run):

@@ -7,6 +7,7 @@ nothing that looks complete, no temporary files).
 """
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -63,7 +64,7 @@ def foreign_folder(tmp):
 
 
 def nothing_outside(tmp):
-    assert sorted(p.name for p in tmp.iterdir()) == ["params"]
+    assert sorted(p.name for p in tmp.iterdir()) == ["ds", "params"]
 
 
 def params_with(text, mode="w"):
@@ -72,6 +73,27 @@ def params_with(text, mode="w"):
         (tmp / "params").mkdir()
         with open(tmp / "params" / "00000.csv", mode) as handle:
             handle.write(text)
+    return setup
+
+
+def manifest_is(text):
+    return lambda tmp: (tmp / "ds" / "manifest.json").write_text(text)
+
+
+def shard_file_is(name):
+    def setup(tmp):
+        manifest = json.loads((tmp / "ds" / "manifest.json").read_text())
+        manifest["splits"]["train"]["shards"][0]["file"] = name
+        (tmp / "ds" / "manifest.json").write_text(json.dumps(manifest))
+    return setup
+
+
+def damage(keep):
+    """Cut the first shard to `keep` bytes, or (0) replace it with random bytes."""
+    def setup(tmp):
+        shard = tmp / "ds" / "fractaldb-train-000000.tar"
+        data = shard.read_bytes()
+        shard.write_bytes(data[:keep] if keep else random.Random(0).randbytes(len(data)))
     return setup
 
 
@@ -113,6 +135,18 @@ FAULTS = {
     "search-unreachable": Fault(("search", "fractaldb", "--categories", 1, "--fill-rate", 1.0, "--max-trials", 20,
                                  "--points", 2000, "--size", 64, "--out", "{out}", "--quiet"), ("20 trials",),
                                 created=True, check=lambda tmp: not any((tmp / "out").glob("*.csv"))),
+    # Reading a dataset back: a damaged folder is named, not a traceback.
+    "verify-manifest-list": Fault(("verify", "{tmp}/ds"), ("not an fdsl manifest",), setup=manifest_is("[]")),
+    "info-manifest-keys": Fault(("info", "{tmp}/ds"), ("malformed", "name"),
+                                setup=manifest_is('{"format": "fdsl-shards"}')),
+    "preview-manifest-keys": Fault(("preview", "{tmp}/ds"), ("malformed",), setup=manifest_is(
+        '{"format": "fdsl-shards", "name": "x", "num_classes": 2, "image": {}, "config": {}, "splits": {"train": 1}}')),
+    "verify-shard-outside": Fault(("verify", "{tmp}/ds"), ("not a file name",), setup=shard_file_is("../other.tar")),
+    "preview-truncated-shard": Fault(("preview", "{tmp}/ds"), ("000000.tar", "damaged"), setup=damage(3000)),
+    "preview-random-shard": Fault(("preview", "{tmp}/ds"), ("000000.tar", "damaged"), setup=damage(0)),
+    "preview-out-is-a-folder": Fault(("preview", "{tmp}/ds", "--out", "{tmp}"), ("is a folder",)),
+    "preview-huge-sheet": Fault(("preview", "{tmp}/ds", "--classes", 100000, "--per-class", 100000), ("--classes",)),
+    "info-url-kept": Fault(("info", "http://127.0.0.1:9/data"), ("http://127.0.0.1:9/data/manifest.json",)),
     # Job arrays: the environment is input too.
     "slurm-id-not-a-number": Fault(R, ("SLURM_ARRAY_TASK_ID",),
                                    env={"SLURM_ARRAY_TASK_ID": "abc", "SLURM_ARRAY_TASK_COUNT": "4"}),
@@ -123,8 +157,9 @@ FAULTS = {
 
 
 @pytest.fixture
-def scene(tmp_path, params_dir):
+def scene(tmp_path, params_dir, small_dataset):
     shutil.copytree(params_dir, tmp_path / "params")
+    shutil.copytree(small_dataset, tmp_path / "ds")
     return tmp_path
 
 
