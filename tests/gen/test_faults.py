@@ -8,6 +8,7 @@ nothing that looks complete, no temporary files).
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -97,6 +98,30 @@ def damage(keep):
     return setup
 
 
+def rendered_then_killed_in_finalize(tmp):
+    """The dataset rendered, then its manifest gone and two temporaries left, as a kill in finalize leaves it."""
+    assert fdsl_gen(*render(tmp / "params", tmp / "out")).returncode == 0
+    (tmp / "out" / "manifest.json").unlink()
+    for name in (".manifest.json.tmp-4242", ".README.md.tmp-4242"):
+        (tmp / "out" / name).write_text("half")
+
+
+def warm_render(tmp):
+    """A render of the same shape elsewhere, so that no kernel cache is written under a file-size limit."""
+    assert fdsl_gen(*render(tmp / "params", tmp / "warm", "--samples-per-shard", 64)).returncode == 0
+    shutil.rmtree(tmp / "warm")
+
+
+def limit_file_size():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (32 * 1024, resource.RLIM_INFINITY))  # Python ignores SIGXFSZ
+
+
+def corrected_render_takes_the_folder(tmp):
+    assert not any((tmp / "out").glob("*.tar"))
+    result = fdsl_gen(*render(tmp / "params", tmp / "out", "--size", 40))
+    assert result.returncode == 0 and (tmp / "out" / "manifest.json").exists(), result.stderr
+
+
 R = ("render", "fractaldb", "--params", "{params}", "--out", "{out}", *TINY)
 FAULTS = {
     # Options out of bounds, for memory or for sense: caught before anything is written.
@@ -147,6 +172,12 @@ FAULTS = {
     "preview-out-is-a-folder": Fault(("preview", "{tmp}/ds", "--out", "{tmp}"), ("is a folder",)),
     "preview-huge-sheet": Fault(("preview", "{tmp}/ds", "--classes", 100000, "--per-class", 100000), ("--classes",)),
     "info-url-kept": Fault(("info", "http://127.0.0.1:9/data"), ("http://127.0.0.1:9/data/manifest.json",)),
+    # A full disk names the file; a render that failed before its first shard does not block a corrected one.
+    "disk-full": Fault((*R, "--samples-per-shard", 64), ("fractaldb-train-00000", ".tar", "File too large"),
+                       setup=warm_render, popen={"preexec_fn": limit_file_size}, created=True,
+                       check=corrected_render_takes_the_folder),
+    # The run that finishes a dataset clears what killed runs left.
+    "temporaries-of-killed-runs": Fault(R, code=0, setup=rendered_then_killed_in_finalize, created=True),
     # Job arrays: the environment is input too.
     "slurm-id-not-a-number": Fault(R, ("SLURM_ARRAY_TASK_ID",),
                                    env={"SLURM_ARRAY_TASK_ID": "abc", "SLURM_ARRAY_TASK_COUNT": "4"}),
