@@ -31,8 +31,12 @@ def _posterize(image, bits_to_keep, **kwargs):
     return auto_augment.posterize(image, bits_to_keep, **kwargs)
 
 
-for _name in ("Posterize", "PosterizeIncreasing", "PosterizeOriginal"):
-    auto_augment.NAME_TO_OP[_name] = _posterize
+def _zero_bits_allowed(stage):
+    """`stage` with its own posterize ops (none for most stages) switched to `_posterize`; timm stays as it is."""
+    for op in _augment_ops(stage):
+        if op.name.startswith("Posterize"):
+            op.aug_fn = _posterize
+    return stage
 
 
 class GreyFirst:
@@ -41,7 +45,7 @@ class GreyFirst:
     def __init__(self, compose: transforms.Compose) -> None:
         stages = compose.transforms
         cut = next(i for i, t in enumerate(stages) if _makes_tensor(t))
-        self.colour, self.tensor = stages[:cut], stages[cut:]
+        self.colour, self.tensor = [_zero_bits_allowed(t) for t in stages[:cut]], stages[cut:]
         self.grey = [_grey_filled(t) for t in self.colour]
         after = self.tensor[1:2]
         self.normalize_copies = bool(after) and isinstance(after[0], transforms.Normalize) and not after[0].inplace

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from timm.data import auto_augment
 from timm.data.auto_augment import NAME_TO_OP
 
 from fdsl_train.presets import PRESETS, resolve
@@ -12,8 +13,12 @@ from fdsl_train.transforms import eval_transform, train_transform
 
 def test_zero_bit_posterize_gives_a_black_image():
     image = Image.fromarray(np.full((8, 8, 3), 200, np.uint8))
-    assert np.asarray(NAME_TO_OP["PosterizeIncreasing"](image, 0)).max() == 0
-    assert np.asarray(NAME_TO_OP["PosterizeIncreasing"](image, 1)).max() == 128
+    transform = train_transform(resolve("fdsl-vit", {"img_size": 32}))
+    posterize = next(op.aug_fn for stage in transform.colour for op in getattr(stage, "ops", [])
+                     if op.name == "PosterizeIncreasing")
+    assert np.asarray(posterize(image, 0)).max() == 0
+    assert np.asarray(posterize(image, 1)).max() == 128
+    assert NAME_TO_OP["PosterizeIncreasing"] is auto_augment.posterize  # timm itself is left as it is
 
 
 def test_published_presets_transform_grey_fractals():
