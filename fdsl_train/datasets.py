@@ -85,12 +85,18 @@ def open_split(source: Source, split: str, transform: Callable, *, batch_size: i
         raise UserError(f"no images in {source.data}: expected {source.data}/{split}/<class>/<image> "
                         "or a dataset folder with manifest.json")
     shardset = shards.resolve(source.data, split, source.samples_per_shard)
+    return open_shards(shardset, source, transform, batch_size=batch_size, training=training), shardset.num_classes
+
+
+def open_shards(shardset: shards.ShardSet, source: Source, transform: Callable, *, batch_size: int,
+                training: bool) -> ShardLoader:
+    """The per-epoch loader of this rank's part of `shardset`."""
     stream = ShardStream(
         shardset, transform, batch_size=batch_size, rank=source.ranks.rank, world=source.ranks.world,
         workers=source.workers, seed=source.seed, shuffle_buffer=source.shuffle_buffer, training=training,
         cache_dir=source.cache_dir,
     )
-    return ShardLoader(stream, source.workers, pin_memory=torch.cuda.is_available()), shardset.num_classes
+    return ShardLoader(stream, source.workers, pin_memory=torch.cuda.is_available())
 
 
 def _is_shard_folder(data: str) -> bool:

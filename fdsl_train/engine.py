@@ -1,5 +1,8 @@
 """The training step, the epoch loop and top-1 evaluation, shared by pretrain and finetune.
 
+What they measure goes to a Monitor (fdsl_train.monitor); checkpoints go
+through the `save` callback of `train_epochs`.
+
 Batches are (images, labels, skipped) tuples; `skipped` lists the samples the
 data pipeline could not decode since the previous batch.
 """
@@ -13,13 +16,12 @@ from timm.data import Mixup
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 from torch import nn
-from tqdm import tqdm
 
 from fdsl_train import dist
 from fdsl_train.errors import UserError
 from fdsl_train.losses import create_loss
+from fdsl_train.monitor import Monitor
 from fdsl_train.presets import Preset
-from fdsl_train.runlog import RunLog
 
 
 @dataclass
@@ -63,12 +65,13 @@ class Trainer:
     """One model with its optimizer, schedule, mixup and loss."""
 
     def __init__(self, model: nn.Module, preset: Preset, *, num_classes: int, updates_per_epoch: int,
-                 global_batch: int, accel: Accel, ranks: dist.Ranks, log: RunLog, strict: bool = False) -> None:
+                 global_batch: int, accel: Accel, ranks: dist.Ranks, monitor: Optional[Monitor] = None,
+                 strict: bool = False) -> None:
         self.model = model
         self.preset = preset
         self.accel = accel
         self.ranks = ranks
-        self.log = log
+        self.monitor = monitor or Monitor()
         self.strict = strict
         self.optimizer = create_optimizer_v2(
             model, opt=preset.opt, lr=preset.learning_rate(global_batch),
@@ -119,8 +122,7 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.accel.device)
         done, skipped, samples = 0, 0, 0
         start = time.perf_counter()
-        bar = tqdm(total=expected, desc=f"epoch {position.epoch}", unit="batch",
-                   disable=not self.ranks.is_main, dynamic_ncols=True)
+        bar = self.monitor.progress(expected, f"epoch {position.epoch}")
         for images, labels, bad in batches:
             skipped += self._note_skipped(bad)
             loss = self.step(images, labels)
@@ -132,8 +134,8 @@ class Trainer:
             if done % log_interval == 0 or done == expected:
                 rate = samples * self.ranks.world / (time.perf_counter() - start)
                 bar.set_postfix(loss=f"{loss.item():.4f}", samples_s=f"{rate:.0f}")
-                self.log.write("step", epoch=position.epoch, step=position.step, loss=loss.item(),
-                               lr=self.optimizer.param_groups[0]["lr"], samples_per_s=rate)
+                self.monitor.record("step", epoch=position.epoch, step=position.step, loss=loss.item(),
+                                    lr=self.optimizer.param_groups[0]["lr"], samples_per_s=rate)
             bar.update()
             after_step(position)
             if position.step == stop_at:
@@ -151,6 +153,41 @@ class Trainer:
         if bad and self.strict:
             raise UserError(f"{bad[0]} (--strict stops at the first bad sample)")
         return len(bad)
+
+
+def train_epochs(trainer: Trainer, loader, position: Position, *, save: Callable[[Position], None],
+                 log_interval: int = 50, checkpoint_every: int = 0, stop_at: Optional[int] = None,
+                 after_epoch: Callable[[int], dict] = lambda epoch: {}) -> bool:
+    """Train from `position` to the preset's last epoch, saving every `checkpoint_every` steps and after each epoch.
+
+    False when it stopped inside an epoch at step `stop_at`.
+    """
+    def checkpoint_due(pos: Position) -> None:
+        if checkpoint_every and pos.step % checkpoint_every == 0:
+            save(pos)
+
+    monitor = trainer.monitor
+    for epoch in range(position.epoch, trainer.preset.epochs):
+        position.epoch = epoch
+        skip = position.batch
+        stats = trainer.train_epoch(loader.epoch(epoch, skip), len(loader) - skip, position,
+                                    log_interval=log_interval, after_step=checkpoint_due, stop_at=stop_at)
+        if position.batch < len(loader):
+            save(position)
+            monitor.record("stop", epoch=epoch, batch=position.batch, step=position.step)
+            return False
+        stats.update(after_epoch(epoch))
+        position.epoch, position.batch = epoch + 1, 0
+        save(position)
+        monitor.record("epoch", epoch=epoch, step=position.step, **stats)
+        monitor.say(f"epoch {epoch}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in stats.items()))
+        if position.step == stop_at:
+            break
+    return True
+
+
+def _fmt(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 @torch.no_grad()

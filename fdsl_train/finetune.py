@@ -2,10 +2,10 @@
 from typing import Optional
 
 from fdsl_train import checkpoint, models, presets
-from fdsl_train.datasets import Source, check_classes, open_split
-from fdsl_train.engine import Position, Trainer, evaluate
+from fdsl_train.datasets import check_classes, open_split
+from fdsl_train.engine import Position, evaluate
 from fdsl_train.errors import UserError
-from fdsl_train.run import RunOptions, fit, prepare, session_for
+from fdsl_train.run import RunOptions, build_trainer, fit, session_for, source_for
 from fdsl_train.transforms import eval_transform, train_transform
 
 
@@ -26,8 +26,7 @@ def finetune(preset_name: Optional[str], overrides: dict, opts: RunOptions, pret
 
 
 def _train(preset, opts, pretrained, session) -> None:
-    source = Source(opts.data, session.ranks, opts.workers, opts.seed, opts.shuffle_buffer, opts.samples_per_shard,
-                    opts.cache_dir)
+    source = source_for(opts, session.ranks)
     train, found = open_split(source, opts.train_split, train_transform(preset), batch_size=preset.batch_size,
                               training=True)
     val, val_classes = open_split(source, opts.val_split, eval_transform(preset), batch_size=preset.batch_size,
@@ -44,12 +43,8 @@ def _train(preset, opts, pretrained, session) -> None:
     else:
         model = models.create(preset.model, num_classes=num_classes, img_size=preset.img_size,
                               drop_path=preset.drop_path)
-    ranks = session.ranks
-    trainer = Trainer(
-        prepare(model, session, opts.torchcompile), preset, num_classes=num_classes,
-        updates_per_epoch=len(train), global_batch=preset.batch_size * ranks.world,
-        accel=session.accel, ranks=ranks, log=session.log, strict=opts.strict,
-    )
+    trainer = build_trainer(model, preset, num_classes=num_classes, updates_per_epoch=len(train), opts=opts,
+                            session=session)
     session.say(f"finetune {preset.model} from {pretrained or 'scratch'} on {opts.data}: {num_classes} classes, "
                 f"{len(train)} batches per epoch per rank")
 

@@ -2,14 +2,12 @@
 from dataclasses import replace
 from typing import Optional
 
-import torch
-
 from fdsl_train import models, presets, shards
-from fdsl_train.datasets import check_classes
-from fdsl_train.engine import Position, Trainer
+from fdsl_train.datasets import check_classes, open_shards
+from fdsl_train.engine import Position
 from fdsl_train.errors import UserError
-from fdsl_train.loader import ShardLoader, ShardStream, check_balance, check_enough
-from fdsl_train.run import RunOptions, fit, prepare, restore, session_for
+from fdsl_train.loader import check_balance, check_enough
+from fdsl_train.run import RunOptions, build_trainer, fit, restore, session_for, source_for
 from fdsl_train.transforms import train_transform
 
 
@@ -33,18 +31,12 @@ def _train(preset, opts, shardset, num_classes, session) -> None:
     if opts.balance == "fail":
         check_balance(shardset, seed=opts.seed, epochs=preset.epochs, world=ranks.world, workers=workers,
                       batch_size=preset.batch_size)
-    stream = ShardStream(
-        shardset, train_transform(preset), batch_size=preset.batch_size, rank=ranks.rank, world=ranks.world,
-        workers=opts.workers, seed=opts.seed, shuffle_buffer=opts.shuffle_buffer, cache_dir=opts.cache_dir,
-    )
-    loader = ShardLoader(stream, opts.workers, pin_memory=torch.cuda.is_available())
+    loader = open_shards(shardset, source_for(opts, ranks), train_transform(preset), batch_size=preset.batch_size,
+                         training=True)
     model = models.create(preset.model, num_classes=num_classes, img_size=preset.img_size,
                           drop_path=preset.drop_path)
-    trainer = Trainer(
-        prepare(model, session, opts.torchcompile), preset, num_classes=num_classes,
-        updates_per_epoch=len(loader), global_batch=preset.batch_size * ranks.world,
-        accel=session.accel, ranks=ranks, log=session.log, strict=opts.strict,
-    )
+    trainer = build_trainer(model, preset, num_classes=num_classes, updates_per_epoch=len(loader), opts=opts,
+                            session=session)
     position = restore(trainer, opts) if opts.resume else Position()
     if position.epoch >= preset.epochs:
         raise UserError(f"{opts.resume} already finished its {preset.epochs} epochs")

@@ -1,4 +1,4 @@
-"""What pretrain and finetune share: run options, the --output folder, checkpoints and the epoch loop.
+"""What pretrain and finetune share: run options, the --output folder and its checkpoints.
 
 --output DIR holds:
   run.json           the resolved preset and run options, the world size
@@ -11,21 +11,22 @@ import json
 import os
 import random
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-import click
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from fdsl_train import checkpoint, dist
-from fdsl_train.engine import Accel, Position, Trainer
+from fdsl_train.datasets import Source
+from fdsl_train.engine import Accel, Position, Trainer, train_epochs
 from fdsl_train.errors import UserError, brief
 from fdsl_train.loader import hashed_seed
 from fdsl_train.models import unwrap
+from fdsl_train.monitor import Monitor
 from fdsl_train.presets import Preset
 from fdsl_train.runlog import RunLog
 
@@ -59,11 +60,10 @@ class Session:
 
     ranks: dist.Ranks
     accel: Accel
-    log: RunLog
+    monitor: Monitor = field(default_factory=Monitor)
 
     def say(self, message: str) -> None:
-        if self.ranks.is_main:
-            click.echo(message)
+        self.monitor.say(message)
 
 
 @contextmanager
@@ -75,18 +75,24 @@ def session_for(command: str, preset: Preset, opts: RunOptions) -> Iterator[Sess
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    log = RunLog(None)
+    monitor = Monitor()
     if ranks.is_main:
         opts.output.mkdir(parents=True, exist_ok=True)
         run = {"command": command, "preset": preset.to_dict(), "options": {**asdict(opts), "output": str(opts.output)},
                "world_size": ranks.world, "device": str(accel.device)}
         (opts.output / "run.json").write_text(json.dumps(run, indent=2))
-        log = RunLog(opts.output / "log.jsonl")
+        monitor = Monitor([RunLog(opts.output / "log.jsonl")], console=True)
     try:
-        yield Session(ranks, accel, log)
+        yield Session(ranks, accel, monitor)
     finally:
-        log.close()
+        monitor.close()
         dist.teardown()
+
+
+def source_for(opts: RunOptions, ranks: dist.Ranks) -> Source:
+    """How this rank reads --data."""
+    return Source(opts.data, ranks, opts.workers, opts.seed, opts.shuffle_buffer, opts.samples_per_shard,
+                  opts.cache_dir)
 
 
 def prepare(model: nn.Module, session: Session, compile_model: bool) -> nn.Module:
@@ -97,6 +103,16 @@ def prepare(model: nn.Module, session: Session, compile_model: bool) -> nn.Modul
         ids = [session.accel.device.index] if session.accel.device.type == "cuda" else None
         model = DistributedDataParallel(model, device_ids=ids)
     return torch.compile(model) if compile_model else model
+
+
+def build_trainer(model: nn.Module, preset: Preset, *, num_classes: int, updates_per_epoch: int, opts: RunOptions,
+                  session: Session) -> Trainer:
+    """The model prepared for this rank, with the preset's optimizer, schedule, mixup and loss."""
+    return Trainer(
+        prepare(model, session, opts.torchcompile), preset, num_classes=num_classes,
+        updates_per_epoch=updates_per_epoch, global_batch=preset.batch_size * session.ranks.world,
+        accel=session.accel, ranks=session.ranks, monitor=session.monitor, strict=opts.strict,
+    )
 
 
 def _layout(opts: RunOptions, preset: Preset, world: int) -> dict:
@@ -139,31 +155,10 @@ def restore(trainer: Trainer, opts: RunOptions) -> Position:
 
 def fit(trainer: Trainer, loader, position: Position, opts: RunOptions, session: Session,
         after_epoch: Callable[[int], dict] = lambda epoch: {}) -> None:
-    """Train from `position` to the preset's last epoch, checkpointing every N steps and after each epoch."""
-    def checkpoint_due(pos: Position) -> None:
-        if opts.checkpoint_every and pos.step % opts.checkpoint_every == 0:
-            save(trainer, pos, opts)
-
-    for epoch in range(position.epoch, trainer.preset.epochs):
-        position.epoch = epoch
-        skip = position.batch
-        stats = trainer.train_epoch(loader.epoch(epoch, skip), len(loader) - skip, position,
-                                    log_interval=opts.log_interval, after_step=checkpoint_due,
-                                    stop_at=opts.stop_after_steps)
-        if position.batch < len(loader):
-            save(trainer, position, opts)
-            session.log.write("stop", epoch=epoch, batch=position.batch, step=position.step)
-            session.say(f"stopped at step {position.step} (epoch {epoch}, batch {position.batch}); "
-                        f"continue with --resume {opts.output}")
-            return
-        stats.update(after_epoch(epoch))
-        position.epoch, position.batch = epoch + 1, 0
-        save(trainer, position, opts)
-        session.log.write("epoch", epoch=epoch, step=position.step, **stats)
-        session.say(f"epoch {epoch}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in stats.items()))
-        if position.step == opts.stop_after_steps:
-            return
-
-
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """Train to the preset's last epoch with --output's checkpoints, or stop at --stop-after-steps."""
+    finished = train_epochs(trainer, loader, position, save=lambda pos: save(trainer, pos, opts),
+                            log_interval=opts.log_interval, checkpoint_every=opts.checkpoint_every,
+                            stop_at=opts.stop_after_steps, after_epoch=after_epoch)
+    if not finished:
+        session.say(f"stopped at step {position.step} (epoch {position.epoch}, batch {position.batch}); "
+                    f"continue with --resume {opts.output}")

@@ -14,7 +14,6 @@ from fdsl_train import dist, models, presets, shards
 from fdsl_train.engine import Accel, Position, Trainer
 from fdsl_train.loader import ShardLoader, ShardStream
 from fdsl_train.run import Session, prepare
-from fdsl_train.runlog import RunLog
 from fdsl_train.transforms import train_transform
 
 
@@ -30,7 +29,7 @@ def gathered(value):
 
 def main(data, out):
     ranks = dist.ranks_from_env(os.environ)
-    session = Session(ranks, Accel(dist.setup(ranks)), RunLog(None))
+    session = Session(ranks, Accel(dist.setup(ranks)))
     preset = presets.resolve("fdsl-vit", dict(
         model="test_resnet", img_size=32, batch_size=8, epochs=1, lr=0.01, warmup_epochs=0, mixup=0, cutmix=0,
         aa="", reprob=0, smoothing=0, crop="random", hflip=0, drop_path=0))
@@ -42,7 +41,7 @@ def main(data, out):
     model = models.create(preset.model, num_classes=4, img_size=32)
     before = gathered(flat(model).tolist())
     trainer = Trainer(prepare(model, session, False), preset, num_classes=4, updates_per_epoch=len(loader),
-                      global_batch=8 * ranks.world, accel=session.accel, ranks=ranks, log=session.log)
+                      global_batch=8 * ranks.world, accel=session.accel, ranks=ranks)
     seen = []
 
     def counted(batches):

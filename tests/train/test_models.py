@@ -6,7 +6,6 @@ from safetensors.torch import load_file
 from fdsl_train import dist, models, presets
 from fdsl_train.cli import cli
 from fdsl_train.engine import Accel, Trainer
-from fdsl_train.runlog import RunLog
 
 
 @pytest.mark.parametrize("name", ["vit_tiny_patch16_224", "vit_base_patch16_224", "resnet50"])
@@ -14,7 +13,7 @@ def test_preset_models_train_at_small_size(name):
     preset = presets.resolve("fdsl-vit", {"model": name, "img_size": 32, "batch_size": 4})
     model = models.create(name, num_classes=5, img_size=32, drop_path=preset.drop_path)
     trainer = Trainer(model, preset, num_classes=5, updates_per_epoch=1, global_batch=4,
-                      accel=Accel(torch.device("cpu")), ranks=dist.Ranks(), log=RunLog(None))
+                      accel=Accel(torch.device("cpu")), ranks=dist.Ranks())
     before = [p.detach().clone() for p in model.parameters()]
     loss = trainer.step(torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3]))
     assert torch.isfinite(loss)
@@ -37,3 +36,4 @@ def test_torchcompile_trains_and_saves_plain_weights(shard_dir, tmp_path, fast_a
     assert log_records(out, "epoch")[0]["batches"] == 10
     saved = load_file(str(out / "model.safetensors"))
     assert saved and not any(key.startswith(("_orig_mod.", "module.")) for key in saved)
+

@@ -1,0 +1,36 @@
+"""Where a run reports: records to its sinks (the JSON-lines log, ...), messages and progress to the console.
+
+The engine reports through a Monitor only; which sinks exist is the run's choice.
+Ranks other than 0 get a silent Monitor.
+"""
+from typing import Iterable, Protocol
+
+from tqdm import tqdm
+
+
+class Sink(Protocol):
+    def write(self, event: str, **fields) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Monitor:
+    def __init__(self, sinks: Iterable[Sink] = (), console: bool = False) -> None:
+        self.sinks = list(sinks)
+        self.console = console
+
+    def record(self, event: str, **fields) -> None:
+        """One record: "step" every log interval, "epoch" after each epoch, "stop" at an early stop."""
+        for sink in self.sinks:
+            sink.write(event, **fields)
+
+    def say(self, message: str) -> None:
+        if self.console:
+            print(message, flush=True)
+
+    def progress(self, total: int, desc: str):
+        return tqdm(total=total, desc=desc, unit="batch", disable=not self.console, dynamic_ncols=True)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
