@@ -37,3 +37,11 @@ def test_torchcompile_trains_and_saves_plain_weights(shard_dir, tmp_path, fast_a
     saved = load_file(str(out / "model.safetensors"))
     assert saved and not any(key.startswith(("_orig_mod.", "module.")) for key in saved)
 
+
+@pytest.mark.parametrize("name, expected", [
+    ("vit_tiny_patch16_224", True), ("resnet50", False), ("test_resnet", False),
+    ("levit_128", True),  # through LevitDistilled(**kwargs) to Levit(img_size=...)
+    ("bat_resnext26ts", True),  # a CNN with attention blocks sized from the input
+])
+def test_img_size_goes_to_the_models_that_take_it(name, expected):
+    assert models.takes_img_size(name) is expected
