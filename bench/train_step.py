@@ -8,6 +8,7 @@ difference is what the data pipeline costs.
 
     python bench/train_step.py                        # renders a FractalDB sample with fdsl-gen first
     python bench/train_step.py --workers 8 --batch-size 128
+    python bench/train_step.py --compile              # torch.compile'd model
 """
 import argparse
 import itertools
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (warm-up compiles it)")
     args = parser.parse_args()
     if not (args.data / "manifest.json").exists():
         render_sample(args.data, categories=20, per_category=100)
@@ -60,7 +62,8 @@ def main() -> None:
     accel = Accel.choose(dist.setup(ranks), None, None)
     model = models.create(preset.model, num_classes=shardset.num_classes, img_size=preset.img_size)
     layout = torch.channels_last if accel.channels_last else torch.contiguous_format
-    trainer = Trainer(model.to(accel.device, memory_format=layout), preset, num_classes=shardset.num_classes,
+    model = model.to(accel.device, memory_format=layout)
+    trainer = Trainer(torch.compile(model) if args.compile else model, preset, num_classes=shardset.num_classes,
                       updates_per_epoch=1000, global_batch=args.batch_size, accel=accel, ranks=ranks,
                       log=RunLog(None))
     stream = ShardStream(shardset, train_transform(preset), batch_size=args.batch_size, workers=args.workers)
@@ -76,7 +79,7 @@ def main() -> None:
                                                warmup, args.steps, accel.device))
         fed = max(fed, timed_steps(trainer, pipeline, warmup, args.steps, accel.device))
     print(f"{args.model} at {args.img_size} px, batch {args.batch_size}, {accel.device} "
-          f"(amp {accel.amp}, channels-last {accel.channels_last}), {args.workers} worker(s), "
+          f"(amp {accel.amp}, channels-last {accel.channels_last}, compile {args.compile}), {args.workers} worker(s), "
           f"best of {args.rounds} rounds of {args.steps} steps, torch {torch.__version__}")
     print(f"  synthetic input      {synthetic:8.1f} images/s")
     print(f"  shard pipeline       {fed:8.1f} images/s   pipeline cost {100 * (1 - fed / synthetic):5.1f} %")
