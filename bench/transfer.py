@@ -1,93 +1,331 @@
-"""Proof that it learns: FractalDB pre-training helps a small model on a small real dataset.
+"""One transfer protocol over every dataset family, with scratch and the papers' control datasets.
 
-1. renders a small FractalDB at low resolution with fdsl-gen;
-2. pre-trains a model on it with `fdsl-train pretrain`;
-3. fine-tunes it on a labelled ImageFolder tree (DATA/train, DATA/val), and
-   trains the same model from scratch with the same options and budget;
-4. prints both top-1 accuracies after every epoch.
+Every row pre-trains the same model on a dataset of the same number of
+classes and images, for the same epochs, then fine-tunes it on
+Fashion-MNIST at 10, 100 and 1000 labels per class (one subset per seed,
+the same subsets for every row), and fits a linear probe on its frozen
+features. Rows: fractaldb, exfractaldb, mvfractaldb, rcdb, visualatom,
+ofdb, 1p-frac (LPCE), real1p (LPCE, one photo); controls: scratch (no
+pre-training), perlin, bezier and 1p-frac-sigma6 (sigma 6 breaks the
+fractal shape). The table gives the mean +- std of the final top-1 over
+seeds and the paired gain over scratch (same seed, same labelled subset).
 
-Without --data it uses Fashion-MNIST from Debian's dataset-fashion-mnist
-package (idx files converted by `fdsl-train import-idx`), keeping the first
---train-images training images, a low-data setting. CPU, 10-20 minutes.
+Fashion-MNIST comes from Debian's package (`apt-get install
+dataset-fashion-mnist`, idx files in /usr/share/datasets/fashion-mnist),
+converted once by `fdsl-train import-idx`.
 
-    python bench/transfer.py
-    python bench/transfer.py --data path/to/imagefolder --img-size 64
+    python bench/transfer.py                         # the whole table (default size, 2 CPU cores)
+    python bench/transfer.py --scale smoke           # a few minutes: checks that every stage runs
+    python bench/transfer.py --scale paper           # paper-scale settings, for a GPU machine
+    python bench/transfer.py --rows fractaldb,perlin --labels 100 --seeds 0,1,2
 """
 import argparse
+import hashlib
 import json
+import math
+import os
+import statistics
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Dict, List, Sequence
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 WORK = Path("runs/transfer")
+CLASSES = 10  # Fashion-MNIST
 
+
+@dataclass(frozen=True)
+class Scale:
+    """Everything that sizes a run; the same for every row."""
+
+    categories: int = 32  # pre-training classes of every dataset
+    per_category: int = 100  # images per class
+    render_size: int = 48
+    points: int = 10_000  # chaos-game points of the 2D fractal rows
+    model: str = "resnet18"
+    img_size: int = 32
+    pretrain_epochs: int = 10
+    batch_size: int = 64
+    finetune_samples: int = 6400  # samples seen by each fine-tuning run, whatever its label count
+    finetune_epochs: int = 4  # at most; fewer when the labelled set alone exceeds the sample budget
+    train_pool: int = 12_000  # first Fashion-MNIST training images the labelled subsets are drawn from
+    val_images: int = 2000  # first Fashion-MNIST test images, the read-out
+    probe_labels: int = 100  # labels per class of the linear probe's training set
+    workers: int = 2
+
+
+SCALES = {
+    "default": Scale(),
+    "smoke": Scale(categories=8, per_category=16, render_size=32, points=2000, img_size=32, pretrain_epochs=1,
+                   batch_size=32, finetune_samples=320, finetune_epochs=1, train_pool=1200, val_images=200,
+                   probe_labels=10),
+    # the papers' pre-training size (1k classes x 1k images, ViT-Tiny, 300 epochs: see docs) on a GPU machine
+    "paper": Scale(categories=1000, per_category=1000, render_size=362, points=200_000, model="deit_tiny_patch16_224",
+                   img_size=224, pretrain_epochs=300, batch_size=256, finetune_samples=500_000, finetune_epochs=100,
+                   train_pool=60_000, val_images=10_000, probe_labels=1000, workers=16),
+}
+
+ROWS = ("scratch", "fractaldb", "exfractaldb", "mvfractaldb", "rcdb", "visualatom", "ofdb", "1p-frac", "real1p",
+        "perlin", "bezier", "1p-frac-sigma6")
+
+
+def render_args(row: str, scale: Scale, photo: Path) -> List[str]:
+    """The fdsl-gen command of a row: scale.categories classes of scale.per_category images.
+
+    real1p has one image per class, so it gets categories x per_category
+    classes: the same images and pre-training budget, more classes."""
+    c, n, size, pts = str(scale.categories), str(scale.per_category), str(scale.render_size), str(scale.points)
+    return {
+        "fractaldb": ["fractaldb", "--search", "--categories", c, "--instances", n, "--points", pts],
+        "exfractaldb": ["exfractaldb", "--search", "--categories", c, "--instances", n],
+        "mvfractaldb": ["mvfractaldb", "--search", "--categories", c, "--instances", n],
+        "rcdb": ["rcdb", "--categories", c, "--instances", n],
+        "visualatom": ["visualatom", "--categories", c, "--instances", n],
+        "ofdb": ["ofdb", "--search", "--categories", c, "--instances", n, "--points", pts],
+        "1p-frac": ["1p-frac", "--classes", c, "--instances", n, "--points", pts],
+        "1p-frac-sigma6": ["1p-frac", "--classes", c, "--instances", n, "--points", pts, "--sigma", "6"],
+        "real1p": ["real1p", "--image", str(photo), "--classes", str(scale.categories * scale.per_category)],
+        "perlin": ["perlin", "--categories", c, "--instances", n],
+        "bezier": ["bezier", "--categories", c, "--instances", n],
+    }[row] + ["--size", size, "--quiet"]
+
+
+# ---------------------------------------------------------------- labelled subsets
+
+def subset(labels: Sequence[int], per_class: int, seed: int) -> List[int]:
+    """Indices of `per_class` images of each class, drawn with `seed`; the same for every row."""
+    chosen = []
+    for cls in range(CLASSES):
+        pool = [i for i, label in enumerate(labels) if label == cls]
+        if len(pool) < per_class:
+            raise SystemExit(f"transfer.py: error: the training pool holds {len(pool)} images of class {cls}, "
+                             f"fewer than {per_class}: raise --train-pool")
+        # rank by a seeded hash: stable across Python versions, independent of pool order elsewhere
+        pool.sort(key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).digest())
+        chosen += sorted(pool[:per_class])
+    return chosen
+
+
+def copies_and_epochs(images: int, scale: Scale) -> tuple:
+    """(copies, epochs): the labelled set repeated `copies` times per epoch so that every run sees
+    about scale.finetune_samples samples in at most scale.finetune_epochs evaluations."""
+    copies = max(1, math.ceil(scale.finetune_samples / scale.finetune_epochs / images))
+    epochs = max(1, min(scale.finetune_epochs, round(scale.finetune_samples / (images * copies))))
+    return copies, epochs
+
+
+def link_subset(pool: Path, chosen: Sequence[int], copies: int, out: Path) -> Path:
+    """An ImageFolder split of symbolic links to the pool's images, each `copies` times."""
+    files = sorted(pool.rglob("*.png"))
+    if out.exists():
+        return out
+    tmp = out.with_name(out.name + ".tmp")
+    for i in chosen:
+        source = files[i]
+        for k in range(copies):
+            target = tmp / source.parent.name / f"{k}-{source.name}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source.resolve())
+    tmp.rename(out)
+    return out
+
+
+def pool_labels(pool: Path) -> List[int]:
+    """The class of every pool image, in sorted file order (ImageFolder class folders are 0..9)."""
+    return [int(path.parent.name) for path in sorted(pool.rglob("*.png"))]
+
+
+# ---------------------------------------------------------------- statistics
+
+def mean_std(values: Sequence[float]) -> str:
+    if not values:
+        return "-"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.1f} ± {std:.1f}"
+
+
+def paired_gain(row: Dict[int, float], scratch: Dict[int, float]) -> str:
+    """Mean +- std over seeds of (row - scratch), seed by seed."""
+    seeds = sorted(set(row) & set(scratch))
+    return mean_std([row[s] - scratch[s] for s in seeds]) if seeds else "-"
+
+
+def table(results: dict, rows: Sequence[str], labels: Sequence[int]) -> str:
+    """Markdown: per row, top-1 mean +- std and paired gain over scratch at each label count, and the probe."""
+    head = ["row"] + [f"{n}/class top-1 | gain" for n in labels] + ["probe top-1 | gain"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * (1 + 2 * len(labels) + 2)]
+    scratch = results.get("scratch", {})
+    for row in rows:
+        cells = [row]
+        for key in [f"finetune-{n}" for n in labels] + ["probe"]:
+            runs = {int(s): v for s, v in results.get(row, {}).get(key, {}).items()}
+            base = {int(s): v for s, v in scratch.get(key, {}).items()}
+            cells += [mean_std(list(runs.values())), "-" if row == "scratch" else paired_gain(runs, base)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- stages
 
 def run(*command: str) -> None:
     print("$", " ".join(command), flush=True)
     subprocess.run([sys.executable, "-m", *command], check=True, stdout=subprocess.DEVNULL)
 
 
-def fashion_mnist(root: Path, train_images: int, val_images: int) -> Path:
-    root = root.with_name(f"{root.name}-{train_images}")
-    for split, prefix, limit in (("train", "train", train_images), ("val", "t10k", val_images)):
-        if not (root / split).exists():
+def fashion_mnist(root: Path, scale: Scale) -> tuple:
+    """(training pool, val split) ImageFolder trees from the Debian package's idx files."""
+    missing = [f for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz") if not (FASHION / f).is_file()]
+    if missing:
+        raise SystemExit(f"transfer.py: error: {FASHION / missing[0]} not found: "
+                         "install Fashion-MNIST with `apt-get install dataset-fashion-mnist`")
+    pool, val = root / f"pool-{scale.train_pool}", root / f"val-{scale.val_images}"
+    for folder, prefix, limit in ((pool, "train", scale.train_pool), (val, "t10k", scale.val_images)):
+        if not folder.exists():
             run("fdsl_train", "import-idx", "--images", str(FASHION / f"{prefix}-images-idx3-ubyte.gz"),
-                "--labels", str(FASHION / f"{prefix}-labels-idx1-ubyte.gz"), "--out", str(root / split),
+                "--labels", str(FASHION / f"{prefix}-labels-idx1-ubyte.gz"), "--out", str(folder),
                 "--limit", str(limit))
-    return root
+    return pool, val
 
 
-def fractaldb(folder: Path, categories: int, per_category: int, size: int, points: int) -> Path:
+def photo(path: Path) -> Path:
+    """The real1p row's photo: scikit-image's camera man (public domain), saved once."""
+    if not path.exists():
+        from PIL import Image
+        from skimage import data
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(data.camera()).save(path)
+    return path
+
+
+def render(row: str, scale: Scale, work: Path) -> Path:
+    folder = work / "data" / row
     if not (folder / "manifest.json").exists():
-        run("fdsl_gen", "render", "fractaldb", "--search", "--categories", str(categories), "--instances",
-            str(per_category), "--size", str(size), "--points", str(points), "--out", str(folder), "--quiet")
+        run("fdsl_gen", "render", *render_args(row, scale, photo(work / "camera.png")), "--out", str(folder))
     return folder
 
 
-def top1_per_epoch(run_folder: Path) -> list:
+def pretrain(row: str, data: Path, scale: Scale, work: Path) -> Path:
+    """The same preset, budget and seed for every row (LPCE rows: the manifest's loss, same options)."""
+    out = work / "pretrain" / row
+    if not (out / "model.safetensors").exists() or _epochs_done(out) < scale.pretrain_epochs:
+        run("fdsl_train", "pretrain", "--data", str(data), "--output", str(out), *_common(scale),
+            "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
+            "--opt", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--sched", "cosine",
+            "--warmup-epochs", "1", "-b", str(scale.batch_size), "--epochs", str(scale.pretrain_epochs))
+    return out
+
+
+def scratch_checkpoint(scale: Scale, work: Path) -> Path:
+    """Randomly initialised weights (seed 0) in a run folder, so that the probe reads scratch like any row."""
+    out = work / "pretrain" / "scratch"
+    if not (out / "model.safetensors").exists():
+        import torch
+
+        from fdsl_train import checkpoint, models, presets
+        torch.manual_seed(0)
+        model = models.create(scale.model, num_classes=scale.categories, img_size=scale.img_size)
+        preset = presets.resolve("fractaldb-resnet", {"model": scale.model, "img_size": scale.img_size})
+        checkpoint.save_weights(model, out, preset)
+    return out
+
+
+def finetune(row: str, pretrained, train: Path, val_root: Path, epochs: int, seed: int, scale: Scale,
+             out: Path) -> float:
+    if not (out / "log.jsonl").exists() or len(_top1(out)) < epochs:
+        data = out.with_name(out.name + "-data")
+        data.mkdir(parents=True, exist_ok=True)
+        for split, source in (("train", train), ("val", val_root)):
+            if not (data / split).exists():
+                (data / split).symlink_to(source.resolve())
+        run("fdsl_train", "finetune", *(["--pretrained", str(pretrained)] if pretrained else []),
+            "--data", str(data), "--val-split", "val", "--output", str(out), *_common(scale, seed),
+            "--preset", "finetune",
+            "-b", "32", "--lr", "1e-3", "--epochs", str(epochs), "--warmup-epochs", "1", "--scale", "0.5,1",
+            "--aa", "", "--mixup", "0", "--cutmix", "0", "--reprob", "0", "--drop-path", "0")
+    return _top1(out)[-1]
+
+
+def probe(pretrained: Path, train: Path, val_root: Path, scale: Scale, out: Path) -> float:
+    """Linear probe on the last feature level (global average of the final stage or block)."""
+    if not (out / "probe.json").exists():
+        data = out.with_name(out.name + "-data")
+        data.mkdir(parents=True, exist_ok=True)
+        for split, source in (("train", train), ("val", val_root)):
+            if not (data / split).exists():
+                (data / split).symlink_to(source.resolve())
+        run("fdsl_train", "probe", "--pretrained", str(pretrained), "--data", str(data), "--output", str(out),
+            "--layers", str(_last_layer(scale)), "-j", str(scale.workers), "--epochs", "50", "--val-split", "val")
+    return next(iter(json.loads((out / "probe.json").read_text()).values()))
+
+
+def _common(scale: Scale, seed: int = 0) -> List[str]:
+    return ["--model", scale.model, "--img-size", str(scale.img_size), "-j", str(scale.workers), "--seed", str(seed)]
+
+
+def _last_layer(scale: Scale) -> int:
+    import timm
+    return len(timm.create_model(scale.model, pretrained=False).feature_info)
+
+
+def _top1(run_folder: Path) -> List[float]:
     records = [json.loads(line) for line in (run_folder / "log.jsonl").read_text().splitlines()]
-    return [r["top1"] for r in records if r["event"] == "epoch"]
+    return [r["top1"] for r in records if r["event"] == "epoch" and "top1" in r]
+
+
+def _epochs_done(run_folder: Path) -> int:
+    return len([1 for line in (run_folder / "log.jsonl").read_text().splitlines() if '"event": "epoch"' in line])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None, help="ImageFolder tree with train/ and val/")
-    parser.add_argument("--train-images", type=int, default=200)
-    parser.add_argument("--val-images", type=int, default=2000)
-    parser.add_argument("--model", default="resnet18")
-    parser.add_argument("--img-size", type=int, default=32)
-    parser.add_argument("--categories", type=int, default=64)
-    parser.add_argument("--per-category", type=int, default=100)
-    parser.add_argument("--render-size", type=int, default=48)
-    parser.add_argument("--points", type=int, default=10000)
-    parser.add_argument("--pretrain-epochs", type=int, default=12)
-    parser.add_argument("--finetune-epochs", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="default")
+    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated, from: " + ", ".join(ROWS))
+    parser.add_argument("--labels", default="10,100,1000", help="labels per class of the fine-tuning runs")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--workers", type=int, default=None, help="loader workers [the scale's]")
+    parser.add_argument("--work", type=Path, default=WORK)
     args = parser.parse_args()
+    scale = SCALES[args.scale] if args.workers is None else replace(SCALES[args.scale], workers=args.workers)
+    rows = [r for r in args.rows.split(",") if r]
+    unknown = sorted(set(rows) - set(ROWS))
+    if unknown:
+        raise SystemExit(f"transfer.py: error: unknown row {unknown[0]} (known: {', '.join(ROWS)})")
+    labels = [int(n) for n in args.labels.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    work = args.work / args.scale
     start = time.time()
-    data = args.data or fashion_mnist(WORK / "fashion-mnist", args.train_images, args.val_images)
-    shards = fractaldb(WORK / f"fractaldb-{args.categories}x{args.per_category}-{args.render_size}px",
-                       args.categories, args.per_category, args.render_size, args.points)
-    common = ["--model", args.model, "--img-size", str(args.img_size), "-j", str(args.workers), "--seed", "0"]
-    pretrained = WORK / "pretrain"
-    run("fdsl_train", "pretrain", "--data", str(shards), "--output", str(pretrained), *common,
-        "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
-        "--opt", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--sched", "cosine",
-        "--warmup-epochs", "1", "-b", "64", "--epochs", str(args.pretrain_epochs))
-    finetune = [*common, "--data", str(data), "--preset", "finetune", "-b", "32", "--lr", "1e-3",
-                "--epochs", str(args.finetune_epochs), "--warmup-epochs", "1", "--scale", "0.5,1",
-                "--aa", "", "--mixup", "0", "--cutmix", "0", "--reprob", "0", "--drop-path", "0"]
-    run("fdsl_train", "finetune", "--pretrained", str(pretrained), "--output", str(WORK / "finetune"), *finetune)
-    run("fdsl_train", "finetune", "--output", str(WORK / "scratch"), *finetune)
-    print(f"{args.model} at {args.img_size} px, fine-tuned on {data} for {args.finetune_epochs} epochs "
-          f"({(time.time() - start) / 60:.1f} min in all); pre-trained on FractalDB {args.categories} categories x "
-          f"{args.per_category} at {args.render_size} px for {args.pretrain_epochs} epochs")
-    print("  epoch   top-1 from FractalDB   top-1 from scratch")
-    curves = zip(top1_per_epoch(WORK / "finetune"), top1_per_epoch(WORK / "scratch"))
-    for epoch, (pretrained_top1, scratch_top1) in enumerate(curves):
-        print(f"  {epoch:5d}   {pretrained_top1:20.2f}   {scratch_top1:18.2f}")
+    pool, val = fashion_mnist(work / "fashion-mnist", scale)
+    classes = pool_labels(pool)
+    results_path = work / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for row in (["scratch"] if "scratch" not in rows else []) + rows:
+        weights = scratch_checkpoint(scale, work) if row == "scratch" else pretrain(row, render(row, scale, work),
+                                                                                     scale, work)
+        entry = results.setdefault(row, {})
+        for n in labels:
+            copies, epochs = copies_and_epochs(CLASSES * n, scale)
+            for seed in seeds:
+                train = link_subset(pool, subset(classes, n, seed), copies, work / "subsets" / f"{n}x{copies}-s{seed}")
+                out = work / "finetune" / row / f"{n}-s{seed}"
+                top1 = finetune(row, None if row == "scratch" else weights, train, val, epochs, seed, scale, out)
+                entry.setdefault(f"finetune-{n}", {})[str(seed)] = top1
+        for seed in seeds:
+            train = link_subset(pool, subset(classes, scale.probe_labels, seed), 1,
+                                work / "subsets" / f"{scale.probe_labels}x1-s{seed}")
+            entry.setdefault("probe", {})[str(seed)] = probe(weights, train, val, scale,
+                                                              work / "probe" / row / f"s{seed}")
+        results_path.write_text(json.dumps(results, indent=2))
+    print(f"\n{scale.model} at {scale.img_size} px; pre-training: {scale.categories} classes x {scale.per_category} "
+          f"images at {scale.render_size} px, {scale.pretrain_epochs} epochs; fine-tuning: "
+          f"~{scale.finetune_samples} samples per run, top-1 on the first {scale.val_images} Fashion-MNIST test "
+          f"images; seeds {args.seeds}; scale {args.scale}; {(time.time() - start) / 60:.1f} min; "
+          f"{os.cpu_count()} CPU(s)")
+    print(json.dumps(asdict(scale)))
+    print(table(results, [r for r in ROWS if r in results and (r in rows or r == "scratch")], labels))
+
 
 if __name__ == "__main__":
     main()

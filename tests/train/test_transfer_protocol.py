@@ -1,0 +1,68 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import transfer  # noqa: E402
+
+
+def test_subsets_hold_n_per_class_repeat_per_seed_and_differ_between_seeds():
+    labels = [i % 10 for i in range(500)]
+    one = transfer.subset(labels, 7, seed=0)
+    assert len(one) == 70 and sorted({labels[i] for i in one}) == list(range(10))
+    assert all(sum(labels[i] == c for i in one) == 7 for c in range(10))
+    assert transfer.subset(labels, 7, seed=0) == one and transfer.subset(labels, 7, seed=1) != one
+    assert set(transfer.subset(labels, 5, seed=0)) != set(transfer.subset(labels, 5, seed=2))
+
+
+def test_a_pool_too_small_for_the_label_count_stops_with_one_line():
+    with pytest.raises(SystemExit, match="fewer than 60: raise --train-pool"):
+        transfer.subset([i % 10 for i in range(100)], 60, seed=0)
+
+
+def test_every_label_count_sees_about_the_same_samples():
+    scale = transfer.SCALES["default"]
+    seen = {}
+    for n in (10, 100, 1000):
+        copies, epochs = transfer.copies_and_epochs(10 * n, scale)
+        assert 1 <= epochs <= scale.finetune_epochs
+        seen[n] = 10 * n * copies * epochs
+    assert all(0.8 * scale.finetune_samples <= s <= 1.6 * scale.finetune_samples for s in seen.values()), seen
+
+
+def test_linked_subset_is_an_image_folder_of_the_chosen_files(tmp_path):
+    pool = tmp_path / "pool"
+    for i in range(40):
+        folder = pool / str(i % 10)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i:05d}.png").write_bytes(b"%d" % i)
+    labels = transfer.pool_labels(pool)
+    chosen = transfer.subset(labels, 2, seed=3)
+    out = transfer.link_subset(pool, chosen, 3, tmp_path / "sub")
+    files = sorted(out.rglob("*.png"))
+    assert len(files) == 2 * 10 * 3 and sorted({f.parent.name for f in files}) == [str(c) for c in range(10)]
+    assert all(f.is_symlink() and f.read_bytes() == f.resolve().read_bytes() for f in files)
+
+
+def test_table_reports_mean_std_and_the_paired_gain_over_scratch():
+    results = {"scratch": {"finetune-10": {"0": 50.0, "1": 60.0, "2": 55.0}, "probe": {"0": 30.0}},
+               "fractaldb": {"finetune-10": {"0": 52.0, "1": 63.0, "2": 56.0}, "probe": {"0": 40.0}}}
+    text = transfer.table(results, ["scratch", "fractaldb"], [10])
+    lines = text.splitlines()
+    assert lines[2] == "| scratch | 55.0 ± 5.0 | - | 30.0 ± 0.0 | - |"
+    assert lines[3] == "| fractaldb | 57.0 ± 5.6 | 2.0 ± 1.0 | 40.0 ± 0.0 | 10.0 ± 0.0 |"
+
+
+def test_every_row_renders_the_same_classes_and_images():
+    scale = transfer.SCALES["smoke"]
+    for row in transfer.ROWS[1:]:
+        args = transfer.render_args(row, scale, Path("photo.png"))
+        if row == "real1p":  # one image per class: the same images as classes
+            assert args[args.index("--classes") + 1] == str(scale.categories * scale.per_category)
+            continue
+        count = args[args.index("--classes" if "--classes" in args else "--categories") + 1]
+        per = args[args.index("--instances") + 1]
+        assert (count, per) == (str(scale.categories), str(scale.per_category))
+        assert args[args.index("--size") + 1] == str(scale.render_size)
+    assert "--sigma" in transfer.render_args("1p-frac-sigma6", scale, Path("p"))
