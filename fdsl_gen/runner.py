@@ -8,15 +8,13 @@ behind. `select_tasks` cuts the shard list for job arrays and ranges.
 import logging
 import multiprocessing
 import os
-import sys
 import threading
 import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
-from tqdm import tqdm
-
 from fdsl_gen.errors import RenderIncomplete, UserError
+from fdsl_gen.progress import progress
 from fdsl_gen.shardwriter import finished_record, shard_name, write_shard
 
 _WORKER = {}
@@ -77,10 +75,10 @@ def render_shards(recipe, plan, folder, name, tasks, workers=1, quiet=False, sch
     total = sum(len(range(*plan.shard_range(*task))) for task in tasks)
     done = sum(r["samples"] for r in records.values())
     run = _run_dask if scheduler else _run_local
-    with tqdm(total=total, initial=done, unit="img", desc=name, disable=quiet,
-              file=sys.stderr, dynamic_ncols=True) as bar:
+    with progress(total, initial=done, unit="img", desc=name, disable=quiet) as bar:
         for record in run(recipe, plan, folder, name, todo, scheduler or workers):
             records[(record["split"], record["index"])] = record
+            bar.set_postfix(shards=f"{len(records)}/{len(tasks)}")
             bar.update(record["samples"])
     return [records[task] for task in tasks]
 

@@ -133,7 +133,7 @@ class Trainer:
             self.scheduler.step_update(position.step)
             if done % log_interval == 0 or done == expected:
                 rate = samples * self.ranks.world / (time.perf_counter() - start)
-                bar.set_postfix(loss=f"{loss.item():.4f}", samples_s=f"{rate:.0f}")
+                bar.set_postfix(step=position.step, loss=f"{loss.item():.4f}", samples_s=f"{rate:.0f}")
                 self.monitor.record("step", epoch=position.epoch, step=position.step, loss=loss.item(),
                                     lr=self.optimizer.param_groups[0]["lr"], samples_per_s=rate)
             bar.update()

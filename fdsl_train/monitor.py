@@ -5,7 +5,7 @@ Ranks other than 0 get a silent Monitor.
 """
 from typing import Iterable, Protocol
 
-from tqdm import tqdm
+from fdsl_gen.progress import progress
 
 
 class Sink(Protocol):
@@ -20,7 +20,8 @@ class Monitor:
         self.console = console
 
     def record(self, event: str, **fields) -> None:
-        """One record: "step" every log interval, "epoch" after each epoch, "stop" at an early stop."""
+        """One record: "start" and "data" as a session begins, "step" every log interval, "epoch" after each
+        epoch, "stop" at an early stop."""
         for sink in self.sinks:
             sink.write(event, **fields)
 
@@ -29,7 +30,8 @@ class Monitor:
             print(message, flush=True)
 
     def progress(self, total: int, desc: str):
-        return tqdm(total=total, desc=desc, unit="batch", disable=not self.console, dynamic_ncols=True)
+        """A bar on a terminal; on a file (a scheduler's log), a plain line now and then."""
+        return progress(total, desc=desc, unit="batch", disable=not self.console)
 
     def close(self) -> None:
         for sink in self.sinks:
