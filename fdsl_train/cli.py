@@ -1,4 +1,4 @@
-"""`fdsl-train`: pretrain, finetune, probe and import-idx.
+"""`fdsl-train`: pretrain, finetune, probe, import-idx and report.
 
 Hyper-parameter options carry timm's names; each defaults to the chosen
 --preset's value. User errors print one line and exit with status 2.
@@ -111,6 +111,7 @@ RUN_OPTIONS = [
     click.option("--amp/--no-amp", default=None, help="Mixed precision [on for GPU]."),
     click.option("--channels-last/--no-channels-last", default=None, help="[on for GPU]"),
     click.option("--torchcompile", is_flag=True, help="torch.compile the model."),
+    click.option("--log-wandb", is_flag=True, help="Also log to Weights & Biases (needs the wandb package)."),
 ]
 
 
@@ -191,6 +192,17 @@ def import_idx(images, labels, out, limit):
     from fdsl_train.convert import idx_to_image_folder
 
     click.echo(f"{idx_to_image_folder(images, labels, out, limit)} images written to {out}")
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--plot", type=click.Path(path_type=Path), default=Path("report.png"), show_default=True,
+              help="PNG of every run's loss, learning rate and val top-1 against steps.")
+def report(runs, plot):
+    """Compare run folders: model, data digest, epochs, final loss, best top-1, images/s, wall time."""
+    from fdsl_train.report import report as report_runs
+
+    click.echo(report_runs(runs, plot))
 
 
 def main():

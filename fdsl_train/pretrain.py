@@ -37,6 +37,7 @@ def _train(preset, opts, shardset, num_classes, session) -> None:
                           drop_path=preset.drop_path)
     trainer = build_trainer(model, preset, num_classes=num_classes, updates_per_epoch=len(loader), opts=opts,
                             session=session)
+    session.monitor.record("data", split=opts.train_split, samples=shardset.num_samples, digest=shardset.digest)
     position = restore(trainer, opts) if opts.resume else Position()
     if position.epoch >= preset.epochs:
         raise UserError(f"{opts.resume} already finished its {preset.epochs} epochs")

@@ -3,6 +3,9 @@
 --output DIR holds:
   run.json           the resolved preset and run options, the world size
   log.jsonl          one JSON object per line: "step" records every --log-interval steps, "epoch" records
+  events.out.tfevents.*  the same figures for TensorBoard, and the preset as text
+  curves.png         loss, learning rate and val top-1 against steps, drawn again after every epoch
+  wandb/             with --log-wandb: the W&B run's files
   model.safetensors  the latest weights, with config.json: loadable by timm.create_model
   config.json
   state.pt           the resumable training state (--resume DIR)
@@ -29,6 +32,7 @@ from fdsl_train.models import unwrap
 from fdsl_train.monitor import Monitor
 from fdsl_train.presets import Preset
 from fdsl_train.runlog import RunLog
+from fdsl_train.sinks import CurvesFile, TensorBoard, Wandb, check_wandb
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class RunOptions:
     amp: Optional[bool] = None
     channels_last: Optional[bool] = None
     torchcompile: bool = False
+    log_wandb: bool = False
 
 
 @dataclass
@@ -69,6 +74,8 @@ class Session:
 @contextmanager
 def session_for(command: str, preset: Preset, opts: RunOptions) -> Iterator[Session]:
     """Join the process group, seed the RNGs, create --output and write run.json (rank 0); leave at the end."""
+    if opts.log_wandb:
+        check_wandb()
     ranks = dist.ranks_from_env(os.environ)
     accel = Accel.choose(dist.setup(ranks), opts.amp, opts.channels_last)
     seed = hashed_seed("main", opts.seed, ranks.rank)
@@ -81,12 +88,19 @@ def session_for(command: str, preset: Preset, opts: RunOptions) -> Iterator[Sess
         run = {"command": command, "preset": preset.to_dict(), "options": {**asdict(opts), "output": str(opts.output)},
                "world_size": ranks.world, "device": str(accel.device)}
         (opts.output / "run.json").write_text(json.dumps(run, indent=2))
-        monitor = Monitor([RunLog(opts.output / "log.jsonl")], console=True)
+        monitor = Monitor(_sinks(opts, run), console=True)
+        monitor.record("start", command=command, world=ranks.world)
     try:
         yield Session(ranks, accel, monitor)
     finally:
         monitor.close()
         dist.teardown()
+
+
+def _sinks(opts: RunOptions, run: dict) -> list:
+    # log.jsonl first: curves.png is drawn from it
+    sinks = [RunLog(opts.output / "log.jsonl"), TensorBoard(opts.output, run), CurvesFile(opts.output)]
+    return sinks + [Wandb(opts.output, run)] if opts.log_wandb else sinks
 
 
 def source_for(opts: RunOptions, ranks: dist.Ranks) -> Source:

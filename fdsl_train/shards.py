@@ -6,6 +6,7 @@ brace notation as local paths, file://, http(s):// or pipe: URLs. Sample counts
 are needed to give every rank the same number of batches; they come from the
 manifest, from reading local tar headers, or from --samples-per-shard.
 """
+import hashlib
 import json
 import tarfile
 import urllib.request
@@ -34,6 +35,13 @@ class ShardSet:
     @property
     def num_samples(self) -> int:
         return sum(self.sizes)
+
+    @property
+    def digest(self) -> str:
+        """Short sha256 over the shards' sha256s in order: one name for exactly this data; "" when some are unknown."""
+        if not self.digests or not all(self.digests):
+            return ""
+        return hashlib.sha256("\n".join(self.digests).encode()).hexdigest()[:16]
 
 
 def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = None) -> ShardSet:
