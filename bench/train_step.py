@@ -20,7 +20,6 @@ import torch
 from fdsl_train import dist, models, presets, shards
 from fdsl_train.engine import Accel, Trainer
 from fdsl_train.loader import ShardLoader, ShardStream
-from fdsl_train.runlog import RunLog
 from fdsl_train.transforms import train_transform
 
 from loader import CACHE, render_sample
@@ -64,8 +63,7 @@ def main() -> None:
     layout = torch.channels_last if accel.channels_last else torch.contiguous_format
     model = model.to(accel.device, memory_format=layout)
     trainer = Trainer(torch.compile(model) if args.compile else model, preset, num_classes=shardset.num_classes,
-                      updates_per_epoch=1000, global_batch=args.batch_size, accel=accel, ranks=ranks,
-                      log=RunLog(None))
+                      updates_per_epoch=1000, global_batch=args.batch_size, accel=accel, ranks=ranks)
     stream = ShardStream(shardset, train_transform(preset), batch_size=args.batch_size, workers=args.workers)
     pipeline = itertools.chain.from_iterable(
         ShardLoader(stream, args.workers, pin_memory=accel.device.type == "cuda").epoch(e) for e in itertools.count())
