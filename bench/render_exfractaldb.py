@@ -26,7 +26,7 @@ from PIL import Image
 from fdsl_gen.configs import ExFractalDBConfig, MVFractalDBConfig
 from fdsl_gen.families.ifs3d import instance_weights, weighted
 from fdsl_gen.formulas.ifs_search import search3d as search
-from fdsl_gen.inspect import iter_samples
+from fdsl_gen.readback import iter_samples
 from fdsl_gen.plan import Plan
 from fdsl_gen.recipes.exfractaldb import ExFractalDB
 from fdsl_gen.recipes.mvfractaldb import MVFractalDB
@@ -69,7 +69,7 @@ def fdsl_image_rate(recipe_class, config, out, shards):
                             tasks=[("train", i) for i in range(shards)])
     seconds = time.perf_counter() - started
     images = sum(r["samples"] for r in records)
-    png = [len(fields["png"]) for r in records for _, fields in iter_samples(out / r["file"])]
+    png = [len(fields["png"]) for r in records for _, fields in iter_samples((out / r["file"]).read_bytes())]
     return images / seconds, float(np.mean(png)), recipe.group_size
 
 

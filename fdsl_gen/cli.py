@@ -12,10 +12,10 @@ from pathlib import Path
 import click
 
 from fdsl_gen import pipeline, registry
-from fdsl_gen.dataset import dataset_command
 from fdsl_gen.errors import RenderIncomplete, UserError
-from fdsl_gen.inspect import summary, verify
-from fdsl_gen.shardwriter import atomic_write
+from fdsl_gen.lifecycle import dataset_command
+from fdsl_gen.readback import summary, verify
+from fdsl_gen.storage import is_url, open_store
 
 
 def config_options(config_class):
@@ -87,10 +87,21 @@ def render():
     """Render a dataset into WebDataset shards."""
 
 
+class Location(click.ParamType):
+    """A folder path (as a Path) or an fsspec URL (as a str)."""
+    name = "PATH|URL"
+
+    def convert(self, value, param, ctx):
+        return value if isinstance(value, Path) or is_url(value) else Path(value)
+
+
+OUT = Location()
+
+
 def common_options(command):
     options = [
         click.option("--seed", type=int, default=1, show_default=True, help="run seed: same seed, same bytes"),
-        click.option("--out", type=click.Path(path_type=Path), default=None, help="output folder"),
+        click.option("--out", type=OUT, default=None, help="output folder or fsspec URL (s3://bucket/prefix)"),
         click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
                      help="processes (threads for a search)"),
         click.option("--quiet", is_flag=True, help="no progress bar"),
@@ -170,7 +181,7 @@ for _name, _entry in sorted(registry.entries("search").items()):
 @main.command("verify")
 @click.argument("folder")
 def verify_command(folder):
-    """Check checksums, sample decoding and counts of a dataset folder or http(s) URL."""
+    """Check checksums, sample decoding and counts of a dataset folder or URL (s3://, http(s)://)."""
     problems = verify(folder)
     for problem in problems:
         click.echo(problem, err=True)
@@ -180,7 +191,7 @@ def verify_command(folder):
 
 
 @main.command("finalize")
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folder", type=OUT)
 def finalize_command(folder):
     """Write manifest, _info.json, SHA256SUMS and card once every shard of FOLDER is finished."""
     manifest = pipeline.finalize_dataset(folder)
@@ -188,23 +199,27 @@ def finalize_command(folder):
 
 
 @main.command("info")
-@click.argument("folder")
+@click.argument("folder", type=OUT)
 def info_command(folder):
-    """Counts, classes, size on disk and config of a dataset folder or http(s) URL."""
+    """Counts, classes, stored size and config of a dataset folder or URL."""
     click.echo("\n".join(summary(folder)))
 
 
 @main.command("preview")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="PNG path (default FOLDER/preview.png)")
+@click.argument("folder", type=OUT)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="PNG file (default: preview.png in the dataset)")
 @click.option("--classes", type=int, default=8, show_default=True)
 @click.option("--per-class", type=int, default=8, show_default=True)
 @click.option("--split", default="train", show_default=True)
 def preview_command(folder, out, classes, per_class, split):
     """Write a contact sheet: one row per class, several samples each."""
-    out = out or folder / "preview.png"
-    if out.is_dir():
+    if out is not None and out.is_dir():
         raise UserError(f"--out {out} is a folder; give the path of a .png file")
     png, shown = pipeline.preview_png(folder, classes, per_class, split)
-    atomic_write(out, png)
+    if out is None:
+        open_store(folder).put("preview.png", png)
+        out = f"{folder}/preview.png"
+    else:
+        open_store(out.parent).put(out.name, png)
     click.echo(f"{out}: classes {', '.join(map(str, shown))}")

@@ -9,7 +9,6 @@ finalize (manifest, checksums, card, preview). `fdsl-gen` is a thin click
 layer over `render_dataset` and `run_search`.
 """
 import dataclasses
-import io
 import json
 import sys
 import time
@@ -17,9 +16,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fdsl_gen.dataset import claim, dataset_command, finalize, missing_shards
 from fdsl_gen.errors import SearchExhausted, UserError
-from fdsl_gen.inspect import contact_sheet
+from fdsl_gen.lifecycle import claim, dataset_command, finalize, missing_shards
+from fdsl_gen.readback import contact_sheet, png_bytes
 from fdsl_gen.plan import Plan
 from fdsl_gen.registry import create_recipe, create_search
 from fdsl_gen.runner import all_tasks, array_task_from_environment, render_shards, select_tasks
@@ -40,7 +39,7 @@ class RunOptions:
 
 def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=1000, val_fraction=0.0,
                    run=RunOptions(), command=None, **options):
-    """Render the registered recipe `recipe` with config `options` into folder `out`.
+    """Render the registered recipe `recipe` with config `options` into folder or URL `out`.
 
     Returns the manifest, or None when shards of the dataset remain for other
     tasks (job arrays). `command`, the words recorded in the manifest,
@@ -48,7 +47,7 @@ def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=100
     """
     started = time.time()
     name = recipe if name is None else name
-    folder = Path(out) if out is not None else DEFAULT_ROOT / name
+    folder = out if out is not None else DEFAULT_ROOT / name  # a path or a URL (s3://bucket/prefix)
     built = create_recipe(recipe, seed=seed, progress=None if run.quiet else category_progress(),
                           threads=run.workers, **options)
     plan = Plan(built.num_classes, built.samples_per_class, built.group_size, seed, samples_per_shard,
@@ -79,12 +78,10 @@ def finalize_dataset(folder, records=()):
     return finalize(folder, records, lambda folder: preview_png(folder)[0])
 
 
-def preview_png(folder, classes=8, per_class=8, split="train"):
+def preview_png(location, classes=8, per_class=8, split="train"):
     """The PNG bytes of a contact sheet, and the classes it shows."""
-    sheet, shown = contact_sheet(folder, classes, per_class, split=split)
-    buffer = io.BytesIO()
-    sheet.save(buffer, format="PNG")
-    return buffer.getvalue(), shown
+    sheet, shown = contact_sheet(location, classes, per_class, split=split)
+    return png_bytes(sheet), shown
 
 
 def task_selection(plan, run):

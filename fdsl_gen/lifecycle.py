@@ -1,10 +1,10 @@
-"""A dataset folder: claim it, then describe the finished shards.
+"""A dataset's life in its store (folder or object-store prefix): claim it, then describe the finished shards.
 
-`claim` makes sure a folder holds this dataset (or nothing) and stores what
+`claim` makes sure the store holds this dataset (or nothing) and stores what
 the manifest needs in `_shards/config.json`, with the recipe's parameter
-files; from then on the folder describes itself. `finalize` gathers the
+files; from then on the store describes itself. `finalize` gathers the
 shard records and writes _info.json, SHA256SUMS, the card and, last,
-manifest.json: a folder with a manifest is complete. Any process that sees
+manifest.json: a store with a manifest is complete. Any process that sees
 every shard finished may finalize (a job array's last task, or
 `fdsl-gen finalize`).
 """
@@ -12,14 +12,14 @@ import hashlib
 import json
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from fdsl_gen import __version__
 from fdsl_gen.card import dataset_card
 from fdsl_gen.errors import UserError
-from fdsl_gen.shardwriter import RECORDS, atomic_write, finished_record, shard_lock, shard_name
+from fdsl_gen.shardwriter import RECORDS, finished_record, shard_name
+from fdsl_gen.storage import open_store
 
 FORMAT = "fdsl-shards"
 FORMAT_VERSION = 1
@@ -66,65 +66,63 @@ def check_name(name):
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
-def claim(folder, recipe, plan, name, command=None):
-    """Prepare `folder` for writing shards of this dataset; a refusal leaves the folder as it was."""
-    folder = Path(folder)
+def claim(location, recipe, plan, name, command=None):
+    """Prepare a folder or prefix for this dataset's shards; a refusal leaves it as it was. Returns its Store."""
+    store = open_store(location)
     check_name(name)
     wanted = identity(recipe, plan, name)
-    held = _held_claim(folder)
-    if held is not None and held.get("fingerprint") != wanted["fingerprint"]:
-        if _holds_shards(folder):
-            raise UserError(f"output folder {folder} holds another dataset "
-                            f"({held.get('recipe')} {held.get('name')}, other settings); "
-                            "choose another --out or delete it")
-        _release(folder, held)  # a claim with no shard yet holds nothing to lose: a fixed re-run takes it
-        held = None
-    if held is None and folder.is_dir() and any(p.name != RECORDS for p in folder.iterdir()):
-        raise UserError(f"output folder {folder} is not empty and holds no fdsl dataset; choose another --out")
-    try:
-        (folder / RECORDS).mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create output folder {folder}: {err.strerror}") from None
+    check_claim(store, wanted["fingerprint"])
+    store.prepare()
     command = command or dataset_command(sys.argv[1:])
     extra = recipe.extra_files()
     described = dict(wanted, manifest=manifest_base(recipe, plan, name, command),
                      shards={split: plan.num_shards(split) for split in plan.splits()}, files=sorted(extra))
-    atomic_write(folder / RECORDS / CLAIM, json.dumps(described, indent=1, sort_keys=True).encode())
+    store.put(f"{RECORDS}/{CLAIM}", json.dumps(described, indent=1, sort_keys=True).encode())
     for relative, data in extra.items():
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / relative, data)
+        store.put(relative, data)
+    return store
 
 
-def _held_claim(folder):
-    """The claim a folder holds, or None; a folder that is not a folder is refused."""
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"cannot create output folder {folder}: it is a file")
+def check_claim(store, fingerprint):
+    """UserError unless `store` is empty or holds the dataset with this fingerprint.
+
+    A claim of another dataset with no shard yet holds nothing to lose: it is
+    released, so that a fixed re-run takes the place.
+    """
+    held = _held_claim(store)
+    if held is not None and held.get("fingerprint") != fingerprint:
+        if _holds_shards(store):
+            raise UserError(f"output {store} holds another dataset "
+                            f"({held.get('recipe')} {held.get('name')}, other settings); "
+                            "choose another --out or delete it")
+        _release(store, held)
+        held = None
+    if held is None and any(not name.startswith(f"{RECORDS}/") for name in store.list()):
+        raise UserError(f"output {store} is not empty and holds no fdsl dataset; choose another --out")
+
+
+def _held_claim(store):
+    """The claim a store holds, or None."""
     try:
-        held = json.loads((folder / RECORDS / CLAIM).read_text())
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+        data = store.get(f"{RECORDS}/{CLAIM}")
+        held = None if data is None else json.loads(data)
     except (OSError, ValueError):
-        raise UserError(f"{folder / RECORDS / CLAIM} is unreadable; delete {folder} to start over") from None
-    if not isinstance(held, dict):
-        raise UserError(f"{folder / RECORDS / CLAIM} is not an fdsl claim; delete {folder} to start over")
+        raise UserError(f"{store}/{RECORDS}/{CLAIM} is unreadable; delete {store} to start over") from None
+    if held is not None and not isinstance(held, dict):
+        raise UserError(f"{store}/{RECORDS}/{CLAIM} is not an fdsl claim; delete {store} to start over")
     return held
 
 
-def _holds_shards(folder):
-    return any(folder.glob("*.tar")) or any((folder / RECORDS).glob("*.tar.json"))
+def _holds_shards(store):
+    return any(name.endswith(".tar") and "/" not in name or name.startswith(f"{RECORDS}/") and name.endswith(".tar.json")
+               for name in store.list())
 
 
-def _release(folder, held):
+def _release(store, held):
     """Remove what a claim wrote (its parameter files and the claim itself)."""
-    root = folder.resolve()
     for relative in held.get("files", []):
-        path = (folder / relative).resolve()
-        if path.is_relative_to(root):
-            path.unlink(missing_ok=True)
-            while path.parent != root and not any(path.parent.iterdir()):
-                path = path.parent
-                path.rmdir()
-    (folder / RECORDS / CLAIM).unlink()
+        store.delete(relative)
+    store.delete(f"{RECORDS}/{CLAIM}")
 
 
 def manifest_base(recipe, plan, name, command):
@@ -150,28 +148,29 @@ def timm_info(manifest):
     return {"name": manifest["name"], "num_classes": manifest["num_classes"], "splits": splits}
 
 
-def read_claim(folder):
-    try:
-        return json.loads((Path(folder) / RECORDS / CLAIM).read_text())
-    except FileNotFoundError:
-        raise UserError(f"{folder} holds no fdsl render (no {RECORDS}/{CLAIM})") from None
+def read_claim(location):
+    data = open_store(location).get(f"{RECORDS}/{CLAIM}")
+    if data is None:
+        raise UserError(f"{location} holds no fdsl render (no {RECORDS}/{CLAIM})")
+    return json.loads(data)
 
 
-def missing_shards(folder, known=()):
+def missing_shards(location, known=()):
     """Shard files of the claimed dataset that are not finished yet, and the records of the others."""
-    described = read_claim(folder)
+    store = open_store(location)
+    described = read_claim(store)
     name = described["name"]
     known = {r["file"]: r for r in known}
     records, missing = [], []
     for split, count in described["shards"].items():
         for index in range(count):
             file = shard_name(name, split, index)
-            record = known.get(file) or finished_record(folder, file)
+            record = known.get(file) or finished_record(store, file)
             (records.append(record) if record else missing.append(file))
     return missing, records
 
 
-def finalize(folder, known=(), preview=None):
+def finalize(location, known=(), preview=None):
     """Write the description files (manifest.json last) once every shard is finished.
 
     `known`: records already checked by this process. `preview(folder)`, when
@@ -180,11 +179,11 @@ def finalize(folder, known=(), preview=None):
     killed ones. Returns the manifest, or raises UserError naming how many
     shards are missing.
     """
-    folder = Path(folder)
-    missing, records = missing_shards(folder, known)
+    store = open_store(location)
+    missing, records = missing_shards(store, known)
     if missing:
-        raise UserError(f"{folder}: {len(missing)} shards not finished yet (first: {missing[0]})")
-    manifest = dict(read_claim(folder)["manifest"], splits={})
+        raise UserError(f"{store}: {len(missing)} shards not finished yet (first: {missing[0]})")
+    manifest = dict(read_claim(store)["manifest"], splits={})
     for record in records:
         split = manifest["splits"].setdefault(record["split"], {"num_samples": 0, "shards": []})
         split["shards"].append({k: record[k] for k in ("file", "samples", "bytes", "sha256")})
@@ -194,14 +193,13 @@ def finalize(folder, known=(), preview=None):
     for split, index in wids_indexes(manifest).items():
         files[f"{manifest['name']}-{split}.wids.json"] = _json(index)
     files.update({"SHA256SUMS": sums.encode(), "README.md": dataset_card(manifest).encode(), MANIFEST: _json(manifest)})
-    with shard_lock(folder, FINALIZE):
+    with store.lock(f"{RECORDS}/{FINALIZE}.lock"):
         for name in [*files, PREVIEW]:
-            for stale in folder.glob(f".{name}.tmp-*"):
-                stale.unlink(missing_ok=True)
+            store.discard_partial(name)
         for name, data in files.items():
-            atomic_write(folder / name, data)
+            store.put(name, data)
         if preview is not None:
-            atomic_write(folder / PREVIEW, preview(folder))
+            store.put(PREVIEW, preview(store))
     return manifest
 
 
@@ -216,18 +214,19 @@ def _json(data):
     return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
 
 
-def load_manifest(folder):
-    """The manifest of a complete dataset folder."""
-    path = Path(folder) / MANIFEST
-    if not Path(folder).is_dir():
-        raise UserError(f"{folder} is not a folder")
+def load_manifest(location):
+    """The manifest of a complete dataset (folder or URL)."""
+    store = open_store(location)
+    if not store.exists():
+        raise UserError(f"{location} is not a folder")
+    data = store.get(MANIFEST)
+    if data is None:
+        raise UserError(f"{location} holds no {MANIFEST}: not a finished fdsl dataset")
     try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{folder} holds no {MANIFEST}: not a finished fdsl dataset") from None
+        manifest = json.loads(data)
     except ValueError:
-        raise UserError(f"{path} is not valid JSON") from None
-    return check_manifest(manifest, path)
+        raise UserError(f"{location}/{MANIFEST} is not valid JSON") from None
+    return check_manifest(manifest, f"{location}/{MANIFEST}")
 
 
 def check_manifest(manifest, where):
@@ -254,7 +253,3 @@ def _manifest_problem(manifest):
             if not isinstance(shard["file"], str) or "/" in shard["file"] or shard["file"].startswith("."):
                 return f"shard file {shard['file']!r} is not a file name inside the dataset"
     return None
-
-
-def folder_bytes(folder):
-    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())

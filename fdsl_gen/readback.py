@@ -1,59 +1,24 @@
 """Reading a finished dataset back: verify, info and preview.
 
-verify reads a local folder or an http(s) URL of one (a published dataset)
-the same way: manifest.json first, then every file it lists.
+They read any store (a local folder, an object-store prefix, an http(s) URL
+of a published dataset) the same way: manifest.json first, then every file
+it lists.
 """
 import hashlib
 import io
 import json
 import tarfile
-import urllib.error
-import urllib.request
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from fdsl_gen.dataset import MANIFEST, check_manifest, folder_bytes, load_manifest, timm_info
 from fdsl_gen.configs import check_bounds
 from fdsl_gen.errors import UserError
+from fdsl_gen.lifecycle import load_manifest, timm_info
+from fdsl_gen.storage import open_store
 
 FIELDS = ("cls", "json", "png")
-
-
-def is_url(location):
-    return str(location).startswith(("http://", "https://"))
-
-
-def fetch(location, relative):
-    """The bytes of `relative` inside a dataset folder or URL; None when it does not exist."""
-    if not is_url(location):
-        path = Path(location) / relative
-        return path.read_bytes() if path.is_file() else None
-    url = str(location).rstrip("/") + "/" + relative
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return response.read()
-    except urllib.error.HTTPError as err:
-        if err.code == 404:
-            return None
-        raise UserError(f"{url}: HTTP {err.code}") from None
-    except (urllib.error.URLError, OSError) as err:
-        raise UserError(f"cannot reach {url}: {getattr(err, 'reason', err)}") from None
-
-
-def read_manifest(location):
-    if not is_url(location):
-        return load_manifest(location)
-    data = fetch(location, MANIFEST)
-    if data is None:
-        raise UserError(f"{location} serves no {MANIFEST}: not a finished fdsl dataset")
-    try:
-        manifest = json.loads(data)
-    except ValueError:
-        raise UserError(f"{location}/{MANIFEST} is not valid JSON") from None
-    return check_manifest(manifest, f"{location}/{MANIFEST}")
 
 
 def iter_samples(source):
@@ -92,8 +57,8 @@ def check_sample(key, fields, num_classes):
     return problems
 
 
-def verify_shard(location, shard, num_classes):
-    data = fetch(location, shard["file"])
+def verify_shard(store, shard, num_classes):
+    data = store.get(shard["file"])
     if data is None:
         return [f"{shard['file']}: missing"]
     if hashlib.sha256(data).hexdigest() != shard["sha256"]:
@@ -112,45 +77,46 @@ def verify_shard(location, shard, num_classes):
 
 def verify(location):
     """Every problem found in a dataset folder or URL (an empty list when it is sound)."""
-    manifest = read_manifest(location)
+    store = open_store(location)
+    manifest = load_manifest(store)
     problems = []
     for info in manifest["splits"].values():
         for shard in info["shards"]:
-            problems += verify_shard(location, shard, manifest["num_classes"])
+            problems += verify_shard(store, shard, manifest["num_classes"])
         if sum(s["samples"] for s in info["shards"]) != info["num_samples"]:
             problems.append("manifest: shard counts do not add up to num_samples")
-    return problems + _check_side_files(location, manifest)
+    return problems + _check_side_files(store, manifest)
 
 
-def _check_side_files(location, manifest):
+def _check_side_files(store, manifest):
     problems = []
     expected = {s["file"]: s["sha256"] for i in manifest["splits"].values() for s in i["shards"]}
     try:
-        lines = (fetch(location, "SHA256SUMS") or b"").decode().splitlines()
+        lines = (store.get("SHA256SUMS") or b"").decode().splitlines()
         listed = dict(reversed(line.split("  ", 1)) for line in lines)
         if listed != expected:
             problems.append("SHA256SUMS: missing or does not match the manifest")
     except ValueError:
         problems.append("SHA256SUMS: malformed")
     try:
-        if json.loads(fetch(location, "_info.json") or b"null") != timm_info(manifest):
+        if json.loads(store.get("_info.json") or b"null") != timm_info(manifest):
             problems.append("_info.json: missing or does not match the manifest")
     except ValueError:
         problems.append("_info.json: malformed")
     return problems
 
 
-def summary(folder):
-    """Counts, classes, size on disk and config of a dataset folder or URL, as text lines."""
-    manifest = read_manifest(folder)
+def summary(location):
+    """Counts, classes, size in storage and config of a dataset, as text lines."""
+    store = open_store(location)
+    manifest = load_manifest(store)
     image = manifest["image"]
     lines = [f"name        {manifest['name']} ({manifest['recipe']}, fdsl {manifest['fdsl_version']})",
              f"classes     {manifest['num_classes']} (loss {manifest['loss']})",
              f"image       {image['width']} x {image['height']} x {image['channels']}"]
     for split, info in manifest["splits"].items():
         lines.append(f"{split:<11} {info['num_samples']} samples in {len(info['shards'])} shards")
-    if not is_url(folder):
-        lines.append(f"on disk     {folder_bytes(folder) / 2**20:.1f} MiB")
+    lines.append(f"stored      {sum(store.list().values()) / 2**20:.1f} MiB")
     lines.append(f"seed        {manifest['seed']}")
     lines.append(f"command     {manifest['command']}")
     for key, value in sorted(manifest["config"].items()):
@@ -163,22 +129,26 @@ MAX_SHEET_ROWS = 256  # classes on a contact sheet: 256 x 64 thumbnails is about
 MAX_SHEET_COLUMNS = 64
 
 
-def contact_sheet(folder, classes=8, per_class=8, thumb=96, split="train"):
+def contact_sheet(location, classes=8, per_class=8, thumb=96, split="train"):
     """A grid image: one row per class (the first `classes` met), `per_class` samples each."""
     check_bounds("--classes", classes, 1, MAX_SHEET_ROWS)
     check_bounds("--per-class", per_class, 1, MAX_SHEET_COLUMNS)
-    manifest = load_manifest(folder)
+    store = open_store(location)
+    manifest = load_manifest(store)
     if split not in manifest["splits"]:
-        raise UserError(f"{folder} has no {split!r} split (it has {', '.join(manifest['splits'])})")
+        raise UserError(f"{location} has no {split!r} split (it has {', '.join(manifest['splits'])})")
     rows = defaultdict(list)
     for shard in manifest["splits"][split]["shards"]:
+        data = store.get(shard["file"])
+        if data is None:
+            raise UserError(f"{location}: {shard['file']} is missing")
         try:
-            for key, fields in iter_samples(Path(folder) / shard["file"]):
+            for key, fields in iter_samples(data):
                 cls = int(fields["cls"])
                 if (cls in rows or len(rows) < classes) and len(rows[cls]) < per_class:
                     rows[cls].append(_thumbnail(fields["png"], thumb))
         except (tarfile.TarError, KeyError, ValueError, OSError) as err:
-            raise UserError(f"{Path(folder) / shard['file']} is damaged ({err}); "
+            raise UserError(f"{location}/{shard['file']} is damaged ({err}); "
                             "fdsl-gen verify lists every damaged shard") from None
         if len(rows) == classes and all(len(r) == per_class for r in rows.values()):
             break
@@ -193,3 +163,9 @@ def contact_sheet(folder, classes=8, per_class=8, thumb=96, split="train"):
 def _thumbnail(png, thumb):
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB").resize((thumb, thumb), Image.Resampling.BOX))
+
+
+def png_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

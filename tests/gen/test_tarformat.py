@@ -5,7 +5,7 @@ import tarfile
 import pytest
 import webdataset as wds
 
-from fdsl_gen.shardwriter import tar_bytes
+from fdsl_gen.tarformat import tar_bytes
 
 
 def samples(count, size=700):

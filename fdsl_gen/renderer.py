@@ -1,0 +1,15 @@
+"""The renderer: one shard's samples, drawn by the recipe in the plan's order and encoded as PNG."""
+from fdsl_gen.encode import encode_png
+
+
+def render_shard(recipe, plan, split, index):
+    """[(key, png bytes, meta)] of one shard, in written order."""
+    rendered = []
+    for piece in plan.pieces(split, index):
+        group = recipe.render_group(piece.cls, piece.group)
+        for image, meta in group[piece.lo:piece.hi]:
+            rendered.append((image, dict(meta, cls=piece.cls)))
+    start, _ = plan.shard_range(split, index)
+    order = plan.shard_order(split, index)
+    return [(f"{start + k:09d}", encode_png(rendered[j][0], recipe.levels), rendered[j][1])
+            for k, j in enumerate(order)]

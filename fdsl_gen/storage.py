@@ -1,0 +1,276 @@
+"""Where a dataset lives: a local folder or an object-store prefix, behind the same few operations.
+
+`open_store(location)` gives a Store for a path or for any fsspec URL
+(`s3://bucket/prefix`, `gs://...`, `http(s)://...` for reading). The shard
+writer, the dataset lifecycle, verify and publish use only these operations:
+
+- `put(name, data)`: the object appears under `name` whole or not at all.
+  A folder writes a temporary name, syncs and renames; an object store's
+  PUT (or multipart upload) is atomic by itself.
+- `get(name)`, `size(name)`, `sha256(name)`: None when there is no such object.
+- `list()`: {name: size} of every object under the store.
+- `lock(name)`: an exclusive lock in a folder (flock), shared by every process
+  of the machine. Object stores have no lock; two writers of one shard there
+  put the same bytes (shards are deterministic), so the second PUT changes
+  nothing.
+
+Object-store credentials and endpoint come from the standard AWS variables
+and files (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ~/.aws/config, ...); every
+network call has a connect and a read time-out and a bounded number of retries.
+"""
+import contextlib
+import fcntl
+import hashlib
+import os
+from pathlib import Path
+
+import fsspec
+
+from fdsl_gen.errors import UserError
+
+CHUNK = 1 << 22
+CONNECT_TIMEOUT, READ_TIMEOUT = 10, 60
+
+
+def is_url(location):
+    """Whether `location` names an fsspec URL rather than a local path."""
+    text = str(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def open_store(location):
+    """The Store for a folder path or URL (a Store is passed through)."""
+    if isinstance(location, (LocalStore, RemoteStore)):
+        return location
+    text = str(location)
+    if is_url(text):
+        return RemoteStore(text)
+    return LocalStore(text[len("file://"):] if text.startswith("file://") else location)
+
+
+class LocalStore:
+    """A folder on a local or shared file system."""
+
+    def __init__(self, folder):
+        self.location = str(folder)
+        self.root = Path(folder).absolute()
+
+    def __str__(self):
+        return self.location
+
+    def prepare(self):
+        """Create the folder; UserError if it cannot be."""
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"cannot create output folder {self.location}: it is a file")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"cannot create output folder {self.location}: {err.strerror}") from None
+
+    def exists(self):
+        return self.root.is_dir()
+
+    def put(self, name, data):
+        """Write under a temporary name, sync, rename; a failure removes the temporary and names the file."""
+        path = self.root / name
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from None
+
+    def delete(self, name):
+        """Remove `name` and the folders it leaves empty (never anything outside the store)."""
+        path = (self.root / name).resolve()
+        root = self.root.resolve()
+        if not path.is_relative_to(root):
+            return
+        path.unlink(missing_ok=True)
+        while path.parent != root and path.parent.is_dir() and not any(path.parent.iterdir()):
+            path = path.parent
+            path.rmdir()
+
+    def get(self, name):
+        path = self.root / name
+        return path.read_bytes() if path.is_file() else None
+
+    def size(self, name):
+        try:
+            return (self.root / name).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def sha256(self, name):
+        try:
+            with open(self.root / name, "rb") as handle:
+                return _digest(handle)
+        except FileNotFoundError:
+            return None
+
+    def list(self):
+        return {str(p.relative_to(self.root)): p.stat().st_size
+                for p in self.root.rglob("*") if p.is_file()} if self.root.is_dir() else {}
+
+    @contextlib.contextmanager
+    def lock(self, name):
+        """Hold an exclusive lock; yields True when another process held it first."""
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                contended = False
+            except BlockingIOError:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                contended = True
+            yield contended
+
+    def discard_partial(self, name):
+        """Remove what a killed writer of `name` left (call under its lock)."""
+        path = self.root / name
+        for stale in path.parent.glob(f".{path.name}.tmp-*"):
+            stale.unlink(missing_ok=True)
+
+
+class RemoteStore:
+    """A prefix in an object store (or any fsspec file system), named by URL."""
+
+    def __init__(self, url):
+        self.location = url.rstrip("/")
+        self._client = None
+
+    def __str__(self):
+        return self.location
+
+    def __getstate__(self):
+        return {"location": self.location, "_client": None}
+
+    @property
+    def fs(self):
+        return self._connect()[0]
+
+    def _path(self, name):
+        return f"{self._connect()[1]}/{name}"
+
+    def _connect(self):
+        """(file system, root path), made once per process: a client made before
+        a fork would wait on the parent's event loop thread."""
+        if self._client is None or self._client[2] != os.getpid():
+            try:
+                fs, root = fsspec.core.url_to_fs(self.location, **client_options(self.location))
+            except (ImportError, ValueError) as err:
+                raise UserError(f"cannot open {self.location}: {err}") from None
+            self._client = fs, root.rstrip("/"), os.getpid()
+        return self._client
+
+    def prepare(self):
+        """Check that the bucket (or host) answers; UserError if not."""
+        self.list()
+
+    def exists(self):
+        return True
+
+    def put(self, name, data):
+        with self._errors(name):
+            self.fs.pipe_file(self._path(name), data)
+
+    def get(self, name):
+        with self._errors(name):
+            try:
+                return self.fs.cat_file(self._path(name))
+            except FileNotFoundError:
+                return None
+
+    def size(self, name):
+        with self._errors(name):
+            try:
+                return self.fs.size(self._path(name))
+            except FileNotFoundError:
+                return None
+
+    def sha256(self, name):
+        with self._errors(name):
+            try:
+                with self.fs.open(self._path(name), "rb", block_size=CHUNK) as handle:
+                    return _digest(handle)
+            except FileNotFoundError:
+                return None
+
+    def list(self):
+        with self._errors(""):
+            found = self.fs.find(self._path("").rstrip("/"), detail=True)
+        start = len(self._path(""))
+        return {path[start:]: info.get("size", 0) for path, info in found.items()
+                if info.get("type") != "directory"}
+
+    def delete(self, name):
+        with self._errors(name):
+            try:
+                self.fs.rm_file(self._path(name))
+            except FileNotFoundError:
+                pass
+
+    @contextlib.contextmanager
+    def lock(self, name):
+        yield False
+
+    def discard_partial(self, name):
+        """Nothing to do: an object store never shows a partial object."""
+
+    @contextlib.contextmanager
+    def _errors(self, name):
+        """Turn the back-end's network and permission errors into one-line UserErrors."""
+        try:
+            yield
+        except FileNotFoundError as err:
+            if name:
+                raise
+            raise UserError(f"{self.location}: no such bucket or container ({_reason(err)})") from None
+        except PermissionError as err:
+            raise UserError(f"{self.location}: access refused ({_reason(err)})") from None
+        except remote_errors() as err:
+            raise UserError(f"cannot reach {self.location}: {_reason(err)}") from None
+
+
+def client_options(url):
+    """fsspec options with time-outs and bounded retries, so that a dead endpoint fails in seconds."""
+    protocol = url.split("://", 1)[0]
+    if protocol in ("s3", "s3a"):
+        return {"config_kwargs": {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT,
+                                  "retries": {"max_attempts": 3, "mode": "standard"}},
+                "use_listings_cache": False}
+    if protocol in ("http", "https"):
+        import aiohttp
+        return {"client_kwargs": {"timeout": aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT,
+                                                                   sock_read=READ_TIMEOUT)}}
+    return {}
+
+
+def remote_errors():
+    """The exception types a network back-end raises for a failed call."""
+    import asyncio
+    errors = [OSError, asyncio.TimeoutError]
+    with contextlib.suppress(ImportError):
+        import botocore.exceptions
+        errors += [botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError]
+    with contextlib.suppress(ImportError):
+        import aiohttp
+        errors.append(aiohttp.ClientError)
+    return tuple(errors)
+
+
+def _reason(err):
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def _digest(handle):
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(CHUNK), b""):
+        digest.update(block)
+    return digest.hexdigest()
