@@ -1,4 +1,4 @@
-"""`fdsl-gen`: search, render, verify, info, preview.
+"""`fdsl-gen`: search, render, finalize, verify, info, preview, publish.
 
 `search NAME` and `render NAME` get one sub-command per registered search or
 recipe; their options are the fields of its config dataclass, plus the
@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from fdsl_gen import pipeline, registry
 from fdsl_gen.errors import RenderIncomplete, UserError
 from fdsl_gen.lifecycle import dataset_command
+from fdsl_gen.publish import plan_upload, publish
 from fdsl_gen.readback import summary, verify
 from fdsl_gen.storage import is_url, open_store
 
@@ -223,3 +225,16 @@ def preview_command(folder, out, classes, per_class, split):
     else:
         open_store(out.parent).put(out.name, png)
     click.echo(f"{out}: classes {', '.join(map(str, shown))}")
+
+
+@main.command("publish")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("url", type=OUT)
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def publish_command(folder, url, quiet):
+    """Upload the finished dataset FOLDER to URL (s3://bucket/prefix); skips what is there already."""
+    plan = plan_upload(folder, url)
+    with tqdm(total=sum(size for _, size, _ in plan), unit="B", unit_scale=True, desc="publish",
+              disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+        uploaded, sent = publish(folder, url, plan, bar.update)
+    click.echo(f"{url}: complete, {uploaded} files uploaded ({sent / 2**20:.1f} MiB)")

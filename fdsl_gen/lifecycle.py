@@ -217,8 +217,7 @@ def _json(data):
 def load_manifest(location):
     """The manifest of a complete dataset (folder or URL)."""
     store = open_store(location)
-    if not store.exists():
-        raise UserError(f"{location} is not a folder")
+    store.require()
     data = store.get(MANIFEST)
     if data is None:
         raise UserError(f"{location} holds no {MANIFEST}: not a finished fdsl dataset")

@@ -67,8 +67,10 @@ class LocalStore:
         except OSError as err:
             raise UserError(f"cannot create output folder {self.location}: {err.strerror}") from None
 
-    def exists(self):
-        return self.root.is_dir()
+    def require(self):
+        """UserError unless the folder exists."""
+        if not self.root.is_dir():
+            raise UserError(f"{self.location} is not a folder")
 
     def put(self, name, data):
         """Write under a temporary name, sync, rename; a failure removes the temporary and names the file."""
@@ -173,8 +175,14 @@ class RemoteStore:
         """Check that the bucket (or host) answers; UserError if not."""
         self.list()
 
-    def exists(self):
-        return True
+    def require(self):
+        """UserError unless the bucket exists (object stores only: a URL of a web server is taken as it is)."""
+        if self.location.split("://", 1)[0] in ("http", "https"):
+            return
+        bucket = self._path("").split("/", 1)[0]
+        with self._errors(""):
+            if not self.fs.exists(bucket):
+                raise FileNotFoundError(bucket)
 
     def put(self, name, data):
         with self._errors(name):
@@ -244,7 +252,7 @@ def client_options(url):
     if protocol in ("s3", "s3a"):
         return {"config_kwargs": {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT,
                                   "retries": {"max_attempts": 3, "mode": "standard"}},
-                "use_listings_cache": False}
+                "use_listings_cache": False, "skip_instance_cache": True}
     if protocol in ("http", "https"):
         import aiohttp
         return {"client_kwargs": {"timeout": aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT,

@@ -1,0 +1,60 @@
+"""Upload a finished dataset to another store (an object-store prefix, usually).
+
+Resumable and idempotent: an object already there with the same sha256 is
+kept, so a second run, or a run after an interruption, uploads only what is
+missing or different. Each upload is read back and its digest checked. The
+claim goes first, so that no render takes the prefix meanwhile, and
+manifest.json last, so that the copy looks complete only once it is.
+"""
+import json
+
+from fdsl_gen.errors import UserError
+from fdsl_gen.lifecycle import CLAIM, MANIFEST, check_claim, load_manifest
+from fdsl_gen.shardwriter import RECORDS
+from fdsl_gen.storage import open_store
+
+
+def plan_upload(source, destination):
+    """Check both ends; returns [(name, size, sha256 the manifest gives or None)] in upload order."""
+    src, dst = open_store(source), open_store(destination)
+    manifest = load_manifest(src)
+    claim = src.get(f"{RECORDS}/{CLAIM}")
+    if claim is None:
+        raise UserError(f"{source} holds no {RECORDS}/{CLAIM}: not a dataset written by fdsl-gen")
+    dst.prepare()
+    check_claim(dst, json.loads(claim)["fingerprint"])
+    expected = {s["file"]: s["sha256"] for info in manifest["splits"].values() for s in info["shards"]}
+    files = dataset_files(src)
+    order = [f"{RECORDS}/{CLAIM}"] + sorted(set(files) - {f"{RECORDS}/{CLAIM}", MANIFEST}) + [MANIFEST]
+    return [(name, files[name], expected.get(name)) for name in order]
+
+
+def publish(source, destination, plan, progress=lambda size: None):
+    """Copy the planned files from `source` to `destination`; returns (files uploaded, bytes)."""
+    src, dst = open_store(source), open_store(destination)
+    uploaded = sent = 0
+    for name, size, expected in plan:
+        if _upload(src, dst, name, expected):
+            uploaded, sent = uploaded + 1, sent + size
+        progress(size)
+    return uploaded, sent
+
+
+def dataset_files(store):
+    """{name: size} of the files that make the dataset: no locks, no temporary names."""
+    return {name: size for name, size in store.list().items()
+            if not name.endswith(".lock") and not name.rsplit("/", 1)[-1].startswith(".")}
+
+
+def _upload(src, dst, name, expected):
+    """Put `name` unless `dst` holds it with the same digest; True when it was sent."""
+    digest = src.sha256(name)
+    if expected and digest != expected:
+        raise UserError(f"{src}/{name}: sha256 does not match the manifest; run fdsl-gen verify {src}")
+    if dst.size(name) == src.size(name) and dst.sha256(name) == digest:
+        return False
+    dst.put(name, src.get(name))
+    if dst.sha256(name) != digest:
+        raise UserError(f"{dst}/{name}: reads back with another sha256 after upload")
+    return True
+

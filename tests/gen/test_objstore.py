@@ -1,0 +1,149 @@
+"""Rendering into, publishing to and reading from an S3 prefix (moto's server, see tests/conftest.py)."""
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+SMALL = ("--size", 48, "--points", 3000, "--counts", 2, "--weight-k", 0.1, "--samples-per-shard", 64, "--quiet")
+
+
+def render_args(params_dir, out, *extra):
+    return ("render", "fractaldb", "--params", params_dir, "--out", out, *SMALL, *extra)
+
+
+def local_tars(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.tar"))}
+
+
+def bucket_tars(bucket, prefix):
+    return {key.rsplit("/", 1)[1]: bucket.get(key) for key in bucket.keys(prefix + "/") if key.endswith(".tar")}
+
+
+def one_line_error(result, *words):
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("fdsl-gen: error:"), result.output
+    assert all(word in lines[0] for word in words), lines[0]
+
+
+def test_render_to_s3_with_two_workers_is_byte_identical(s3, cli, params_dir, small_dataset):
+    result = cli(*render_args(params_dir, f"{s3.url}/fdb", "--workers", 2))
+    assert result.exit_code == 0, result.output
+    assert bucket_tars(s3, "fdb") == local_tars(small_dataset)
+    manifest = json.loads(s3.get("fdb/manifest.json"))
+    assert manifest["splits"] == json.loads((small_dataset / "manifest.json").read_text())["splits"]
+    assert s3.get("fdb/SHA256SUMS") == (small_dataset / "SHA256SUMS").read_bytes()
+    assert "fdb/_shards/fractaldb-train-000000.tar.json" in s3.keys("fdb/")
+    assert not any(key.endswith(".lock") or ".tmp-" in key for key in s3.keys())
+    info = cli("info", f"{s3.url}/fdb")
+    assert info.exit_code == 0 and "train       800 samples in 13 shards" in info.output
+
+
+def test_a_second_render_reads_and_skips_every_shard(s3, cli, params_dir, small_dataset):
+    assert cli(*render_args(params_dir, f"{s3.url}/fdb", "--workers", 1)).exit_code == 0
+    s3.requests.counts.clear()
+    assert cli(*render_args(params_dir, f"{s3.url}/fdb", "--workers", 1)).exit_code == 0
+    assert s3.requests.count("PUT", ".tar") - s3.requests.count("PUT", ".tar.json") == 0
+
+
+def cli_process(params_dir, out, *extra):
+    command = [sys.executable, "-m", "fdsl_gen", *map(str, render_args(params_dir, out, *extra))]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_kill_9_mid_render_then_resume(s3, params_dir, small_dataset, cli):
+    reference, out, rng = local_tars(small_dataset), f"{s3.url}/killed", random.Random(3)
+    for _ in range(3):
+        process = cli_process(params_dir, out, "--workers", 2)
+        time.sleep(rng.uniform(2.0, 4.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        # whatever sits under a final name is a whole shard, byte for byte
+        assert all(reference[name] == data for name, data in bucket_tars(s3, "killed").items())
+    assert "killed/manifest.json" not in s3.keys()
+    finished = cli_process(params_dir, out, "--workers", 2)
+    assert finished.wait(timeout=120) == 0, finished.stderr.read()
+    assert bucket_tars(s3, "killed") == reference
+    assert cli("verify", out).exit_code == 0
+
+
+def test_job_array_into_one_prefix_then_finalize(s3, cli, params_dir, small_dataset):
+    out = f"{s3.url}/array"
+    assert cli(*render_args(params_dir, out, "--task-index", 0, "--num-tasks", 2)).exit_code == 0
+    assert "array/manifest.json" not in s3.keys()
+    one_line_error(cli("finalize", out), "6 shards not finished")
+    assert cli(*render_args(params_dir, out, "--task-index", 1, "--num-tasks", 2)).exit_code == 0
+    manifest = s3.get("array/manifest.json")  # the last task wrote it
+    s3.client.delete_object(Bucket=s3.name, Key="array/manifest.json")
+    result = cli("finalize", out)
+    assert result.exit_code == 0, result.output
+    assert s3.get("array/manifest.json") == manifest
+    assert bucket_tars(s3, "array") == local_tars(small_dataset)
+
+
+def test_publish_twice_uploads_once(s3, cli, small_dataset):
+    out = f"{s3.url}/pub"
+    first = cli("publish", small_dataset, out, "--quiet")
+    assert first.exit_code == 0, first.output
+    files = sorted(p.relative_to(small_dataset).as_posix() for p in small_dataset.rglob("*")
+                   if p.is_file() and not p.name.endswith(".lock"))
+    assert [k[len("pub/"):] for k in s3.keys("pub/")] == files
+    assert s3.get("pub/manifest.json") == (small_dataset / "manifest.json").read_bytes()
+    s3.requests.counts.clear()
+    second = cli("publish", small_dataset, out, "--quiet")
+    assert second.exit_code == 0 and "0 files uploaded" in second.output
+    assert s3.requests.count("PUT") == 0 and s3.requests.count("POST") == 0
+    assert cli("verify", out).exit_code == 0
+
+
+def test_publish_resumes_after_a_partial_upload(s3, cli, small_dataset):
+    out = f"{s3.url}/resumed"
+    assert cli("publish", small_dataset, out, "--quiet").exit_code == 0
+    s3.client.delete_object(Bucket=s3.name, Key="resumed/manifest.json")
+    s3.client.delete_object(Bucket=s3.name, Key="resumed/fractaldb-train-000004.tar")
+    result = cli("publish", small_dataset, out, "--quiet")
+    assert result.exit_code == 0 and "2 files uploaded" in result.output
+
+
+def test_verify_catches_a_flipped_byte(s3, cli, small_dataset):
+    out = f"{s3.url}/flip"
+    assert cli("publish", small_dataset, out, "--quiet").exit_code == 0
+    key = "flip/fractaldb-train-000007.tar"
+    data = bytearray(s3.get(key))
+    data[5000] ^= 1
+    s3.put(key, bytes(data))
+    result = cli("verify", out)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "fractaldb-train-000007.tar: sha256 does not match the manifest"
+
+
+def test_preview_of_an_s3_dataset(s3, cli, small_dataset, tmp_path):
+    assert cli("publish", small_dataset, f"{s3.url}/pv", "--quiet").exit_code == 0
+    result = cli("preview", f"{s3.url}/pv", "--out", tmp_path / "sheet.png", "--classes", 2)
+    assert result.exit_code == 0 and (tmp_path / "sheet.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_prefix_holding_another_dataset_is_refused(s3, cli, params_dir, small_dataset):
+    out = f"{s3.url}/taken"
+    assert cli("publish", small_dataset, out, "--quiet").exit_code == 0
+    one_line_error(cli(*render_args(params_dir, out, "--seed", 2)), "another dataset")
+    s3.put("foreign/notes.txt", b"mine")
+    one_line_error(cli("publish", small_dataset, f"{s3.url}/foreign"), "not empty")
+    assert s3.keys("foreign/") == ["foreign/notes.txt"]
+
+
+def test_a_missing_bucket(s3, cli, params_dir):
+    one_line_error(cli(*render_args(params_dir, "s3://fdsl-no-such-bucket/ds")), "no such bucket")
+    one_line_error(cli("verify", "s3://fdsl-no-such-bucket/ds"), "no such bucket")
+
+
+@pytest.mark.parametrize("command", ["render", "verify"])
+def test_an_unreachable_endpoint_fails_in_seconds(s3, cli, params_dir, monkeypatch, command):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    started = time.time()
+    args = render_args(params_dir, f"{s3.url}/ds") if command == "render" else ("verify", f"{s3.url}/ds")
+    one_line_error(cli(*args), "cannot reach")
+    assert time.time() - started < 60
