@@ -1,6 +1,6 @@
 """Local copies of remote shards (`--cache-dir`).
 
-An http(s) shard is downloaded the first time a reader needs it and read
+An http(s) or object-store (s3://) shard is downloaded the first time a reader needs it and read
 from disk afterwards, in every epoch and by every worker of the machine. The
 download goes to a temporary name and is renamed once complete and, when the
 manifest gives the shard's sha256, once its digest matches: a file under its
@@ -14,10 +14,10 @@ Local paths and pipe: URLs are read as they are.
 import hashlib
 import os
 import threading
-import urllib.request
 from pathlib import Path
 from typing import Optional
 
+from fdsl_train.remote import open_url
 from fdsl_train.shards import is_remote
 
 CHUNK = 1 << 20
@@ -52,7 +52,7 @@ def cached(url: str, cache_dir: str, digest: Optional[str] = None) -> str:
 def _download(url: str, dest: Path) -> str:
     """Copy `url` into `dest`; its sha256."""
     digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+    with open_url(url) as response, open(dest, "wb") as out:
         while chunk := response.read(CHUNK):
             digest.update(chunk)
             out.write(chunk)

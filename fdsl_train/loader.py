@@ -26,7 +26,9 @@ from torch.utils.data import DataLoader, IterableDataset, default_collate, get_w
 
 from fdsl_train import cache
 from fdsl_train.decode import Tally, decode_samples
+from fdsl_gen.storage import remote_errors
 from fdsl_train.errors import UserError
+from fdsl_train.remote import is_object_store, open_url
 from fdsl_train.shards import ShardSet
 
 
@@ -176,7 +178,9 @@ class ShardStream(IterableDataset):
 
     def _read(self, shards: Iterator[int], tally: Tally) -> Iterator[dict]:
         urls = ({"url": url} for url in (self._source(i, tally) for i in shards) if url)
-        return wds.tarfile_samples(urls, handler=tally.handler)
+        streams = (source for source in (_opened(url, tally) for url in urls) if source)
+        files = wds.tariterators.tar_file_expander(streams, handler=tally.handler)
+        return wds.tariterators.group_by_keys(files, handler=tally.handler)
 
     def _source(self, index: int, tally: Tally) -> Optional[str]:
         """Where to read shard `index`: its URL, or its copy in --cache-dir; None (noted) if it cannot be had."""
@@ -205,6 +209,17 @@ class ShardStream(IterableDataset):
         # default_collate builds the batch in shared memory when it runs in a worker: no copy on the way out
         images, labels = default_collate(pending)
         return images, labels, tally.drain()
+
+
+def _opened(source: dict, tally: Tally) -> Optional[dict]:
+    """The source with its byte stream: object stores through fsspec, anything else through webdataset."""
+    url = source["url"]
+    try:
+        stream = open_url(url) if is_object_store(url) else wds.gopen(url)
+    except (OSError, ValueError, *remote_errors()) as err:
+        tally.skipped.append(f"unreadable shard {url}: {err}")
+        return None
+    return dict(source, stream=stream)
 
 
 class ShardLoader:

@@ -1,15 +1,15 @@
 """Resolve a `--data` argument into a list of shard URLs with their sample counts.
 
 Accepted forms: a dataset folder (manifest.json, else timm's _info.json), the
-path or http(s) URL of such a folder or of its manifest.json, and shard lists in
-brace notation as local paths, file://, http(s):// or pipe: URLs. Sample counts
+path, http(s) URL or object-store URL (s3://bucket/prefix/) of such a folder or
+of its manifest.json, and shard lists in brace notation as local paths,
+file://, http(s)://, s3:// or pipe: URLs. Sample counts
 are needed to give every rank the same number of batches; they come from the
 manifest, from reading local tar headers, or from --samples-per-shard.
 """
 import hashlib
 import json
 import tarfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -17,6 +17,8 @@ from typing import Optional, Tuple
 import braceexpand
 
 from fdsl_train.errors import UserError
+from fdsl_gen.storage import remote_errors
+from fdsl_train.remote import is_object_store, open_url
 
 MANIFEST = "manifest.json"
 TIMM_INFO = "_info.json"
@@ -49,6 +51,8 @@ def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = 
     data = data.strip()
     if not data:
         raise UserError("empty shard list: --data is empty")
+    if is_object_store(data) and not data.endswith(".tar") and "{" not in data:
+        data = data.rstrip("/") + "/"  # an object-store prefix: its dataset
     if is_remote(data) and (data.endswith("/") or data.endswith(MANIFEST)):
         base = data if data.endswith("/") else data[: -len(MANIFEST)]
         return _from_manifest(_fetch_json(base + MANIFEST), base, split, data)
@@ -70,7 +74,7 @@ def has_split(data: str, split: str) -> bool:
 
 
 def is_remote(url: str) -> bool:
-    return url.startswith(("http://", "https://"))
+    return url.startswith(("http://", "https://")) or is_object_store(url)
 
 
 def _read_json(path: Path) -> dict:
@@ -82,10 +86,10 @@ def _read_json(path: Path) -> dict:
 
 def _fetch_json(url: str) -> dict:
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
+        with open_url(url) as response:
             return json.loads(response.read())
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot read {url}: {err}") from None
+    except (ValueError, *remote_errors()) as err:
+        raise UserError(f"cannot read {url}: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
 
 
 def _from_folder(folder: Path, split: str) -> ShardSet:

@@ -1,0 +1,63 @@
+"""Training straight from an S3 prefix (moto's server, see tests/conftest.py)."""
+import torchvision.transforms.functional as F
+from click.testing import CliRunner
+
+from fdsl_train.cli import cli
+from fdsl_train.loader import ShardStream
+from fdsl_train.shards import resolve
+
+
+def upload(s3, folder, prefix):
+    for path in sorted(folder.iterdir()):
+        s3.put(f"{prefix}/{path.name}", path.read_bytes())
+    return f"{s3.url}/{prefix}/"
+
+
+def labels(stream):
+    return [int(y) for _, batch, _ in stream for y in batch]
+
+
+def test_s3_prefix_streams_the_same_samples_as_the_folder(s3, shard_dir):
+    url = upload(s3, shard_dir, "toy")
+    remote, local = resolve(url), resolve(str(shard_dir))
+    assert remote.sizes == local.sizes and remote.digests == local.digests
+    assert remote.urls[0] == f"{s3.url}/toy/toy-train-000000.tar"
+    streamed = labels(ShardStream(remote, F.to_tensor, batch_size=8, training=False))
+    assert streamed == labels(ShardStream(local, F.to_tensor, batch_size=8, training=False))
+    assert len(streamed) == 83
+
+
+def test_pretrain_two_epochs_from_s3_fetches_each_shard_once(s3, shard_dir, tmp_path, fast_args, log_records):
+    url = upload(s3, shard_dir, "toy")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["pretrain", "--data", url, "--cache-dir", str(tmp_path / "cache"),
+                                      "--output", str(out), *fast_args])
+    assert result.exit_code == 0, result.output
+    assert [e["batches"] for e in log_records(out, "epoch")] == [83 // 8] * 2
+    gets = {path: n for (method, path), n in s3.requests.counts.items() if method == "GET" and path.endswith(".tar")}
+    assert len(gets) == 5 and set(gets.values()) == {1}
+
+
+def test_a_corrupted_object_is_named_and_counted(s3, shard_dir, tmp_path, fast_args, log_records):
+    url = upload(s3, shard_dir, "toy")
+    key = "toy/toy-train-000002.tar"
+    data = bytearray(s3.get(key))
+    data[3000] ^= 1
+    s3.put(key, bytes(data))
+    out = tmp_path / "run"
+    args = ["pretrain", "--data", url, "--cache-dir", str(tmp_path / "cache"), *fast_args]
+    result = CliRunner().invoke(cli, [*args, "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert all(e["skipped"] >= 1 and e["batches"] == 83 // 8 for e in log_records(out, "epoch"))
+    strict = CliRunner().invoke(cli, [*args, "--output", str(tmp_path / "strict"), "--strict"])
+    assert strict.exit_code == 2
+    assert f"unreadable shard {s3.url}/{key}" in strict.stderr and "does not match the manifest" in strict.stderr
+
+
+def test_a_missing_bucket_is_one_line(s3, tmp_path, fast_args):
+    result = CliRunner().invoke(cli, ["pretrain", "--data", "s3://fdsl-no-such-bucket/toy/",
+                                      "--output", str(tmp_path / "run"), *fast_args])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1
+    assert lines[0].startswith("fdsl-train: error: cannot read s3://fdsl-no-such-bucket/toy/manifest.json")
+
