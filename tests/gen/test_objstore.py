@@ -1,10 +1,16 @@
 """Rendering into, publishing to and reading from an S3 prefix (moto's server, see tests/conftest.py)."""
 import json
+import os
 import random
+import re
+import shlex
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -140,6 +146,40 @@ def test_a_missing_bucket(s3, cli, params_dir):
     one_line_error(cli("verify", "s3://fdsl-no-such-bucket/ds"), "no such bucket")
 
 
+def test_refused_credentials(cli, params_dir, monkeypatch, tmp_path):
+    # a second moto server that checks credentials: it knows no access key at all
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", "from moto.server import ThreadedMotoServer; import time; "
+                               f"ThreadedMotoServer('127.0.0.1', {port}, verbose=False).start(); time.sleep(600)"],
+                              env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0"), stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        for name, value in (("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}"), ("AWS_ACCESS_KEY_ID", "unknown"),
+                            ("AWS_SECRET_ACCESS_KEY", "unknown"), ("AWS_CONFIG_FILE", str(tmp_path / "none"))):
+            monkeypatch.setenv(name, value)
+        one_line_error(cli(*render_args(params_dir, "s3://fdsl-bucket/ds")), "access refused")
+        one_line_error(cli("verify", "s3://fdsl-bucket/ds"), "access refused")
+    finally:
+        server.kill()
+        server.wait()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"no server on port {port}")
+
+
 @pytest.mark.parametrize("command", ["render", "verify"])
 def test_an_unreachable_endpoint_fails_in_seconds(s3, cli, params_dir, monkeypatch, command):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
@@ -147,3 +187,25 @@ def test_an_unreachable_endpoint_fails_in_seconds(s3, cli, params_dir, monkeypat
     args = render_args(params_dir, f"{s3.url}/ds") if command == "render" else ("verify", f"{s3.url}/ds")
     one_line_error(cli(*args), "cannot reach")
     assert time.time() - started < 60
+
+
+def readme_commands(heading):
+    """The fdsl-gen lines of the bash blocks in one README section."""
+    section = (Path(__file__).resolve().parents[2] / "README.md").read_text().split(heading, 1)[1]
+    section = re.split(r"\n##+ ", section, maxsplit=1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    return [shlex.split(line) for block in blocks for line in block.splitlines() if line.startswith("fdsl-gen ")]
+
+
+def test_readme_object_store_commands_work_as_printed(s3, cli, small_dataset, monkeypatch, tmp_path):
+    s3.client.create_bucket(Bucket="my-bucket")
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(small_dataset, tmp_path / "shards" / "fractaldb-small")
+    commands = readme_commands("### Object stores")
+    assert [words[1] for words in commands] == ["render", "verify", "info", "publish"]
+    for words in commands:
+        result = cli(*words[1:])
+        assert result.exit_code == 0, (words, result.output)
+    listed = s3.client.list_objects_v2(Bucket="my-bucket")["Contents"]
+    keys = {o["Key"] for o in listed}
+    assert {"fractaldb-small/manifest.json", "fractaldb-published/manifest.json"} <= keys
