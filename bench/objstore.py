@@ -8,7 +8,7 @@ MiB/s (then the no-op second publish); reads the shards with fdsl_train's
 ShardStream from the folder, from s3 without a cache, and from s3 with
 --cache-dir (first epoch cold, second cached), and prints samples/s.
 
-    .venv/bin/python bench/objstore.py [--categories 8] [--size 256] [--shards 6] [--workers 2]
+    .venv/bin/python bench/objstore.py [--categories 8] [--instances 100] [--size 256] [--workers 2]
 """
 import argparse
 import logging
@@ -27,7 +27,7 @@ from fdsl_gen.lifecycle import claim, finalize
 from fdsl_gen.plan import Plan
 from fdsl_gen.publish import plan_upload, publish
 from fdsl_gen.recipes.fractaldb import FractalDB, FractalDBConfig
-from fdsl_gen.runner import render_shards
+from fdsl_gen.runner import all_tasks, render_shards
 from fdsl_gen.shardwriter import write_shard
 from fdsl_train.loader import ShardStream
 from fdsl_train.shards import resolve
@@ -44,11 +44,11 @@ def start_s3():
     return server
 
 
-def render(recipe, plan, location, shards, workers):
-    """Seconds to claim, render and finalize `shards` train shards at `location`."""
+def render(recipe, plan, location, workers):
+    """Seconds to claim, render and finalize the dataset at `location`."""
     started = time.perf_counter()
     claim(location, recipe, plan, "fractaldb", "bench")
-    tasks = [("train", i) for i in range(shards)]
+    tasks = all_tasks(plan)
     records = render_shards(recipe, plan, location, "fractaldb", tasks, workers=workers, quiet=True)
     finalize(location, records)
     return time.perf_counter() - started
@@ -70,7 +70,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--categories", type=int, default=8)
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--shards", type=int, default=6)
+    parser.add_argument("--instances", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     server = start_s3()
@@ -79,14 +79,14 @@ def main():
         subprocess.run([sys.executable, "-m", "fdsl_gen", "search", "fractaldb", "--categories",
                         str(args.categories), "--out", str(tmp / "params"), "--quiet"], check=True)
         recipe = FractalDB(FractalDBConfig(params=str(tmp / "params"), categories=args.categories,
-                                           size=args.size), seed=1)
+                                           instances=args.instances, size=args.size), seed=1)
         plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 200)
         write_shard(recipe, Plan(1, 4, 4, 0, 4), tmp / "warmup", "warmup", "train", 0)  # numba compile
-        images = sum(len(range(*plan.shard_range("train", i))) for i in range(args.shards))
-        folder_s = render(recipe, plan, tmp / "folder", args.shards, args.workers)
-        s3_s = render(recipe, plan, "s3://bench/rendered", args.shards, args.workers)
-        folder_s2 = render(recipe, plan, tmp / "folder2", args.shards, args.workers)
-        s3_s2 = render(recipe, plan, "s3://bench/rendered2", args.shards, args.workers)
+        images = plan.num_samples("train")
+        folder_s = render(recipe, plan, tmp / "folder", args.workers)
+        s3_s = render(recipe, plan, "s3://bench/rendered", args.workers)
+        folder_s2 = render(recipe, plan, tmp / "folder2", args.workers)
+        s3_s2 = render(recipe, plan, "s3://bench/rendered2", args.workers)
         print(f"render {images} images ({args.size} px, {args.workers} workers), two rounds alternated:")
         print("| | folder | s3 (moto, 127.0.0.1) | s3 / folder |\n| --- | --- | --- | --- |")
         for label, (f, s) in (("round 1", (folder_s, s3_s)), ("round 2", (folder_s2, s3_s2))):

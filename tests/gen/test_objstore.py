@@ -90,6 +90,16 @@ def test_job_array_into_one_prefix_then_finalize(s3, cli, params_dir, small_data
     assert bucket_tars(s3, "array") == local_tars(small_dataset)
 
 
+def test_dask_cluster_writes_into_one_prefix(s3, cli, params_dir, small_dataset):
+    from distributed import LocalCluster
+    out = f"{s3.url}/dask"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = cli(*render_args(params_dir, out, "--engine", "dask", "--scheduler", cluster.scheduler_address))
+    assert result.exit_code == 0, result.output
+    assert bucket_tars(s3, "dask") == local_tars(small_dataset)
+    assert "dask/manifest.json" in s3.keys("dask/")
+
+
 def test_publish_twice_uploads_once(s3, cli, small_dataset):
     out = f"{s3.url}/pub"
     first = cli("publish", small_dataset, out, "--quiet")
