@@ -6,6 +6,7 @@ missing or different. Each upload is read back and its digest checked. The
 claim goes first, so that no render takes the prefix meanwhile, and
 manifest.json last, so that the copy looks complete only once it is.
 """
+import hashlib
 import json
 
 from fdsl_gen.errors import UserError
@@ -47,14 +48,22 @@ def dataset_files(store):
 
 
 def _upload(src, dst, name, expected):
-    """Put `name` unless `dst` holds it with the same digest; True when it was sent."""
-    digest = src.sha256(name)
+    """Put `name` unless `dst` holds it with the same digest; True when it was sent.
+
+    Files are read whole: one GET tells whether the object is there and what
+    it holds (shards are tens of MB).
+    """
+    data = src.get(name)
+    digest = _sha256(data)
     if expected and digest != expected:
         raise UserError(f"{src}/{name}: sha256 does not match the manifest; run fdsl-gen verify {src}")
-    if dst.size(name) == src.size(name) and dst.sha256(name) == digest:
+    if _sha256(dst.get(name)) == digest:
         return False
-    dst.put(name, src.get(name))
-    if dst.sha256(name) != digest:
+    dst.put(name, data)
+    if _sha256(dst.get(name)) != digest:
         raise UserError(f"{dst}/{name}: reads back with another sha256 after upload")
     return True
 
+
+def _sha256(data):
+    return None if data is None else hashlib.sha256(data).hexdigest()
