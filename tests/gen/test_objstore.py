@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-SMALL = ("--size", 48, "--points", 3000, "--counts", 2, "--weight-k", 0.1, "--samples-per-shard", 64, "--quiet")
+from helpers import SMALL, assert_one_line_error
 
 
 def render_args(params_dir, out, *extra):
@@ -27,12 +26,6 @@ def local_tars(folder):
 
 def bucket_tars(bucket, prefix):
     return {key.rsplit("/", 1)[1]: bucket.get(key) for key in bucket.keys(prefix + "/") if key.endswith(".tar")}
-
-
-def one_line_error(result, *words):
-    lines = result.stderr.strip().splitlines()
-    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("fdsl-gen: error:"), result.output
-    assert all(word in lines[0] for word in words), lines[0]
 
 
 def test_render_to_s3_with_two_workers_is_byte_identical(s3, cli, params_dir, small_dataset):
@@ -80,7 +73,7 @@ def test_job_array_into_one_prefix_then_finalize(s3, cli, params_dir, small_data
     out = f"{s3.url}/array"
     assert cli(*render_args(params_dir, out, "--task-index", 0, "--num-tasks", 2)).exit_code == 0
     assert "array/manifest.json" not in s3.keys()
-    one_line_error(cli("finalize", out), "6 shards not finished")
+    assert_one_line_error(cli("finalize", out), "6 shards not finished")
     assert cli(*render_args(params_dir, out, "--task-index", 1, "--num-tasks", 2)).exit_code == 0
     manifest = s3.get("array/manifest.json")  # the last task wrote it
     s3.client.delete_object(Bucket=s3.name, Key="array/manifest.json")
@@ -145,15 +138,15 @@ def test_preview_of_an_s3_dataset(s3, cli, small_dataset, tmp_path):
 def test_a_prefix_holding_another_dataset_is_refused(s3, cli, params_dir, small_dataset):
     out = f"{s3.url}/taken"
     assert cli("publish", small_dataset, out, "--quiet").exit_code == 0
-    one_line_error(cli(*render_args(params_dir, out, "--seed", 2)), "another dataset")
+    assert_one_line_error(cli(*render_args(params_dir, out, "--seed", 2)), "another dataset")
     s3.put("foreign/notes.txt", b"mine")
-    one_line_error(cli("publish", small_dataset, f"{s3.url}/foreign"), "not empty")
+    assert_one_line_error(cli("publish", small_dataset, f"{s3.url}/foreign"), "not empty")
     assert s3.keys("foreign/") == ["foreign/notes.txt"]
 
 
 def test_a_missing_bucket(s3, cli, params_dir):
-    one_line_error(cli(*render_args(params_dir, "s3://fdsl-no-such-bucket/ds")), "no such bucket")
-    one_line_error(cli("verify", "s3://fdsl-no-such-bucket/ds"), "no such bucket")
+    assert_one_line_error(cli(*render_args(params_dir, "s3://fdsl-no-such-bucket/ds")), "no such bucket")
+    assert_one_line_error(cli("verify", "s3://fdsl-no-such-bucket/ds"), "no such bucket")
 
 
 def test_refused_credentials(cli, params_dir, monkeypatch, tmp_path):
@@ -167,8 +160,8 @@ def test_refused_credentials(cli, params_dir, monkeypatch, tmp_path):
         for name, value in (("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}"), ("AWS_ACCESS_KEY_ID", "unknown"),
                             ("AWS_SECRET_ACCESS_KEY", "unknown"), ("AWS_CONFIG_FILE", str(tmp_path / "none"))):
             monkeypatch.setenv(name, value)
-        one_line_error(cli(*render_args(params_dir, "s3://fdsl-bucket/ds")), "access refused")
-        one_line_error(cli("verify", "s3://fdsl-bucket/ds"), "access refused")
+        assert_one_line_error(cli(*render_args(params_dir, "s3://fdsl-bucket/ds")), "access refused")
+        assert_one_line_error(cli("verify", "s3://fdsl-bucket/ds"), "access refused")
     finally:
         server.kill()
         server.wait()
@@ -195,7 +188,7 @@ def test_an_unreachable_endpoint_fails_in_seconds(s3, cli, params_dir, monkeypat
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     started = time.time()
     args = render_args(params_dir, f"{s3.url}/ds") if command == "render" else ("verify", f"{s3.url}/ds")
-    one_line_error(cli(*args), "cannot reach")
+    assert_one_line_error(cli(*args), "cannot reach")
     assert time.time() - started < 60
 
 
