@@ -242,7 +242,8 @@ class RemoteStore:
         except PermissionError as err:
             raise UserError(f"{self.location}: access refused ({_reason(err)})") from None
         except remote_errors() as err:
-            raise UserError(f"cannot reach {self.location}: {_reason(err)}") from None
+            where = f"{self.location}/{name}" if name else self.location
+            raise UserError(f"cannot reach {where}: {_reason(err)}") from None
 
 
 def client_options(url):
