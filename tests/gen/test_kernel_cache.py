@@ -1,0 +1,37 @@
+"""numba kernels are compiled once: a second process loads every kernel it uses from the cache."""
+import json
+import subprocess
+import sys
+
+CHECK = """
+import importlib, json, pkgutil, sys
+from numba.core.registry import CPUDispatcher
+import fdsl_gen.formulas
+from fdsl_gen.cli import main
+
+main(["render", "fractaldb", "--search", "--categories", "1", "--counts", "1", "--flips", "1", "--size", "32",
+      "--points", "2000", "--quiet", "--workers", "1", "--out", sys.argv[1]], standalone_mode=False)
+hits, misses, uncached = 0, 0, []
+for info in pkgutil.iter_modules(fdsl_gen.formulas.__path__, "fdsl_gen.formulas."):
+    for name, value in vars(importlib.import_module(info.name)).items():
+        if isinstance(value, CPUDispatcher):
+            hits += sum(value.stats.cache_hits.values())
+            misses += sum(value.stats.cache_misses.values())
+            if value.stats.cache_path is None:
+                uncached.append(name)
+print(json.dumps({"hits": hits, "misses": misses, "uncached": uncached}))
+"""
+
+
+def kernel_stats(out):
+    result = subprocess.run([sys.executable, "-c", CHECK, str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_a_second_process_compiles_no_kernel(tmp_path):
+    kernel_stats(tmp_path / "first")  # compiles whatever the cache does not hold yet
+    second = kernel_stats(tmp_path / "second")
+    assert second["uncached"] == []
+    assert second["misses"] == 0
+    assert second["hits"] >= 5  # chaos game, pixels, fill rate, patch masks, patches
