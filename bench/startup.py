@@ -5,9 +5,10 @@ the others (so a burst of load on the machine spreads over all rows). The
 table gives the min and median wall seconds, the median CPU seconds and
 peak memory, the median's ratio to the floor's median, and the target.
 The render row is a whole one-image render (1 category, 32 px, 1000
-points): all of it but a few milliseconds is start-up. Its first run with
-an empty numba cache (NUMBA_CACHE_DIR pointing at a new folder) is timed
-once, apart: that is what a clean clone pays once.
+points): all of it but a few milliseconds is start-up; the `python -c`
+rows show what any render pays before its first image. The render's first
+run with an empty numba cache (NUMBA_CACHE_DIR pointing at a new folder)
+is timed once, apart: that is what a clean clone pays once.
 
     PYTHONPATH=. .venv/bin/python bench/startup.py [--repeat 5]
 """
@@ -23,6 +24,16 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 HELP_TARGET, INSPECT_TARGET, RENDER_TARGET = 0.3, 0.4, 0.5
+# What a render cannot start without: numpy, numba, and numba's first use of
+# a cached kernel (its CPU target, which imports scipy.linalg for BLAS, and
+# the machine code read from the cache).
+PARTS = [
+    "import click",
+    "import numpy",
+    "import numba",
+    "import numpy as np; from fdsl_gen.formulas.ifs2d import fill_rate; "
+    "fill_rate(np.zeros(3, np.uint16), np.zeros(3, np.uint16), 4)",
+]
 
 
 def script(name):
@@ -96,6 +107,7 @@ def main():
         params, small = prepare(tmp)
         renders = iter(range(10 ** 6))
         rows = [("python -c pass", lambda: [sys.executable, "-c", "pass"], None)]
+        rows += [(f"python -c '{code}'", lambda code=code: [sys.executable, "-c", code], None) for code in PARTS]
         rows += [(label, lambda argv=argv: argv, HELP_TARGET)
                  for label, argv in all_help_commands()]
         rows += [(f"fdsl-gen {verb} SMALL", lambda verb=verb: script("fdsl-gen") + [verb, str(small)], INSPECT_TARGET)
