@@ -24,6 +24,7 @@ from fdsl_train.presets import Preset
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 STATE = "state.pt"
+STATE_KEYS = ("model", "optimizer", "scaler", "position", "layout")
 
 
 def save_weights(model: nn.Module, folder: Path, preset: Preset) -> None:
@@ -53,7 +54,14 @@ def load_state(path: str) -> dict:
         path = path / STATE
     if not path.is_file():
         raise UserError(f"no training state to resume at {path}")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises anything from EOFError to RuntimeError for a damaged file
+        raise UserError(f"{path} is not a readable training state ({type(err).__name__}: {brief(err)})") from None
+    missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise UserError(f"{path} is not a training state of fdsl-train (no {', '.join(missing)})")
+    return state
 
 
 def locate(pretrained: str) -> Tuple[Path, dict]:

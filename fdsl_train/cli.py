@@ -7,6 +7,7 @@ Each command imports its own modules inside its function: torch and timm
 take seconds to import, and `--help`, option errors and shell completion
 must not wait for them.
 """
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -25,11 +26,30 @@ class _Failure(click.ClickException):
 
 
 class _Group(click.Group):
+    """Bad input of any kind, a UserError or a bad option, ends as one line and exit status 2."""
+
+    def parse_args(self, ctx, args):
+        with _one_line():
+            return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
-        try:
+        with _one_line():
             return super().invoke(ctx)
-        except UserError as err:
-            raise _Failure(" ".join(str(err).split("\n"))) from None
+
+
+@contextmanager
+def _one_line():
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise  # a bare command asks for its help
+    except (UserError, click.UsageError) as err:
+        message = err.format_message() if isinstance(err, click.UsageError) else str(err)
+        raise _Failure(" ".join(message.split("\n"))) from None
+
+
+POSITIVE = click.IntRange(min=1)
+COUNT = click.IntRange(min=0)
 
 
 def _floats(count: int) -> Callable:
@@ -59,13 +79,13 @@ PRESET_OPTIONS = [
     click.option("--preset", "--recipe", "preset", default=None, type=click.Choice(presets.names()),
                  help="Hyper-parameter preset [pretrain: 1p-frac for lpce datasets, else fdsl-vit; finetune: finetune]."),
     click.option("--model", default=None, help="Any timm model name."),
-    click.option("--img-size", type=int, default=None),
-    click.option("-b", "--batch-size", type=int, default=None, help="Per rank."),
-    click.option("--epochs", type=int, default=None),
+    click.option("--img-size", type=POSITIVE, default=None),
+    click.option("-b", "--batch-size", type=POSITIVE, default=None, help="Per rank."),
+    click.option("--epochs", type=POSITIVE, default=None),
     click.option("--opt", default=None, help="timm optimizer name (adamw, sgd, lamb, ...)."),
     click.option("--lr", type=float, default=None, help="Absolute learning rate (overrides --lr-base)."),
     click.option("--lr-base", type=float, default=None, help="Learning rate at --lr-base-size global batch."),
-    click.option("--lr-base-size", type=int, default=None),
+    click.option("--lr-base-size", type=POSITIVE, default=None),
     click.option("--momentum", type=float, default=None),
     click.option("--weight-decay", type=float, default=None),
     click.option("--sched", default=None, help="timm scheduler name (cosine, multistep, step, ...)."),
@@ -94,20 +114,20 @@ RUN_OPTIONS = [
     click.option("--data", required=True,
                  help="Dataset folder, manifest.json, shard list in brace notation, or file/http(s)/pipe: URL."),
     click.option("--output", type=click.Path(path_type=Path), default=None, help="Run folder [runs/<command>]."),
-    click.option("-j", "--workers", type=int, default=4, show_default=True, help="Data loader workers per rank."),
+    click.option("-j", "--workers", type=COUNT, default=4, show_default=True, help="Data loader workers per rank."),
     click.option("--seed", type=int, default=0, show_default=True),
-    click.option("--num-classes", type=int, default=None, help="Must match the data's when it declares one."),
+    click.option("--num-classes", type=POSITIVE, default=None, help="Must match the data's when it declares one."),
     click.option("--train-split", default="train", show_default=True),
     click.option("--val-split", default="val", show_default=True),
     click.option("--balance", type=click.Choice(["resample", "fail"]), default="resample", show_default=True,
                  help="When shards do not split evenly over ranks x workers: top up from other shards, or refuse."),
     click.option("--strict", is_flag=True, help="Stop at the first corrupt sample instead of skipping it."),
-    click.option("--shuffle-buffer", type=int, default=1000, show_default=True),
-    click.option("--samples-per-shard", type=int, default=None, help="For URL lists without a manifest."),
+    click.option("--shuffle-buffer", type=POSITIVE, default=1000, show_default=True),
+    click.option("--samples-per-shard", type=POSITIVE, default=None, help="For URL lists without a manifest."),
     click.option("--cache-dir", default=None,
                  help="Keep a local copy of each http(s) shard here, checked against the manifest's sha256."),
-    click.option("--checkpoint-every", type=int, default=0, help="Also checkpoint every N steps (0: epochs only)."),
-    click.option("--log-interval", type=int, default=50, show_default=True),
+    click.option("--checkpoint-every", type=COUNT, default=0, help="Also checkpoint every N steps (0: epochs only)."),
+    click.option("--log-interval", type=POSITIVE, default=50, show_default=True),
     click.option("--amp/--no-amp", default=None, help="Mixed precision [on for GPU]."),
     click.option("--channels-last/--no-channels-last", default=None, help="[on for GPU]"),
     click.option("--torchcompile", is_flag=True, help="torch.compile the model."),
@@ -142,7 +162,7 @@ def cli():
 @cli.command()
 @_with(PRESET_OPTIONS + RUN_OPTIONS)
 @click.option("--resume", default=None, help="Run folder or state.pt to continue from (mid-epoch included).")
-@click.option("--stop-after-steps", type=int, default=None,
+@click.option("--stop-after-steps", type=POSITIVE, default=None,
               help="Checkpoint and stop at this optimizer step (job time limits); --resume continues.")
 def pretrain(**kwargs):
     """Pre-train from scratch on shards (LPCE when the manifest says loss: lpce)."""
@@ -167,12 +187,12 @@ def finetune(pretrained, **kwargs):
 @click.option("--layers", callback=_ints, default="1,2,3", show_default=True,
               help="Probe after the first k blocks, for each k (1-based, timm feature_info order).")
 @click.option("--output", type=click.Path(path_type=Path), default=Path("runs/probe"), show_default=True)
-@click.option("--epochs", type=int, default=100, show_default=True, help="Epochs of the linear classifier.")
+@click.option("--epochs", type=POSITIVE, default=100, show_default=True, help="Epochs of the linear classifier.")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
-@click.option("-b", "--batch-size", type=int, default=256, show_default=True)
-@click.option("-j", "--workers", type=int, default=4, show_default=True)
+@click.option("-b", "--batch-size", type=POSITIVE, default=256, show_default=True)
+@click.option("-j", "--workers", type=COUNT, default=4, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--img-size", type=int, default=0, help="[the checkpoint's]")
+@click.option("--img-size", type=COUNT, default=0, help="[the checkpoint's]")
 @click.option("--train-split", default="train", show_default=True)
 @click.option("--val-split", default="val", show_default=True)
 def probe(**kwargs):
@@ -186,7 +206,7 @@ def probe(**kwargs):
 @click.option("--images", type=click.Path(path_type=Path), required=True, help="IDX images (.gz or plain).")
 @click.option("--labels", type=click.Path(path_type=Path), required=True, help="IDX labels (.gz or plain).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="ImageFolder split to write, e.g. DIR/train.")
-@click.option("--limit", type=int, default=None, help="Only the first N images.")
+@click.option("--limit", type=POSITIVE, default=None, help="Only the first N images.")
 def import_idx(images, labels, out, limit):
     """Write an IDX image set (MNIST, Fashion-MNIST) as an ImageFolder split of PNG files."""
     from fdsl_train.convert import idx_to_image_folder

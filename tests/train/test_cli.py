@@ -85,3 +85,21 @@ def test_a_real_process_prints_one_line_and_exits_2(tmp_path):
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"fdsl-train: error: missing shard: {tmp_path / 'nothing.tar'} (1 of 1 shards missing)"]
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("-b", "0", "'-b' / '--batch-size': 0 is not in the range x>=1"),
+    ("-b", "-1", "-1 is not in the range x>=1"),
+    ("--img-size", "0", "'--img-size': 0 is not in the range x>=1"),
+    ("-j", "-1", "'-j' / '--workers': -1 is not in the range x>=0"),
+    ("--epochs", "0", "'--epochs': 0 is not in the range x>=1"),
+])
+def test_out_of_range_options_are_one_line(shard_dir, fast_args, option, value, words):
+    fails(["pretrain", "--data", str(shard_dir), *fast_args, option, value], words)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 300, b"not a state at all"])
+def test_a_damaged_state_is_refused_in_one_line(shard_dir, fast_args, tmp_path, content):
+    (tmp_path / "state.pt").write_bytes(content)
+    fails(["pretrain", "--data", str(shard_dir), *fast_args, "--resume", str(tmp_path / "state.pt"),
+           "--output", str(tmp_path / "r")], "state.pt is not a readable training state")
