@@ -34,7 +34,7 @@ from fdsl_gen.plan import Plan
 from fdsl_gen.recipes.rcdb import RCDB
 from fdsl_gen.recipes.visualatom import VisualAtom
 from fdsl_gen.runner import render_shards
-from fdsl_gen.shardwriter import write_shard
+from fdsl_gen.shardwriter import RECORDS, write_shard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from reference.contours import draw_polygons, noise_rows  # noqa: E402
@@ -150,7 +150,7 @@ def main():
         recipe = recipe_class(config_class(categories=args.categories, instances=instances), seed=1)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            (out / "_shards").mkdir()
+            (out / RECORDS).mkdir()
             mine = ours(recipe, args.images, out)
         ref_seconds, ref_bytes = reference(make_image, recipe.categories, args.reference_images)
         report(f"{title}, {SIZE} px, {args.images} images from {args.categories} categories, 1 worker (1 core)",

@@ -26,12 +26,12 @@ from PIL import Image
 from fdsl_gen.configs import ExFractalDBConfig, MVFractalDBConfig
 from fdsl_gen.families.ifs3d import instance_weights, weighted
 from fdsl_gen.formulas.ifs_search import search3d as search
-from fdsl_gen.readback import iter_samples
+from fdsl_gen.tarformat import iter_samples
 from fdsl_gen.plan import Plan
 from fdsl_gen.recipes.exfractaldb import ExFractalDB
 from fdsl_gen.recipes.mvfractaldb import MVFractalDB
 from fdsl_gen.runner import render_shards
-from fdsl_gen.shardwriter import write_shard
+from fdsl_gen.shardwriter import RECORDS, write_shard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from reference.exfractaldb import (SIZE, mv_camera, reference_accepts, reference_cloud,  # noqa: E402
@@ -108,7 +108,7 @@ def main():
             best, ref_best = 0.0, float("inf")
             for attempt in range(args.repeat):
                 out = Path(tmp) / f"{recipe_class.name}-{attempt}"
-                (out / "_shards").mkdir(parents=True)
+                (out / RECORDS).mkdir(parents=True)
                 rate, png_bytes, views = fdsl_image_rate(recipe_class, config_class(params=str(params)), out,
                                                          args.shards)
                 ref_seconds, ref_png = reference_image_rate(systems, args.reference_instances, views)

@@ -27,7 +27,7 @@ from fdsl_gen.plan import Plan  # noqa: E402
 from fdsl_gen.configs import FractalDBConfig  # noqa: E402
 from fdsl_gen.recipes.fractaldb import FractalDB  # noqa: E402
 from fdsl_gen.runner import render_shards  # noqa: E402
-from fdsl_gen.shardwriter import write_shard  # noqa: E402
+from fdsl_gen.shardwriter import RECORDS, write_shard  # noqa: E402
 
 
 def ours(systems_dir, categories, shards, out):
@@ -107,7 +107,7 @@ def main():
         for i, (system, _) in enumerate(found):
             np.savetxt(params / f"{i:05d}.csv", system, delimiter=",")
         out = Path(tmp) / "out"
-        (out / "_shards").mkdir(parents=True)
+        (out / RECORDS).mkdir(parents=True)
         images, seconds, png_s, png_b, tar_b = ours(params, args.categories, args.shards, out)
         ref_s, ref_b = reference([s for s, _ in found], args.reference_images)
     ours_rate, ref_rate = images / seconds, 1 / ref_s

@@ -24,10 +24,11 @@ from fdsl_gen.plan import Plan
 from fdsl_gen.configs import FractalDBConfig
 from fdsl_gen.recipes.fractaldb import FractalDB
 from fdsl_gen.runner import render_shards
+from fdsl_gen.shardwriter import RECORDS
 
 
 def timed_render(recipe, plan, folder, tasks, workers=1, scheduler=None):
-    (folder / "_shards").mkdir(parents=True)
+    (folder / RECORDS).mkdir(parents=True)
     started = time.perf_counter()
     records = render_shards(recipe, plan, folder, "fractaldb", tasks, workers, quiet=True, scheduler=scheduler)
     seconds = time.perf_counter() - started

@@ -93,7 +93,7 @@ def main():
         subprocess.run(fdsl_gen(*render, "--out", tmp / "calm"), check=True)
         calm = time.perf_counter() - started
         started = time.perf_counter()
-        counts = soak(fdsl_gen(*render, "--out", tmp / "killed"), tmp / "killed" / "_shards", rng, args.parent_share)
+        counts = soak(fdsl_gen(*render, "--out", tmp / "killed"), tmp / "killed" / ".render", rng, args.parent_share)
         killed = time.perf_counter() - started
         identical = shards(tmp / "calm") == shards(tmp / "killed")
         verified = subprocess.run(fdsl_gen("verify", tmp / "killed"), capture_output=True).returncode == 0

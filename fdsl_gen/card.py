@@ -1,8 +1,19 @@
-"""The dataset card (README.md) written beside the shards."""
+"""The dataset card (README.md) written beside the shards.
+
+Its YAML front matter tells Hugging Face `datasets` (and the Hub) which files
+hold which split (`configs`) and what each column is (`dataset_info`: `png`
+an image, `cls` a ClassLabel with the class names, `json` a struct whose
+fields are read from the samples). The code blocks are meant to be run as
+printed from inside the dataset folder.
+"""
 import json
 
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
                     (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
+_LOSSES = {
+    "ce": "plain cross-entropy over the classes",
+    "lpce": "LPCE, the L-way cross-entropy over the perturbation classes (manifest.json says `loss: lpce`)",
+}
 
 
 def size_category(n):
@@ -12,55 +23,163 @@ def size_category(n):
     return "n>10M"
 
 
-def dataset_card(manifest):
+def split_pattern(manifest, split):
+    """The glob of a split's shards, relative to the dataset folder."""
+    return f"{manifest['name']}-{split}-*.tar"
+
+
+def front_matter(manifest, json_examples):
+    """The card's YAML metadata as data: Hub fields, configs and dataset_info."""
+    splits = manifest["splits"]
+    features = [
+        {"name": "cls", "dtype": {"class_label": {"names": {str(k): n for k, n in enumerate(manifest["class_names"])}}}},
+        {"name": "json", **json_feature(json_examples)},
+        {"name": "png", "dtype": "image"},
+        {"name": "__key__", "dtype": "string"},
+        {"name": "__url__", "dtype": "string"},
+    ]
+    return {
+        "license": "cc-by-4.0",
+        "task_categories": ["image-classification"],
+        "size_categories": [size_category(sum(s["num_samples"] for s in splits.values()))],
+        "tags": ["synthetic", "formula-driven", manifest["recipe"]],
+        "pretty_name": manifest["name"],
+        "configs": [{"config_name": "default",
+                     "data_files": [{"split": split, "path": split_pattern(manifest, split)} for split in splits]}],
+        "dataset_info": {
+            "features": features,
+            "splits": [{"name": split, "num_bytes": sum(s["bytes"] for s in info["shards"]),
+                        "num_examples": info["num_samples"]} for split, info in splits.items()],
+        },
+    }
+
+
+def json_feature(examples):
+    """The Hugging Face feature (YAML form) of JSON values: the types of `examples`, merged."""
+    kinds = {_kind(value) for value in examples}
+    if kinds <= {"int64", "float64"} and kinds:
+        return {"dtype": "float64" if "float64" in kinds else "int64"}
+    if kinds == {"list"}:
+        inner = json_feature([item for value in examples for item in value])
+        return {"list": inner["dtype"] if set(inner) == {"dtype"} else inner}
+    if kinds == {"struct"}:
+        names = sorted({name for value in examples for name in value})
+        return {"struct": [{"name": name, **json_feature([v[name] for v in examples if name in v])}
+                           for name in names]}
+    if len(kinds) == 1:
+        return {"dtype": kinds.pop()}
+    raise ValueError(f"sample json mixes types {sorted(kinds)} in one field")
+
+
+def _kind(value):
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "struct"
+    return "null"
+
+
+def to_yaml(value, indent=0):
+    """Block-style YAML of dicts, lists and scalars (scalars as JSON, which YAML reads)."""
+    pad, lines = " " * indent, []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                lines += [f"{pad}{_key(key)}:"] + to_yaml(item, indent + 2)
+            else:
+                lines.append(f"{pad}{_key(key)}: {json.dumps(item)}")
+        return lines
+    for item in value:
+        inner = to_yaml(item, indent + 2) if isinstance(item, (dict, list)) else [f"{pad}  {json.dumps(item)}"]
+        lines += [f"{pad}- {inner[0].lstrip()}"] + inner[1:]
+    return lines
+
+
+def _key(key):
+    return key if key.replace("_", "").isalnum() and not key.isdigit() else json.dumps(key)
+
+
+def dataset_card(manifest, json_examples):
+    """README.md of a dataset folder; `json_examples`: sample json objects the `json` column is typed from."""
     total = sum(s["num_samples"] for s in manifest["splits"].values())
     image = manifest["image"]
-    split_rows = "\n".join(f"| {name} | {info['num_samples']} | {len(info['shards'])} |"
-                           for name, info in manifest["splits"].items())
-    first = next(iter(manifest["splits"].values()))["shards"][0]["file"]
+    name = manifest["name"]
+    split_rows = "\n".join(f"| {split} | {info['num_samples']} | {len(info['shards'])} | `{split_pattern(manifest, split)}` |"
+                           for split, info in manifest["splits"].items())
+    train_shards = len(manifest["splits"]["train"]["shards"])
+    train_urls = f"{name}-train-{{000000..{train_shards - 1:06d}}}.tar"
+    timm_lines = "\n".join(f'{split} = create_dataset("wds/{name}", root=".", split="{split}")'
+                           for split in manifest["splits"])
     return f"""---
-license: cc-by-4.0
-task_categories:
-- image-classification
-size_categories:
-- {size_category(total)}
-tags:
-- synthetic
-- formula-driven
-- {manifest['recipe']}
-pretty_name: {manifest['name']}
+{chr(10).join(to_yaml(front_matter(manifest, json_examples)))}
 ---
 
-# {manifest['name']}
+# {name}
 
 A formula-driven image classification dataset ({manifest['recipe']}): {manifest['num_classes']} classes,
 {total} images of {image['width']} x {image['height']} pixels, {image['channels']} channel(s), stored as
 WebDataset shards (`png`, `cls`, `json` per sample). No photograph is involved: every image is drawn from
 a mathematical formula whose parameters are in `params/` and in each sample's `json`.
 
-| split | images | shards |
-| --- | --- | --- |
+| split | images | shards | files |
+| --- | --- | --- | --- |
 {split_rows}
 
-Preview: `preview.png` when present (`fdsl-gen preview .`).
+Classes are named `{manifest['class_names'][0]}` to `{manifest['class_names'][-1]}` (`class_names` in
+`manifest.json` and `_info.json`; `cls` is the index into that list). Preview: `preview.png`.
+
+## Pre-training
+
+Loss: {_LOSSES[manifest['loss']]}. `fdsl-train` reads it from `manifest.json`:
+
+```
+fdsl-train pretrain --data . --output ../runs/{name}
+```
 
 ## Reproduce
 
 ```
-{manifest['command']}
+{manifest['command']} --out {name}
 ```
 
 Same command and seed give byte-identical shards (fdsl {manifest['fdsl_version']}, seed {manifest['seed']}).
-Check the files with `sha256sum -c SHA256SUMS` or `fdsl-gen verify .`.
+Check the files with `sha256sum -c SHA256SUMS` or `fdsl-gen verify .` (SHA256SUMS lists every file
+of the dataset, manifest.json included).
 
 ## Load
 
+Run from inside this folder. Hugging Face `datasets` (the `configs` above name each split's shards):
+
 ```python
-import webdataset as wds
-ds = wds.WebDataset("{first}").decode("pil").to_tuple("png", "cls")
+import os
+from datasets import load_dataset
+ds = load_dataset(os.getcwd())
+stream = load_dataset("webdataset", data_files={{"train": "{split_pattern(manifest, 'train')}"}}, split="train", streaming=True)
 ```
 
-timm: `train.py --dataset wds/{manifest['name']} --data-dir . --train-split train --num-classes {manifest['num_classes']}`.
+webdataset:
+
+```python
+import webdataset as wds
+train = wds.WebDataset("{train_urls}", shardshuffle=False).decode("pil").to_tuple("png", "cls")
+```
+
+timm (`wds/` reads `_info.json`; `hfds/` goes through `datasets`):
+
+```python
+import os
+from timm.data import create_dataset
+{timm_lines}
+hfds_train = create_dataset("hfds/" + os.getcwd(), split="train", input_key="png", target_key="cls")
+```
 
 ## Configuration
 

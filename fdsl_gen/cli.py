@@ -128,9 +128,9 @@ def render_options(command):
         click.option("--name", "dataset_name", default=None, help="dataset name (default: the recipe's)"),
         click.option("--samples-per-shard", type=int, default=1000, show_default=True),
         click.option("--val-fraction", type=float, default=0.0, show_default=True,
-                     help="share of each class's groups written to a separate val split"),
+                     help="share of each class's groups written to a separate validation split"),
         click.option("--shards", "shard_range", callback=parse_range, default=None, metavar="A:B",
-                     help="render only shards A..B-1 (train shards first, then val)"),
+                     help="render only shards A..B-1 (train shards first, then validation)"),
         click.option("--task-index", type=int, default=None,
                      help="render this array task's share [default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX]"),
         click.option("--num-tasks", type=int, default=None,
@@ -195,7 +195,7 @@ def verify_command(folder):
 @main.command("finalize")
 @click.argument("folder", type=OUT)
 def finalize_command(folder):
-    """Write manifest, _info.json, SHA256SUMS and card once every shard of FOLDER is finished."""
+    """Write manifest, _info.json, card, preview and SHA256SUMS once every shard of FOLDER is finished."""
     manifest = pipeline.finalize_dataset(folder)
     click.echo(f"{folder}: complete, {sum(s['num_samples'] for s in manifest['splits'].values())} images")
 

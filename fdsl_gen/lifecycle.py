@@ -1,9 +1,10 @@
 """A dataset's life in its store (folder or object-store prefix): claim it, then describe the finished shards.
 
 `claim` makes sure the store holds this dataset (or nothing) and stores what
-the manifest needs in `_shards/config.json`, with the recipe's parameter
+the manifest needs in `.render/config.json`, with the recipe's parameter
 files; from then on the store describes itself. `finalize` gathers the
-shard records and writes _info.json, SHA256SUMS, the card and, last,
+shard records and writes _info.json, the card, preview.png, SHA256SUMS
+(every file of the dataset, the manifest included) and, last,
 manifest.json: a store with a manifest is complete. Any process that sees
 every shard finished may finalize (a job array's last task, or
 `fdsl-gen finalize`).
@@ -20,15 +21,17 @@ from fdsl_gen.card import dataset_card
 from fdsl_gen.errors import UserError
 from fdsl_gen.shardwriter import RECORDS, finished_record, shard_name
 from fdsl_gen.storage import open_store
+from fdsl_gen.tarformat import iter_samples
 
 FORMAT = "fdsl-shards"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+CHECKSUMS = "SHA256SUMS"
 CLAIM = "config.json"
 PREVIEW = "preview.png"
 FINALIZE = "finalize"  # the name of the lock finalizers share
 # Options that say how or where a run works, not what it makes.
-RUN_OPTIONS = {"--workers": 1, "--quiet": 0, "--shards": 1, "--task-index": 1, "--num-tasks": 1,
+RUN_OPTIONS = {"--out": 1, "--workers": 1, "--quiet": 0, "--shards": 1, "--task-index": 1, "--num-tasks": 1,
                "--engine": 1, "--scheduler": 1}
 
 
@@ -131,7 +134,8 @@ def manifest_base(recipe, plan, name, command):
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "recipe": recipe.name,
         "fdsl_version": __version__, "numpy_version": np.__version__, "command": command,
-        "seed": plan.seed, "num_classes": recipe.num_classes, "loss": recipe.loss,
+        "seed": plan.seed, "num_classes": recipe.num_classes, "class_names": recipe.class_names(),
+        "loss": recipe.loss,
         "samples_per_class": recipe.samples_per_class, "samples_per_shard": plan.samples_per_shard,
         "val_fraction": plan.val_fraction,
         "image": {"height": height, "width": width, "channels": channels},
@@ -145,7 +149,10 @@ def timm_info(manifest):
         splits[split] = {"name": split, "num_samples": info["num_samples"],
                          "filenames": [s["file"] for s in info["shards"]],
                          "shard_lengths": [s["samples"] for s in info["shards"]]}
-    return {"name": manifest["name"], "num_classes": manifest["num_classes"], "splits": splits}
+    info = {"name": manifest["name"], "num_classes": manifest["num_classes"], "splits": splits}
+    if "class_names" in manifest:  # format 2
+        info["class_names"] = manifest["class_names"]
+    return info
 
 
 def read_claim(location):
@@ -171,10 +178,10 @@ def missing_shards(location, known=()):
 
 
 def finalize(location, known=(), preview=None):
-    """Write the description files (manifest.json last) once every shard is finished.
+    """Write the description files (SHA256SUMS, then manifest.json, last) once every shard is finished.
 
-    `known`: records already checked by this process. `preview(folder)`, when
-    given, returns the PNG bytes of preview.png, written after the manifest.
+    `known`: records already checked by this process. `preview(store, manifest)`,
+    when given, returns the PNG bytes of preview.png, which SHA256SUMS covers.
     Finalizers take turns (a lock), so each may clear the temporaries of
     killed ones. Returns the manifest, or raises UserError naming how many
     shards are missing.
@@ -188,26 +195,35 @@ def finalize(location, known=(), preview=None):
         split = manifest["splits"].setdefault(record["split"], {"num_samples": 0, "shards": []})
         split["shards"].append({k: record[k] for k in ("file", "samples", "bytes", "sha256")})
         split["num_samples"] += record["samples"]
-    sums = "".join(f"{s['sha256']}  {s['file']}\n" for info in manifest["splits"].values() for s in info["shards"])
-    files = {"_info.json": _json(timm_info(manifest))}
-    for split, index in wids_indexes(manifest).items():
-        files[f"{manifest['name']}-{split}.wids.json"] = _json(index)
-    files.update({"SHA256SUMS": sums.encode(), "README.md": dataset_card(manifest).encode(), MANIFEST: _json(manifest)})
+    first = next(iter(manifest["splits"].values()))["shards"][0]["file"]
+    examples = [json.loads(fields["json"]) for _, fields in iter_samples(store.get(first))]
+    files = {"_info.json": _json(timm_info(manifest)), "README.md": dataset_card(manifest, examples).encode()}
+    if preview is not None:
+        files[PREVIEW] = preview(store, manifest)
+    manifest_bytes = _json(manifest)
     with store.lock(f"{RECORDS}/{FINALIZE}.lock"):
-        for name in [*files, PREVIEW]:
+        for name in [*files, CHECKSUMS, MANIFEST]:
             store.discard_partial(name)
         for name, data in files.items():
             store.put(name, data)
-        if preview is not None:
-            store.put(PREVIEW, preview(store))
+        store.put(CHECKSUMS, checksums(store, manifest, manifest_bytes).encode())
+        store.put(MANIFEST, manifest_bytes)
     return manifest
 
 
-def wids_indexes(manifest):
-    """Random-access shard indexes in the format of webdataset's `wids`."""
-    return {split: {"__kind__": "wids-shard-index-v1", "wids_version": 1, "name": f"{manifest['name']}-{split}",
-                    "shardlist": [{"url": s["file"], "nsamples": s["samples"]} for s in info["shards"]]}
-            for split, info in manifest["splits"].items()}
+def dataset_files(location):
+    """Names of every file of a dataset but SHA256SUMS; hidden ones (render state, temporaries) left out."""
+    names = open_store(location).list()
+    return sorted(name for name in names
+                  if not any(part.startswith(".") for part in name.split("/")) and name != CHECKSUMS)
+
+
+def checksums(store, manifest, manifest_bytes):
+    """SHA256SUMS text (`sha256sum -c` format) of every dataset file; shard digests come from their records."""
+    known = {s["file"]: s["sha256"] for info in manifest["splits"].values() for s in info["shards"]}
+    known[MANIFEST] = hashlib.sha256(manifest_bytes).hexdigest()
+    files = sorted(set(dataset_files(store)) | {MANIFEST})
+    return "".join(f"{known.get(f) or store.sha256(f)}  {f}\n" for f in files)
 
 
 def _json(data):

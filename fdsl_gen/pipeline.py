@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from fdsl_gen.errors import SearchExhausted, UserError
 from fdsl_gen.lifecycle import claim, dataset_command, finalize, missing_shards
-from fdsl_gen.readback import contact_sheet, png_bytes
+from fdsl_gen.readback import contact_sheet, manifest_sheet, png_bytes
 from fdsl_gen.plan import Plan
 from fdsl_gen.registry import create_recipe, create_search
 from fdsl_gen.runner import all_tasks, array_task_from_environment, render_shards, select_tasks
@@ -74,8 +74,8 @@ def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=100
 
 
 def finalize_dataset(folder, records=()):
-    """Manifest, _info.json, SHA256SUMS and card once every shard is finished, then the preview."""
-    return finalize(folder, records, lambda folder: preview_png(folder)[0])
+    """_info.json, card, preview, SHA256SUMS and, last, the manifest once every shard is finished."""
+    return finalize(folder, records, lambda store, manifest: png_bytes(manifest_sheet(store, manifest)[0]))
 
 
 def preview_png(location, classes=8, per_class=8, split="train"):

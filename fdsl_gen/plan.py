@@ -2,7 +2,7 @@
 
 Groups (class, group) are dealt in one seeded global order, so every shard
 mixes many classes; a `--val-fraction` of each class's groups goes to a
-`val` split. Inside a shard the samples are shuffled once more, seeded by
+`validation` split. Inside a shard the samples are shuffled once more, seeded by
 (seed, split, shard), so that even a small shuffle buffer sees many classes.
 """
 from dataclasses import dataclass
@@ -15,7 +15,7 @@ from fdsl_gen.errors import UserError
 from fdsl_gen.recipe import derive_seed
 
 _ORDER, _VAL, _SHUFFLE = 1, 2, 3
-SPLITS = ("train", "val")
+SPLITS = ("train", "validation")
 # The plan holds a few integers per (class, group) pair: this bound keeps it under a few GiB.
 MAX_SAMPLES = 100_000_000
 MAX_SAMPLES_PER_SHARD = 100_000  # a shard is assembled in memory
@@ -73,7 +73,7 @@ class Plan:
         rng = np.random.default_rng(derive_seed(self.seed, _ORDER))
         units = rng.permutation(total)
         is_val = self._val_mask()[units // self.groups_per_class, units % self.groups_per_class]
-        return {"train": units[~is_val], "val": units[is_val]}
+        return {"train": units[~is_val], "validation": units[is_val]}
 
     def _val_mask(self):
         shape = (self.num_classes, self.groups_per_class)
@@ -96,6 +96,10 @@ class Plan:
 
     def num_shards(self, split):
         return -(-self.num_samples(split) // self.samples_per_shard)
+
+    def first_position(self, split):
+        """The dataset-wide position of the split's first sample: train first, then validation."""
+        return sum(self.num_samples(s) for s in SPLITS[:SPLITS.index(split)])
 
     def shard_range(self, split, shard):
         start = shard * self.samples_per_shard

@@ -10,7 +10,7 @@ import hashlib
 import json
 
 from fdsl_gen.errors import UserError
-from fdsl_gen.lifecycle import CLAIM, MANIFEST, check_claim, load_manifest
+from fdsl_gen.lifecycle import CHECKSUMS, CLAIM, MANIFEST, check_claim, load_manifest
 from fdsl_gen.shardwriter import RECORDS
 from fdsl_gen.storage import open_store
 
@@ -24,8 +24,8 @@ def plan_upload(source, destination):
         raise UserError(f"{source} holds no {RECORDS}/{CLAIM}: not a dataset written by fdsl-gen")
     dst.prepare()
     check_claim(dst, json.loads(claim)["fingerprint"])
-    expected = {s["file"]: s["sha256"] for info in manifest["splits"].values() for s in info["shards"]}
-    files = dataset_files(src)
+    expected = _listed_digests(src, manifest)
+    files = stored_files(src)
     order = [f"{RECORDS}/{CLAIM}"] + sorted(set(files) - {f"{RECORDS}/{CLAIM}", MANIFEST}) + [MANIFEST]
     return [(name, files[name], expected.get(name)) for name in order]
 
@@ -41,10 +41,20 @@ def publish(source, destination, plan, progress=lambda size: None):
     return uploaded, sent
 
 
-def dataset_files(store):
-    """{name: size} of the files that make the dataset: no locks, no temporary names."""
+def stored_files(store):
+    """{name: size} of the files to copy (the dataset and its render records): no locks, no temporary names."""
     return {name: size for name, size in store.list().items()
             if not name.endswith(".lock") and not name.rsplit("/", 1)[-1].startswith(".")}
+
+
+def _listed_digests(src, manifest):
+    """{name: sha256} every upload must match: SHA256SUMS (every file of the dataset) and the manifest's shards."""
+    expected = {}
+    for line in (src.get(CHECKSUMS) or b"").decode(errors="replace").splitlines():
+        digest, _, name = line.partition("  ")
+        expected[name] = digest
+    expected.update({s["file"]: s["sha256"] for info in manifest["splits"].values() for s in info["shards"]})
+    return expected
 
 
 def _upload(src, dst, name, expected):
@@ -56,7 +66,7 @@ def _upload(src, dst, name, expected):
     data = src.get(name)
     digest = _sha256(data)
     if expected and digest != expected:
-        raise UserError(f"{src}/{name}: sha256 does not match the manifest; run fdsl-gen verify {src}")
+        raise UserError(f"{src}/{name}: sha256 does not match {CHECKSUMS} or the manifest; run fdsl-gen verify {src}")
     if _sha256(dst.get(name)) == digest:
         return False
     dst.put(name, data)

@@ -15,26 +15,11 @@ from PIL import Image
 
 from fdsl_gen.configs import check_bounds
 from fdsl_gen.errors import UserError
-from fdsl_gen.lifecycle import load_manifest, timm_info
-from fdsl_gen.storage import open_store
+from fdsl_gen.lifecycle import CHECKSUMS, MANIFEST, dataset_files, load_manifest, timm_info
+from fdsl_gen.storage import is_web, open_store
+from fdsl_gen.tarformat import iter_samples
 
 FIELDS = ("cls", "json", "png")
-
-
-def iter_samples(source):
-    """(key, {field: bytes}) of a shard tar (a path or bytes), in order; raises tarfile.TarError if broken."""
-    current, fields = None, {}
-    opened = tarfile.open(fileobj=io.BytesIO(source)) if isinstance(source, bytes) else tarfile.open(source)
-    with opened as tar:
-        for member in tar:
-            key, _, field = member.name.partition(".")
-            if key != current and current is not None:
-                yield current, fields
-                fields = {}
-            current = key
-            fields[field] = tar.extractfile(member).read()
-    if current is not None:
-        yield current, fields
 
 
 def check_sample(key, fields, num_classes):
@@ -89,21 +74,44 @@ def verify(location):
 
 
 def _check_side_files(store, manifest):
-    problems = []
-    expected = {s["file"]: s["sha256"] for i in manifest["splits"].values() for s in i["shards"]}
-    try:
-        lines = (store.get("SHA256SUMS") or b"").decode().splitlines()
-        listed = dict(reversed(line.split("  ", 1)) for line in lines)
-        if listed != expected:
-            problems.append("SHA256SUMS: missing or does not match the manifest")
-    except ValueError:
-        problems.append("SHA256SUMS: malformed")
+    problems = _check_sums(store, manifest)
     try:
         if json.loads(store.get("_info.json") or b"null") != timm_info(manifest):
             problems.append("_info.json: missing or does not match the manifest")
     except ValueError:
         problems.append("_info.json: malformed")
     return problems
+
+
+def _check_sums(store, manifest):
+    """SHA256SUMS against the files: every file of the dataset (format 2), the shards only (format 1)."""
+    try:
+        lines = (store.get(CHECKSUMS) or b"").decode().splitlines()
+        listed = dict(reversed(line.split("  ", 1)) for line in lines)
+    except ValueError:
+        return [f"{CHECKSUMS}: malformed"]
+    shards = {s["file"]: s["sha256"] for i in manifest["splits"].values() for s in i["shards"]}
+    if manifest.get("format_version", 1) < 2:
+        return [] if listed == shards else [f"{CHECKSUMS}: missing or does not match the manifest"]
+    problems = [f"{CHECKSUMS}: {f} missing or not the manifest's digest"
+                for f, digest in shards.items() if listed.get(f) != digest]
+    if MANIFEST not in listed:
+        problems.append(f"{CHECKSUMS}: does not list {MANIFEST}")
+    for relative, digest in sorted(listed.items()):
+        if relative not in shards:
+            problems += _check_listed(store, relative, digest)
+    if not is_web(store.location):  # a web server cannot list its files; folders and object stores can
+        problems += [f"{f}: not listed in {CHECKSUMS}" for f in dataset_files(store) if f not in listed]
+    return problems
+
+
+def _check_listed(store, relative, digest):
+    data = store.get(relative)
+    if data is None:
+        return [f"{relative}: missing (listed in {CHECKSUMS})"]
+    if hashlib.sha256(data).hexdigest() != digest:
+        return [f"{relative}: sha256 does not match {CHECKSUMS}"]
+    return []
 
 
 def summary(location):
@@ -134,21 +142,25 @@ def contact_sheet(location, classes=8, per_class=8, thumb=96, split="train"):
     check_bounds("--classes", classes, 1, MAX_SHEET_ROWS)
     check_bounds("--per-class", per_class, 1, MAX_SHEET_COLUMNS)
     store = open_store(location)
-    manifest = load_manifest(store)
+    return manifest_sheet(store, load_manifest(store), classes, per_class, thumb, split)
+
+
+def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="train"):
+    """contact_sheet of the dataset `manifest` describes (finalize draws it before writing the manifest)."""
     if split not in manifest["splits"]:
-        raise UserError(f"{location} has no {split!r} split (it has {', '.join(manifest['splits'])})")
+        raise UserError(f"{store} has no {split!r} split (it has {', '.join(manifest['splits'])})")
     rows = defaultdict(list)
     for shard in manifest["splits"][split]["shards"]:
         data = store.get(shard["file"])
         if data is None:
-            raise UserError(f"{location}: {shard['file']} is missing")
+            raise UserError(f"{store}: {shard['file']} is missing")
         try:
             for key, fields in iter_samples(data):
                 cls = int(fields["cls"])
                 if (cls in rows or len(rows) < classes) and len(rows[cls]) < per_class:
                     rows[cls].append(_thumbnail(fields["png"], thumb))
         except (tarfile.TarError, KeyError, ValueError, OSError) as err:
-            raise UserError(f"{location}/{shard['file']} is damaged ({err}); "
+            raise UserError(f"{store}/{shard['file']} is damaged ({err}); "
                             "fdsl-gen verify lists every damaged shard") from None
         if len(rows) == classes and all(len(r) == per_class for r in rows.values()):
             break

@@ -72,6 +72,11 @@ class Recipe:
         """(height, width, channels) of every image: grey `size` x `size` unless a recipe says otherwise."""
         return self.config.size, self.config.size, 1
 
+    def class_names(self):
+        """One name per class, in class order: `fractaldb-00017`; LPCE's perturbation classes say so."""
+        kind = "-perturbation" if self.loss == "lpce" else ""
+        return [f"{self.name}{kind}-{k:05d}" for k in range(self.num_classes)]
+
     def render_group(self, cls, group):
         """[(image uint8 HxW or HxWx3, meta dict)] for the group's samples, in j order."""
         raise NotImplementedError

@@ -9,7 +9,7 @@ def render_shard(recipe, plan, split, index):
         group = recipe.render_group(piece.cls, piece.group)
         for image, meta in group[piece.lo:piece.hi]:
             rendered.append((image, dict(meta, cls=piece.cls)))
-    start, _ = plan.shard_range(split, index)
+    start = plan.first_position(split) + plan.shard_range(split, index)[0]
     order = plan.shard_order(split, index)
     return [(f"{start + k:09d}", encode_png(rendered[j][0], recipe.levels), rendered[j][1])
             for k, j in enumerate(order)]

@@ -1,7 +1,7 @@
 """The writer: render one shard, store it whole, then record it.
 
 The shard goes into the store with one atomic put; then a small record
-(samples, bytes, sha256) lands in `_shards/`. The record is what resume and
+(samples, bytes, sha256) lands in `.render/`. The record is what resume and
 the manifest trust, after checking it against the stored shard. In a folder a
 lock per shard lets several processes (a job array, two runs by mistake, the
 orphaned workers of a killed run) share it: a process that finds a shard
@@ -15,7 +15,7 @@ from fdsl_gen.renderer import render_shard
 from fdsl_gen.storage import open_store
 from fdsl_gen.tarformat import tar_bytes
 
-RECORDS = "_shards"
+RECORDS = ".render"  # hidden: dataset tools (Hugging Face datasets) skip it when they look for data files
 
 
 def shard_name(name, split, index):

@@ -38,6 +38,11 @@ def is_url(location):
     return "://" in text and not text.startswith("file://")
 
 
+def is_web(location):
+    """Whether `location` is an http(s) URL: readable file by file, never listed."""
+    return str(location).split("://", 1)[0] in ("http", "https")
+
+
 def open_store(location):
     """The Store for a folder path or URL (a Store is passed through)."""
     if isinstance(location, (LocalStore, RemoteStore)):
@@ -177,7 +182,7 @@ class RemoteStore:
 
     def require(self):
         """UserError unless the bucket exists (object stores only: a URL of a web server is taken as it is)."""
-        if self.location.split("://", 1)[0] in ("http", "https"):
+        if is_web(self.location):
             return
         bucket = self._path("").split("/", 1)[0]
         with self._errors(""):

@@ -1,5 +1,7 @@
-"""The encoder's second half: samples (key, png, meta) -> the bytes of one WebDataset tar."""
+"""The encoder's second half: samples (key, png, meta) -> the bytes of one WebDataset tar, and reading one back."""
+import io
 import json
+import tarfile
 
 
 def tar_bytes(samples):
@@ -32,3 +34,19 @@ def _ustar_header(name, size):
                        b"%011o\0" % size, b"00000000000\0", b" " * 8, b"0", b"\0" * 100,
                        b"ustar\x0000", _OWNER, _OWNER, b"\0" * 16, b"\0" * 155)).ljust(512, b"\0")
     return header[:148] + b"%06o\0 " % sum(header) + header[156:]
+
+
+def iter_samples(source):
+    """(key, {field: bytes}) of a shard tar (a path or bytes), in order; raises tarfile.TarError if broken."""
+    current, fields = None, {}
+    opened = tarfile.open(fileobj=io.BytesIO(source)) if isinstance(source, bytes) else tarfile.open(source)
+    with opened as tar:
+        for member in tar:
+            key, _, field = member.name.partition(".")
+            if key != current and current is not None:
+                yield current, fields
+                fields = {}
+            current = key
+            fields[field] = tar.extractfile(member).read()
+    if current is not None:
+        yield current, fields

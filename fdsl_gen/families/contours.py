@@ -73,7 +73,7 @@ class ContourRecipe(Recipe):
             image, meta = self.draw(params, np.random.default_rng(seed))
             ink = int(np.count_nonzero(image != self.background))
             if ink >= self.min_pixels:
-                return image, dict(meta, seed=seed, redraw=redraw, ink=ink)
+                return image, dict(meta, seed=str(seed), redraw=redraw, ink=ink)
         return None
 
     def draw(self, params, rng):

@@ -100,7 +100,7 @@ class ProjectedIFS(Recipe):
         cameras = self.cameras(rng)[:self.group_samples(group)]
         images = ifs3d.draw_views(points, cameras, self.config.size, self.config.point_size,
                                   self.config.fov, self.bottom_up)
-        meta = {"category": cls, "instance": instance, "seed": seed}
+        meta = {"category": cls, "instance": instance, "seed": str(seed)}
         return [(images[v], dict(meta, view=v, camera=_camera_meta(cameras[v], self.config.fov)))
                 for v in range(len(cameras))]
 

@@ -56,7 +56,7 @@ class FractalDB(Recipe):
         px, py = self._pixels(cls, weight)
         canvas = draw(px, py, self.config.size, self.config.draw, self.config.color, seed)
         meta = {"category": cls, "weight": weight, "weight_row": self.weights[weight].tolist(),
-                "count": count, "seed": seed}
+                "count": count, "seed": str(seed)}
         return [(np.ascontiguousarray(FLIPS[f](canvas)), dict(meta, flip=f))
                 for f in range(self.group_samples(group))]
 

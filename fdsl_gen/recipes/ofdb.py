@@ -39,7 +39,7 @@ class OFDB(Recipe):
         seed = self.group_seed(cls, group)
         px, py = system_pixels(system, self.u, self.config.size)
         image = draw(px, py, self.config.size, "patch", "gray", seed)
-        return [(image, {"category": cls, "instance": group, "seed": seed})]
+        return [(image, {"category": cls, "instance": group, "seed": str(seed)})]
 
     def describe(self):
         return dict(super().describe(), categories=self.num_classes, weight_row=self.weight.tolist())

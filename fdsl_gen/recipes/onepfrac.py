@@ -98,7 +98,7 @@ class OnePFrac(Recipe):
             image = self._first_image(cls)
         else:
             image = self.canvas(self.systems[cls], cls, group)
-        meta = {"class": cls, "instance": group, "seed": seed, "perturb": self.config.perturb,
+        meta = {"class": cls, "instance": group, "seed": str(seed), "perturb": self.config.perturb,
                 "perturbation": self.draws[cls].tolist(), "system": self.systems[cls].tolist(),
                 "attempt": int(self.attempts[cls]), "fill": float(self.fills[cls])}
         return [(image, meta)]

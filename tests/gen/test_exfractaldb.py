@@ -123,7 +123,7 @@ def test_shards_round_trip_and_every_image_is_reproduced_from_its_json(ex_datase
         image = decode(sample["png"])
         assert image.shape == (32, 32) and set(np.unique(image)) == {0, 255}
         system = np.loadtxt(ex_dataset / "params" / f"{meta['category']:05d}.csv", delimiter=",", ndmin=2)
-        u = np.random.default_rng(meta["seed"]).random(401)
+        u = np.random.default_rng(int(meta["seed"])).random(401)
         cloud = ifs3d.point_cloud(weighted(system, weights[meta["instance"]]), u)
         camera = ifs3d.look_at(np.array([meta["camera"]["position"]]), np.array([meta["camera"]["up"]]))
         expected = ifs3d.draw_views(cloud, camera, 32, 1, 45.0, False)[0]
@@ -222,7 +222,7 @@ def test_mvfractaldb_twelve_views_about_y(ex_params):
     assert all(np.allclose(meta["camera"]["up"], [0.0, 1.0, 0.0]) for _, meta in group)
     # The reference's view 3 (azimuth 120) sees the cloud from (-cos 120, 0, sin 120) * 4.
     instance = weighted(recipe.systems[0], recipe.weights[group[0][1]["instance"]])
-    cloud = ifs3d.point_cloud(instance, np.random.default_rng(group[0][1]["seed"]).random(401))
+    cloud = ifs3d.point_cloud(instance, np.random.default_rng(int(group[0][1]["seed"])).random(401))
     camera = ifs3d.look_at(np.array([[2.0, 0.0, 2.0 * 3 ** 0.5]]), np.array([[0.0, 1.0, 0.0]]))
     assert np.array_equal(group[3][0], ifs3d.draw_views(cloud, camera, 32, 1, 45.0, False)[0])
 
@@ -236,7 +236,7 @@ def test_mvfractaldb_compat_jitters_views_and_keeps_rows_bottom_up(ex_params):
     assert np.abs(jitter).max() <= np.pi and np.abs(jitter).min() > 0
     recipe = small_recipe(MVFractalDB, ex_params)
     instance = weighted(recipe.systems[1], recipe.weights[compat[0][1]["instance"]])
-    cloud = ifs3d.point_cloud(instance, np.random.default_rng(compat[0][1]["seed"]).random(401))
+    cloud = ifs3d.point_cloud(instance, np.random.default_rng(int(compat[0][1]["seed"])).random(401))
     upright = ifs3d.draw_views(cloud, ifs3d.look_at(positions, np.tile([0.0, 1.0, 0.0], (12, 1))), 32, 1, 45.0, False)
     assert all(np.array_equal(image, upright[v][::-1]) for v, (image, _) in enumerate(compat))
     assert not np.array_equal(compat[0][0], plain[0][0])

@@ -49,7 +49,7 @@ def test_every_sample_equals_the_reference_algorithm(small_dataset, params_dir):
     for sample in read_samples(small_dataset)[:12]:
         meta = json.loads(sample["json"])
         system = read_system(params_dir / f"{meta['category']:05d}.csv")
-        masks = ifs2d.patch_masks(3000, np.uint64(meta["seed"]))
+        masks = ifs2d.patch_masks(3000, np.uint64(int(meta["seed"])))
         canvas = ref.render_canvas(system, weights[meta["weight"]], 3000, 48, masks)
         expected = np.asarray(ref.flip(canvas, meta["flip"]))[:, :, 0]
         got = np.asarray(Image.open(io.BytesIO(sample["png"])).convert("L"))
@@ -123,11 +123,11 @@ def test_val_split_is_disjoint_and_complete(tmp_path, cli, params_dir):
     assert result.exit_code == 0, result.output
     group = lambda m: (m["category"], m["weight"], m["count"])  # noqa: E731
     train = [json.loads(s["json"]) for s in read_samples(out, "train")]
-    val = [json.loads(s["json"]) for s in read_samples(out, "val")]
+    val = [json.loads(s["json"]) for s in read_samples(out, "validation")]
     assert len(train) + len(val) == 800 and len(val) == 4 * 5 * 4
     assert not {group(m) for m in train} & {group(m) for m in val}
     info = json.loads((out / "_info.json").read_text())
-    assert info["splits"]["val"]["num_samples"] == len(val)
+    assert info["splits"]["validation"]["num_samples"] == len(val)
 
 
 def test_manifest_info_and_checksums_agree(small_dataset):
@@ -137,8 +137,8 @@ def test_manifest_info_and_checksums_agree(small_dataset):
     assert info["splits"]["train"]["filenames"] == [s["file"] for s in shards]
     assert info["splits"]["train"]["shard_lengths"] == [s["samples"] for s in shards]
     assert manifest["num_classes"] == info["num_classes"] == 4 and manifest["loss"] == "ce"
-    sums = (small_dataset / "SHA256SUMS").read_text().splitlines()
-    assert len(sums) == len(shards) and sums[0].startswith(shards[0]["sha256"])
+    sums = dict(reversed(line.split("  ")) for line in (small_dataset / "SHA256SUMS").read_text().splitlines())
+    assert all(sums[s["file"]] == s["sha256"] for s in shards)
     assert len(list((small_dataset / "params").glob("0*.csv"))) == 4
     card = (small_dataset / "README.md").read_text()
     assert card.startswith("---\n") and "formula-driven" in card

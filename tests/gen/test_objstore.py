@@ -35,7 +35,7 @@ def test_render_to_s3_with_two_workers_is_byte_identical(s3, cli, params_dir, sm
     manifest = json.loads(s3.get("fdb/manifest.json"))
     assert manifest["splits"] == json.loads((small_dataset / "manifest.json").read_text())["splits"]
     assert s3.get("fdb/SHA256SUMS") == (small_dataset / "SHA256SUMS").read_bytes()
-    assert "fdb/_shards/fractaldb-train-000000.tar.json" in s3.keys("fdb/")
+    assert "fdb/.render/fractaldb-train-000000.tar.json" in s3.keys("fdb/")
     assert not any(key.endswith(".lock") or ".tmp-" in key for key in s3.keys())
     info = cli("info", f"{s3.url}/fdb")
     assert info.exit_code == 0 and "train       800 samples in 13 shards" in info.output

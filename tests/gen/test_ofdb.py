@@ -30,7 +30,7 @@ def render(cli, params_dir, out, *args):
 
 def reference_image(params_dir, meta, weight_row):
     system = read_system(params_dir / f"{meta['category']:05d}.csv")
-    masks = ifs2d.patch_masks(5000, np.uint64(meta["seed"]))
+    masks = ifs2d.patch_masks(5000, np.uint64(int(meta["seed"])))
     return np.asarray(ref.render_canvas(system, weight_row, 5000, 64, masks))[:, :, 0]
 
 

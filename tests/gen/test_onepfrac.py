@@ -68,7 +68,7 @@ def test_every_image_equals_the_reference_algorithm(rendered):
         assert np.array_equal(system, np.array(meta["system"]))
         rand = np.random.RandomState(100).random_sample(5000)
         px, py = ref.rescale(*ref.orbit(system, rand), 64)
-        masks = ifs2d.patch_masks(5000, np.uint64(meta["seed"]))
+        masks = ifs2d.patch_masks(5000, np.uint64(int(meta["seed"])))
         expected = np.asarray(ref.draw_patch(px, py, 64, masks))[:, :, 0]
         assert np.array_equal(grey(sample), expected), meta
         assert np.count_nonzero(expected) / 64 ** 2 > 0.05

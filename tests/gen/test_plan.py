@@ -32,8 +32,8 @@ def test_plan_is_a_function_of_the_seed():
 
 def test_val_split_takes_the_same_share_of_every_class():
     plan = Plan(6, 40, 4, 0, 16, val_fraction=0.2)
-    val = all_samples(plan, "val")
-    assert sorted(plan.splits()) == ["train", "val"]
+    val = all_samples(plan, "validation")
+    assert plan.splits() == ["train", "validation"]
     assert all(sum(1 for c, _ in val if c == k) == 8 for k in range(6))
     assert not set(val) & set(all_samples(plan, "train"))
 

@@ -165,10 +165,3 @@ def test_verify_reports_a_broken_remote_shard(tmp_path, small_dataset, cli):
 def test_verify_an_unreachable_url(cli):
     result = cli("verify", "http://127.0.0.1:9/data")
     assert result.exit_code == 2 and "cannot reach" in result.stderr
-
-
-def test_wids_index_lists_every_shard(small_dataset):
-    index = json.loads((small_dataset / "fractaldb-train.wids.json").read_text())
-    assert index["__kind__"] == "wids-shard-index-v1"
-    assert sum(s["nsamples"] for s in index["shardlist"]) == 800
-    assert all((small_dataset / s["url"]).exists() for s in index["shardlist"])
