@@ -118,7 +118,8 @@ RUN_OPTIONS = [
     click.option("--seed", type=int, default=0, show_default=True),
     click.option("--num-classes", type=POSITIVE, default=None, help="Must match the data's when it declares one."),
     click.option("--train-split", default="train", show_default=True),
-    click.option("--val-split", default="val", show_default=True),
+    click.option("--val-split", default="validation", show_default=True,
+                 help="Falls back to val where the data has no validation split (format 1 datasets)."),
     click.option("--balance", type=click.Choice(["resample", "fail"]), default="resample", show_default=True,
                  help="When shards do not split evenly over ranks x workers: top up from other shards, or refuse."),
     click.option("--strict", is_flag=True, help="Stop at the first corrupt sample instead of skipping it."),
@@ -175,7 +176,7 @@ def pretrain(**kwargs):
 @_with(PRESET_OPTIONS + RUN_OPTIONS)
 @click.option("--pretrained", default=None, help="Run folder or model.safetensors; none trains from scratch.")
 def finetune(pretrained, **kwargs):
-    """Fine-tune on an ImageFolder tree (DATA/train, DATA/val) or shards; top-1 per epoch."""
+    """Fine-tune on an ImageFolder tree (DATA/train, DATA/validation or DATA/val) or shards; top-1 per epoch."""
     from fdsl_train import finetune as finetune_command
 
     finetune_command.finetune(*_split("finetune", kwargs), pretrained)
@@ -183,7 +184,7 @@ def finetune(pretrained, **kwargs):
 
 @cli.command()
 @click.option("--pretrained", required=True, help="Run folder or model.safetensors.")
-@click.option("--data", required=True, help="ImageFolder tree (DATA/train, DATA/val) or a shard dataset.")
+@click.option("--data", required=True, help="ImageFolder tree (DATA/train, DATA/validation or DATA/val) or a shard dataset.")
 @click.option("--layers", callback=_ints, default="1,2,3", show_default=True,
               help="Probe after the first k blocks, for each k (1-based, timm feature_info order).")
 @click.option("--output", type=click.Path(path_type=Path), default=Path("runs/probe"), show_default=True)
@@ -194,7 +195,8 @@ def finetune(pretrained, **kwargs):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--img-size", type=COUNT, default=0, help="[the checkpoint's]")
 @click.option("--train-split", default="train", show_default=True)
-@click.option("--val-split", default="val", show_default=True)
+@click.option("--val-split", default="validation", show_default=True,
+              help="Falls back to val where the data has no validation split (format 1 datasets).")
 def probe(**kwargs):
     """Linear probing on the features of the first k blocks of a pre-trained model."""
     from fdsl_train import probe as probe_command

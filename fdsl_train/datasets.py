@@ -35,6 +35,11 @@ class Source:
     def is_image_folder(self, split: str) -> bool:
         return (Path(self.data) / split).is_dir() and not shards.has_split(self.data, split)
 
+    def folder_split(self, split: str) -> str:
+        """The sub-folder of an ImageFolder tree that holds `split` (DATA/validation, else DATA/val)."""
+        present = [p.name for p in Path(self.data).iterdir() if p.is_dir()] if Path(self.data).is_dir() else []
+        return shards.split_or_old_name(split, present)
+
 
 def _collate(samples):
     images, labels = default_collate(samples)
@@ -77,7 +82,8 @@ def image_folder(path: Path) -> ImageFolder:
 
 def open_split(source: Source, split: str, transform: Callable, *, batch_size: int, training: bool):
     """(loader, num_classes) for one split; num_classes is None when the data does not say."""
-    if source.is_image_folder(split):
+    if source.is_image_folder(source.folder_split(split)):
+        split = source.folder_split(split)
         dataset = image_folder(Path(source.data) / split)
         dataset.transform = transform
         return FolderLoader(dataset, source, batch_size, training), len(dataset.classes)

@@ -37,7 +37,7 @@ class ProbeOptions:
     seed: int = 0
     img_size: int = 0  # 0: the checkpoint's input size
     train_split: str = "train"
-    val_split: str = "val"
+    val_split: str = "validation"
 
 
 def probe(opts: ProbeOptions) -> Dict[int, float]:

@@ -43,7 +43,7 @@ class RunOptions:
     seed: int = 0
     num_classes: Optional[int] = None
     train_split: str = "train"
-    val_split: str = "val"
+    val_split: str = "validation"
     balance: str = "resample"
     strict: bool = False
     shuffle_buffer: int = 1000

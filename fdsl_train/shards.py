@@ -22,6 +22,9 @@ from fdsl_train.remote import is_object_store, open_url
 
 MANIFEST = "manifest.json"
 TIMM_INFO = "_info.json"
+FORMAT_VERSIONS = (1, 2)  # of manifest.json, read alike but for the split name below
+# Format 1 datasets (and many ImageFolder trees) call the validation split `val`.
+OLD_SPLIT_NAMES = {"validation": "val"}
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,10 @@ def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = 
 def has_split(data: str, split: str) -> bool:
     """Whether the dataset folder `data` declares `split` (shard lists have no splits)."""
     folder = Path(data)
-    for name, key in ((MANIFEST, "splits"), (TIMM_INFO, "splits")):
+    for name in (MANIFEST, TIMM_INFO):
         if (folder / name).is_file():
-            return split in _read_json(folder / name).get(key, {})
+            splits = _read_json(folder / name).get("splits", {})
+            return split_or_old_name(split, splits) in splits
     return False
 
 
@@ -103,13 +107,24 @@ def _from_folder(folder: Path, split: str) -> ShardSet:
     return shardset
 
 
+def split_or_old_name(split: str, present) -> str:
+    """`split`, or its format-1 name when only that one is present."""
+    old = OLD_SPLIT_NAMES.get(split)
+    return old if split not in present and old in present else split
+
+
 def _split_of(splits: dict, split: str, where: str) -> dict:
+    split = split_or_old_name(split, splits)
     if split not in splits:
         raise UserError(f"{where} has no '{split}' split (it has: {', '.join(sorted(splits)) or 'none'})")
     return splits[split]
 
 
 def _from_manifest(manifest: dict, base: str, split: str, where: str) -> ShardSet:
+    version = manifest.get("format_version", 1)
+    if version not in FORMAT_VERSIONS:
+        raise UserError(f"{where}: manifest format_version {version}; this fdsl-train reads "
+                        f"{', '.join(map(str, FORMAT_VERSIONS))} (upgrade fdsl)")
     shards = _split_of(manifest.get("splits", {}), split, where)["shards"]
     if not shards:
         raise UserError(f"empty shard list: {where} lists no '{split}' shards")
