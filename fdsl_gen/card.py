@@ -138,7 +138,8 @@ Classes are named `{manifest['class_names'][0]}` to `{manifest['class_names'][-1
 
 ## Pre-training
 
-Loss: {_LOSSES[manifest['loss']]}. `fdsl-train` reads it from `manifest.json`:
+Loss: {_LOSSES[manifest['loss']]}. `fdsl-train` reads it from `manifest.json`
+(from inside this folder; the run goes to `../runs/{name}`):
 
 ```
 fdsl-train pretrain --data . --output ../runs/{name}
@@ -150,7 +151,8 @@ fdsl-train pretrain --data . --output ../runs/{name}
 {manifest['command']} --out {name}
 ```
 
-Same command and seed give byte-identical shards (fdsl {manifest['fdsl_version']}, seed {manifest['seed']}).
+Same command and seed give byte-identical files for any `--workers` (fdsl {manifest['fdsl_version']},
+seed {manifest['seed']}).
 Check the files with `sha256sum -c SHA256SUMS` or `fdsl-gen verify .` (SHA256SUMS lists every file
 of the dataset, manifest.json included).
 

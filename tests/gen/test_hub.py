@@ -149,8 +149,13 @@ def test_reproduce_command_of_the_card_gives_the_same_files(hub_dataset, tmp_pat
     assert (tmp_path / "fractaldb" / "SHA256SUMS").read_text() == (hub_dataset / "SHA256SUMS").read_text()
 
 
-def test_checksums_cover_every_file(hub_dataset):
+def test_checksums_cover_every_file(hub_dataset, cli, monkeypatch):
     import hashlib
+    card = (hub_dataset / "README.md").read_text()
+    assert "`sha256sum -c SHA256SUMS` or `fdsl-gen verify .`" in card
+    monkeypatch.chdir(hub_dataset)
+    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], timeout=60).returncode == 0
+    assert cli("verify", ".").exit_code == 0
     listed = dict(reversed(line.split("  ", 1)) for line in (hub_dataset / "SHA256SUMS").read_text().splitlines())
     on_disk = [p.relative_to(hub_dataset).as_posix() for p in hub_dataset.rglob("*")
                if p.is_file() and ".render" not in p.parts and p.name != "SHA256SUMS"]
