@@ -10,6 +10,8 @@ import json
 
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
                     (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
+# JSON value types and their Arrow/datasets names; bool before int, as bool is an int to Python.
+_KINDS = ((bool, "bool"), (int, "int64"), (float, "float64"), (str, "string"), (list, "list"), (dict, "struct"))
 _LOSSES = {
     "ce": "plain cross-entropy over the classes",
     "lpce": "LPCE, the L-way cross-entropy over the perturbation classes (manifest.json says `loss: lpce`)",
@@ -56,15 +58,18 @@ def front_matter(manifest, json_examples):
 
 def json_feature(examples):
     """The Hugging Face feature (YAML form) of JSON values: the types of `examples`, merged."""
-    kinds = {_kind(value) for value in examples}
-    if kinds <= {"int64", "float64"} and kinds:
+    kinds = {_kind(value) for value in examples} - {"null"}  # any column may hold nulls
+    if not kinds:
+        return {"dtype": "null"}
+    if kinds <= {"int64", "float64"}:
         return {"dtype": "float64" if "float64" in kinds else "int64"}
     if kinds == {"list"}:
-        inner = json_feature([item for value in examples for item in value])
+        inner = json_feature([item for value in examples if value is not None for item in value])
         return {"list": inner["dtype"] if set(inner) == {"dtype"} else inner}
     if kinds == {"struct"}:
-        names = sorted({name for value in examples for name in value})
-        return {"struct": [{"name": name, **json_feature([v[name] for v in examples if name in v])}
+        structs = [value for value in examples if value is not None]
+        names = sorted({name for value in structs for name in value})
+        return {"struct": [{"name": name, **json_feature([v[name] for v in structs if name in v])}
                            for name in names]}
     if len(kinds) == 1:
         return {"dtype": kinds.pop()}
@@ -72,19 +77,7 @@ def json_feature(examples):
 
 
 def _kind(value):
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "struct"
-    return "null"
+    return next((kind for python_type, kind in _KINDS if isinstance(value, python_type)), "null")
 
 
 def to_yaml(value, indent=0):
