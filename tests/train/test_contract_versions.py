@@ -59,7 +59,7 @@ def test_card_names_lpce_and_its_pretrain_command_runs(onepfrac, tmp_path, monke
     result = CliRunner().invoke(fdsl_train, words[1:] + fast_args + ["--epochs", "1"])
     assert result.exit_code == 0, result.output
     run = json.loads((onepfrac.parent / "runs" / "1p-frac" / "run.json").read_text())
-    assert run["recipe"]["loss"] == "lpce" and "4 classes, loss lpce" in result.output
+    assert run["preset"]["loss"] == "lpce" and "4 classes, loss lpce" in result.output
 
 
 def test_finetune_evaluates_on_the_validation_split_by_default(onepfrac, tmp_path, fast_args, log_records):
