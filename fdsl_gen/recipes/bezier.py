@@ -42,4 +42,4 @@ class BezierCurves(Recipe):
         controls = self.controls(cls)
         moved = controls + np.random.default_rng(seed).normal(0.0, self.config.jitter, controls.shape)
         image = bezier.draw_curves(moved, self.config.size, self.config.width)
-        return [(image, {"category": cls, "instance": group, "curves": len(controls), "seed": seed})]
+        return [(image, {"category": cls, "instance": group, "curves": len(controls), "seed": str(seed)})]

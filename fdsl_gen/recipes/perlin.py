@@ -58,7 +58,7 @@ class PerlinNoise(Recipe):
         dx, dy = np.random.default_rng(seed).uniform(0, self.config.shift, 2) if self.config.shift else (0.0, 0.0)
         field = perlin.fractal_image(self.config.size, params["frequency"], params["octaves"],
                                      params["persistence"], params["x"] + dx, params["y"] + dy, perm)
-        return [(to_grey(field), dict(params, category=cls, instance=group, dx=float(dx), dy=float(dy), seed=seed))]
+        return [(to_grey(field), dict(params, category=cls, instance=group, dx=float(dx), dy=float(dy), seed=str(seed)))]
 
 
 def to_grey(field):

@@ -28,10 +28,14 @@ RENDERS = {
     "rcdb": ("rcdb", "--categories", 3, "--instances", 2, "--size", 32, "--polygons-max", 20),
     "visualatom": ("visualatom", "--categories", 3, "--instances", 2, "--size", 32, "--orbits-max", 20,
                    "--vertices-max", 300),
+    "perlin": ("perlin", "--categories", 3, "--instances", 2, "--size", 32),
+    "bezier": ("bezier", "--categories", 3, "--instances", 2, "--size", 32),
 }
 
 DIGESTS = {
     "1p-frac": "00d5b4508e1c342e1bb7c244a72d9d34701cb40b4633b031d1e6ca17f0bbaf9d",
+    "bezier": "7beecc7fcc10abcf95310013861306c9316e206696711c5e86a41a98179251d8",
+    "perlin": "309f0d57e2ed6e6be63d83e2500e5a4df3735fb17b4a32f0e290c24b407c02fc",
     "exfractaldb": "018eb70294d3e85c171350abd0ef945d79829e65d449228b7b1b8daacc8ec3d7",
     "fractaldb": "5b514cfffee592224a8eafd5136f4a5de3b1cd7fda174f0c76519b99874c6c97",
     "fractaldb-colour-point": "54b0d87bc453060ca8e3fa68caa5babed25bc5f5e0553087a2ae0523a860cd94",

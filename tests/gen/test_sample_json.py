@@ -15,12 +15,14 @@ PHOTO = Path(skimage.data.data_dir) / "camera.png"
 TINY = {
     "fractaldb": dict(search=True, categories=2, size=32, points=2000, counts=1, flips=2),
     "ofdb": dict(search=True, categories=2, size=32, points=2000),
-    "exfractaldb": dict(search=True, categories=2, images=2, size=32, points=400),
-    "mvfractaldb": dict(search=True, categories=2, images=12, size=32, points=400),
+    "exfractaldb": dict(search=True, categories=2, instances=2, size=32, points=400),
+    "mvfractaldb": dict(search=True, categories=2, instances=12, size=32, points=400),
     "rcdb": dict(categories=2, instances=2, size=64),
     "visualatom": dict(categories=2, instances=2, size=64, orbits_max=40, vertices_max=400),
     "1p-frac": dict(classes=2, size=64, points=5000),
     "real1p": dict(image=str(PHOTO), classes=2, size=64),
+    "perlin": dict(categories=2, instances=2, size=32),
+    "bezier": dict(categories=2, instances=2, size=32),
 }
 
 
