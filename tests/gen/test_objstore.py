@@ -129,6 +129,25 @@ def test_verify_catches_a_flipped_byte(s3, cli, small_dataset):
     assert result.stderr.strip() == "fractaldb-train-000007.tar: sha256 does not match the manifest"
 
 
+def test_verify_on_s3_checks_every_file_against_sha256sums(s3, cli, small_dataset):
+    out = f"{s3.url}/sums"
+    assert cli("publish", small_dataset, out, "--quiet").exit_code == 0
+    s3.put("sums/README.md", s3.get("sums/README.md") + b"edited")
+    s3.put("sums/notes.txt", b"stray")
+    result = cli("verify", out)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == ["README.md: sha256 does not match SHA256SUMS",
+                                                  "notes.txt: not listed in SHA256SUMS"]
+
+
+def test_publish_refuses_a_file_that_does_not_match_sha256sums(s3, cli, small_dataset, tmp_path):
+    source = tmp_path / "copy"
+    shutil.copytree(small_dataset, source)
+    (source / "preview.png").write_bytes(b"not the rendered preview")
+    assert_one_line_error(cli("publish", source, f"{s3.url}/bad", "--quiet"), "preview.png: sha256 does not match")
+    assert "bad/manifest.json" not in s3.keys("bad/")
+
+
 def test_preview_of_an_s3_dataset(s3, cli, small_dataset, tmp_path):
     assert cli("publish", small_dataset, f"{s3.url}/pv", "--quiet").exit_code == 0
     result = cli("preview", f"{s3.url}/pv", "--out", tmp_path / "sheet.png", "--classes", 2)
