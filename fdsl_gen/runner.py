@@ -131,6 +131,8 @@ def _run_local(recipe, plan, store, name, todo, workers):
                     continue  # its shard stays in `left` for the next pool
                 left.discard(futures[future])
                 yield record
+        except BrokenProcessPool:
+            pass  # it broke while shards were being submitted; the unfinished ones stay in `left`
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         if not left:
