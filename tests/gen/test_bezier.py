@@ -47,7 +47,7 @@ def test_images_are_white_on_black_and_a_pure_function_of_seed_class_and_instanc
     assert image.shape == (64, 64) and set(np.unique(image)) == {0, 255}
     assert np.array_equal(recipe().render_group(1, 2)[0][0], image)
     assert not np.array_equal(r.render_group(1, 3)[0][0], image)
-    assert 1 <= meta["curves"] <= 4 and meta["category"] == 1
+    assert 0 < meta["curves"] <= 4 and meta["category"] == 1
 
 
 def test_categories_separate_instances_are_jittered_copies():
