@@ -19,24 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers import children  # noqa: E402
+
 RENDER = ("--size", 32, "--points", 5000, "--counts", 3, "--weight-k", 0.1, "--flips", 1,
           "--samples-per-shard", 2, "--workers", 2, "--quiet")
 
 
 def fdsl_gen(*args):
     return [sys.executable, "-m", "fdsl_gen", *map(str, args)]
-
-
-def children(pid):
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def soak(command, records, rng, parent_share):

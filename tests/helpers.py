@@ -1,4 +1,5 @@
-"""Assertions and option sets several test files share."""
+"""Assertions, option sets and process helpers several test files (and bench/soak.py) share."""
+from pathlib import Path
 
 # A small FractalDB render: 4 categories of the session's params x 200 images, 48 px.
 SMALL = ("--size", 48, "--points", 3000, "--counts", 2, "--weight-k", 0.1, "--samples-per-shard", 64, "--quiet")
@@ -12,3 +13,16 @@ def assert_one_line_error(result, *words):
     assert "Traceback" not in result.stderr
     for word in words:
         assert word in lines[0], lines[0]
+
+
+def children(pid):
+    """The process ids whose parent is `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import children
+
 TINY = ("--size", 32, "--points", 2000, "--counts", 1, "--weight-k", 0.1, "--flips", 1, "--quiet")
 ARRAY_VARIABLES = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT", "JOB_COMPLETION_INDEX")
 TIMEOUT = 120  # a hang fails the row instead of stalling the suite
@@ -215,19 +217,6 @@ def test_fault(scene, name):
     assert temporaries(scene) == []
     if fault.check:
         fault.check(scene)
-
-
-def children(pid):
-    """The process ids whose parent is `pid`."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def kill_workers(process, times):
