@@ -20,6 +20,7 @@ from torch import nn
 from fdsl_train import dist
 from fdsl_train.errors import UserError
 from fdsl_train.losses import create_loss
+from fdsl_train.models import unwrap
 from fdsl_train.monitor import Monitor
 from fdsl_train.presets import Preset
 
@@ -193,6 +194,8 @@ def _fmt(value) -> str:
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterable, accel: Accel) -> float:
     """Top-1 accuracy in percent over all ranks' batches."""
+    # the plain model: DDP's forward may broadcast buffers, and ranks can hold unequal val batches
+    model = unwrap(model)
     model.eval()
     correct, seen = 0, 0
     for images, labels, _ in batches:

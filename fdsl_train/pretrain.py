@@ -4,11 +4,11 @@ from typing import Optional
 
 from fdsl_train import models, presets, shards
 from fdsl_train.datasets import check_classes, open_shards
-from fdsl_train.engine import Position
+from fdsl_train.engine import Position, evaluate
 from fdsl_train.errors import UserError
 from fdsl_train.loader import check_balance, check_enough
 from fdsl_train.run import RunOptions, build_trainer, fit, restore, session_for, source_for
-from fdsl_train.transforms import train_transform
+from fdsl_train.transforms import eval_transform, train_transform
 
 
 def pretrain(preset_name: Optional[str], overrides: dict, opts: RunOptions) -> None:
@@ -44,4 +44,18 @@ def _train(preset, opts, shardset, num_classes, session) -> None:
     session.say(f"pretrain {preset.model} on {shardset.num_samples} samples, {num_classes} classes, "
                 f"loss {preset.loss}, {len(loader)} batches per epoch per rank, {ranks.world} rank(s), "
                 f"lr {preset.learning_rate(preset.batch_size * ranks.world):.3g}")
-    fit(trainer, loader, position, opts, session)
+    val = _validation(preset, opts, session)
+
+    def top1(epoch: int) -> dict:
+        return {"top1": evaluate(trainer.model, val.epoch(epoch), session.accel)} if val else {}
+
+    fit(trainer, loader, position, opts, session, after_epoch=top1)
+
+
+def _validation(preset, opts, session):
+    """A loader over the dataset's --val-split when it has one (top-1 after every epoch), else None."""
+    if not shards.has_split(opts.data, opts.val_split):
+        return None
+    shardset = shards.resolve(opts.data, opts.val_split, opts.samples_per_shard)
+    return open_shards(shardset, source_for(opts, session.ranks), eval_transform(preset),
+                       batch_size=preset.batch_size, training=False)

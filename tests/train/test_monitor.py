@@ -92,8 +92,10 @@ def test_report_compares_two_runs(shard_dir, tmp_path, fast_args, log_records, m
     shards = json.loads((shard_dir / "manifest.json").read_text())["splits"]["train"]["shards"]
     assert digest == hashlib.sha256("\n".join(s["sha256"] for s in shards).encode()).hexdigest()[:16]
     loss = {run: f"{log_records(run, 'epoch')[-1]['loss']:.4f}" for run in (pre, fine)}
-    best = f"{max(e['top1'] for e in log_records(fine, 'epoch')):.2f}"
-    expected = {"runs/pretrain": [digest, "1/1", loss[pre], "-"], "runs/finetune": ["-", "2/2", loss[fine], best]}
+    # both evaluate the toy set's val split: pretrain because the dataset has one
+    best = {run: f"{max(e['top1'] for e in log_records(run, 'epoch')):.2f}" for run in (pre, fine)}
+    expected = {"runs/pretrain": [digest, "1/1", loss[pre], best[pre]],
+                "runs/finetune": ["-", "2/2", loss[fine], best[fine]]}
     for line in lines[1:]:
         cells = line.split()
         assert cells[1] == "test_resnet" and cells[2:6] == expected.pop(cells[0])
@@ -101,6 +103,7 @@ def test_report_compares_two_runs(shard_dir, tmp_path, fast_args, log_records, m
     assert not expected
     with Image.open(tmp_path / "report.png") as image:
         assert image.size == curves.SIZE
+    assert curves.read(pre).top1 == [log_records(pre, "epoch")[0]["top1"]]  # the val panel of curves.png
 
 
 def test_report_refuses_a_folder_that_is_not_a_run(tmp_path):

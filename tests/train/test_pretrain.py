@@ -16,18 +16,22 @@ def pretrain(*args):
 
 def test_loss_falls_on_the_toy_set(shard_dir, tmp_path, fast_args, log_records):
     out = tmp_path / "run"
-    pretrain("--data", str(shard_dir), "--output", str(out), *fast_args, "--epochs", "4")
+    result = pretrain("--data", str(shard_dir), "--output", str(out), *fast_args, "--epochs", "4")
     epochs = log_records(out, "epoch")
     assert [e["epoch"] for e in epochs] == [0, 1, 2, 3]
     assert epochs[-1]["loss"] < 0.5 * epochs[0]["loss"]
     assert all(e["batches"] == 83 // 8 and e["skipped"] == 0 for e in epochs)
+    # the toy set has a val split: top-1 on it after every epoch, in the log and on the console
+    assert all(0 <= e["top1"] <= 100 for e in epochs) and epochs[-1]["top1"] >= 50
+    assert f"epoch 3: loss {epochs[-1]['loss']:.4g}, " in result.output
+    assert f", top1 {epochs[-1]['top1']:.4g}" in result.output
     steps = log_records(out, "step")
     assert len(steps) == 4 * 10 and all(s["samples_per_s"] > 0 for s in steps)
     assert {"model.safetensors", "config.json", "state.pt", "run.json", "log.jsonl"} <= {p.name for p in out.iterdir()}
     assert json.loads((out / "run.json").read_text())["preset"]["model"] == "test_resnet"
 
 
-def test_1p_frac_dataset_trains_with_lpce_over_l_classes(make_dataset, tmp_path, fast_args):
+def test_1p_frac_dataset_trains_with_lpce_over_l_classes(make_dataset, tmp_path, fast_args, log_records):
     data = make_dataset(tmp_path / "frac", [24, 24], num_classes=6, loss="lpce")
     out = tmp_path / "run"
     result = pretrain("--data", str(data), "--output", str(out), *fast_args, "--epochs", "1")
@@ -35,6 +39,7 @@ def test_1p_frac_dataset_trains_with_lpce_over_l_classes(make_dataset, tmp_path,
     run = json.loads((out / "run.json").read_text())["preset"]
     assert run["loss"] == "lpce"
     assert load_file(str(out / "model.safetensors"))["fc.weight"].shape[0] == 6
+    assert "top1" not in log_records(out, "epoch")[0]  # no val split, no evaluation
 
 
 def test_without_a_preset_lpce_datasets_get_the_1p_frac_preset(make_dataset, tmp_path, fast_args):
