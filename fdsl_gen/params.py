@@ -25,6 +25,16 @@ def write_system(path, system):
     os.replace(tmp, path)
 
 
+def stored_category_options(options, folder):
+    """IFS options that read a written dataset's categories (searched or given) and weight file, if
+    any, from the `params/` it stores: `%05d.csv` per category and `weights.csv`."""
+    stored = Path(folder) / "params"
+    options = dict(options, params=str(stored), search=False)
+    if options.get("weights"):
+        options["weights"] = str(stored / "weights.csv")
+    return options
+
+
 def read_table(path, columns, what):
     """Read a comma-separated table of finite floats with `columns` columns."""
     path = Path(path)

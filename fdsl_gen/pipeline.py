@@ -54,9 +54,7 @@ def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=100
                 val_fraction)
     tasks = task_selection(plan, run)
     if command is None:
-        command = dataset_command(["render", recipe, "--seed", str(seed), "--name", name,
-                                   "--samples-per-shard", str(samples_per_shard),
-                                   "--val-fraction", str(val_fraction), *option_words(options)])
+        command = render_command(recipe, seed, name, samples_per_shard, val_fraction, options)
     claim(folder, built, plan, name, command)
     records = render_shards(built, plan, folder, name, tasks, run.workers, run.quiet, run.scheduler)
     missing, _ = missing_shards(folder, records)
@@ -95,6 +93,13 @@ def task_selection(plan, run):
     if num_tasks is None:
         num_tasks = env_count
     return select_tasks(all_tasks(plan), run.shards, task_index, num_tasks)
+
+
+def render_command(recipe, seed, name, samples_per_shard, val_fraction, options):
+    """The `fdsl-gen render` line that makes this dataset, as its manifest records it."""
+    return dataset_command(["render", recipe, "--seed", str(seed), "--name", name,
+                            "--samples-per-shard", str(samples_per_shard),
+                            "--val-fraction", str(val_fraction), *option_words(options)])
 
 
 def option_words(options):

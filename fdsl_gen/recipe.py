@@ -6,6 +6,7 @@ is the group), so work shared by a group (a point set, a canvas that is
 flipped four ways) is done once. Every random draw of a group comes from
 `group_seed(cls, group)`, so any group can be rendered anywhere, in any order.
 """
+import copy
 import dataclasses
 import hashlib
 import json
@@ -46,6 +47,7 @@ class Recipe:
     Config = None
     loss = "ce"  # the training loss the manifest names: "ce", or "lpce" for one-fractal datasets
     group_size = 1
+    epoch = 0  # fresh instances: the epoch the per-instance draws take (see for_epoch)
     # The sorted grey levels any image may hold, or None to find them per
     # image; a hint lets the encoder skip the scan, and an image outside it
     # is refused (see encode.check_levels).
@@ -82,7 +84,27 @@ class Recipe:
         raise NotImplementedError
 
     def group_seed(self, cls, group):
-        return derive_seed(self.seed, cls, group)
+        return self.instance_seed(cls, group)
+
+    def instance_seed(self, *words):
+        """The seed of one instance's random draws: derive_seed(seed, *words), and from epoch 1 of a
+        recipe made `for_epoch` the epoch appended as a last word; epoch 0 draws what the shards hold."""
+        return derive_seed(self.seed, *words, *((self.epoch,) if self.epoch else ()))
+
+    def for_epoch(self, epoch):
+        """This recipe drawing fresh instances of the same classes in `epoch` (a shallow copy: the
+        classes and their set-up are shared); every per-instance draw goes through `instance_seed`."""
+        fresh = copy.copy(self)
+        fresh.epoch = epoch
+        return fresh
+
+    @classmethod
+    def dataset_options(cls, options, folder):
+        """The options that render a written dataset again from its manifest's `options` (its config)
+        and `folder`, a local folder holding the dataset's stored files (`params/`): options naming
+        input files point into it. The recipe's `describe()` must then equal the manifest's config
+        but for the options changed here."""
+        return options
 
     def group_samples(self, group):
         """How many samples group `group` of a class holds (the last may be short)."""

@@ -2,8 +2,8 @@
 from fdsl_gen.encode import encode_png
 
 
-def render_shard(recipe, plan, split, index):
-    """[(key, png bytes, meta)] of one shard, in written order."""
+def shard_images(recipe, plan, split, index):
+    """[(key, uint8 image, meta)] of one shard, in written order (meta is the sample's json)."""
     rendered = []
     for piece in plan.pieces(split, index):
         group = recipe.render_group(piece.cls, piece.group)
@@ -11,5 +11,10 @@ def render_shard(recipe, plan, split, index):
             rendered.append((image, dict(meta, cls=piece.cls)))
     start = plan.first_position(split) + plan.shard_range(split, index)[0]
     order = plan.shard_order(split, index)
-    return [(f"{start + k:09d}", encode_png(rendered[j][0], recipe.levels), rendered[j][1])
-            for k, j in enumerate(order)]
+    return [(f"{start + k:09d}", *rendered[j]) for k, j in enumerate(order)]
+
+
+def render_shard(recipe, plan, split, index):
+    """[(key, png bytes, meta)] of one shard, in written order."""
+    return [(key, encode_png(image, recipe.levels), meta)
+            for key, image, meta in shard_images(recipe, plan, split, index)]

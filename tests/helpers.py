@@ -1,8 +1,25 @@
 """Assertions, option sets and process helpers several test files (and bench/soak.py) share."""
 from pathlib import Path
 
+import skimage.data
+
 # A small FractalDB render: 4 categories of the session's params x 200 images, 48 px.
 SMALL = ("--size", 48, "--points", 3000, "--counts", 2, "--weight-k", 0.1, "--samples-per-shard", 64, "--quiet")
+
+
+# The smallest build of each recipe (tests/gen/test_contracts.py renders it); "{ifs2d}"/"{ifs3d}" name parameter folders.
+TINY = {
+    "fractaldb": dict(params="{ifs2d}", size=32, points=500, instances=3),
+    "ofdb": dict(params="{ifs2d}", size=32, points=500, instances=2),
+    "1p-frac": dict(classes=2, size=32, points=500, instances=2),
+    "real1p": dict(image=f"{skimage.data.data_dir}/camera.png", classes=2, size=32),
+    "exfractaldb": dict(params="{ifs3d}", size=32, points=300, instances=4, views=2),
+    "mvfractaldb": dict(params="{ifs3d}", size=32, points=300, instances=12),
+    "rcdb": dict(categories=2, instances=2, size=32, polygons_max=10),
+    "visualatom": dict(categories=2, instances=2, size=32, orbits_max=10, vertices_max=300),
+    "perlin": dict(categories=2, instances=2, size=32),
+    "bezier": dict(categories=2, instances=2, size=32),
+}
 
 
 def assert_one_line_error(result, *words):

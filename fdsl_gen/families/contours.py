@@ -7,7 +7,8 @@ w - N along every vertex's ray. Every length is given on the reference's
 512-px canvas and scaled to `--size`.
 
 Category k comes from derive_seed(seed, CATEGORY, k, attempt), instance j of
-it from derive_seed(seed, INSTANCE, k, j, attempt, redraw): the categories
+it from derive_seed(seed, INSTANCE, k, j, attempt, redraw) (Recipe.instance_seed: fresh
+instances append the epoch): the categories
 never depend on the number of workers or on how many categories are asked.
 A drawing with fewer than `min_ink` x size changed pixels counts as blank:
 the instance is drawn again with the next redraw number, and a category
@@ -69,7 +70,7 @@ class ContourRecipe(Recipe):
     def instance(self, cls, j, params):
         """(image, meta) of instance j, or None when every redraw comes out blank."""
         for redraw in range(self.config.retries + 1):
-            seed = derive_seed(self.seed, _INSTANCE, cls, j, params["attempt"], redraw)
+            seed = self.instance_seed(_INSTANCE, cls, j, params["attempt"], redraw)
             image, meta = self.draw(params, np.random.default_rng(seed))
             ink = int(np.count_nonzero(image != self.background))
             if ink >= self.min_pixels:

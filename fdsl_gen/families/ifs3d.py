@@ -13,7 +13,7 @@ import numpy as np
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import ifs3d
 from fdsl_gen.formulas.ifs_search import search3d
-from fdsl_gen.params import csv_bytes, read_named_systems, read_weights
+from fdsl_gen.params import csv_bytes, read_named_systems, read_weights, stored_category_options
 from fdsl_gen.recipe import Recipe, derive_seed
 
 COLUMNS = 13  # a..l, p
@@ -127,6 +127,8 @@ class ProjectedIFS(Recipe):
             if ifs3d.point_cloud(system, u) is None:
                 raise UserError(f"category {cls} ({self.names[cls]}): the system diverges or collapses to a "
                                 "point (its normalised points are all NaN); remove it from --params")
+
+    dataset_options = staticmethod(stored_category_options)
 
     def describe(self):
         return dict(super().describe(), categories=self.num_classes, views_per_instance=self.group_size,

@@ -10,7 +10,7 @@ import numpy as np
 from fdsl_gen.configs import FractalDBConfig
 from fdsl_gen.errors import UserError
 from fdsl_gen.families.ifs2d import FLIPS, GREY_LEVELS, chaos_uniforms, draw, load_systems, system_pixels
-from fdsl_gen.params import csv_bytes, read_weights, weight_rows
+from fdsl_gen.params import csv_bytes, read_weights, stored_category_options, weight_rows
 from fdsl_gen.recipe import Recipe
 
 
@@ -72,6 +72,8 @@ class FractalDB(Recipe):
             system[:, :6] *= self.weights[weight]
             self._cache[key] = system_pixels(system, self.u, self.config.size)
         return self._cache[key]
+
+    dataset_options = staticmethod(stored_category_options)
 
     def describe(self):
         return dict(super().describe(), categories=self.num_classes, counts=self.counts,

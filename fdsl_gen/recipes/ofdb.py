@@ -11,7 +11,7 @@ import numpy as np
 from fdsl_gen.configs import OFDBConfig
 from fdsl_gen.errors import UserError
 from fdsl_gen.families.ifs2d import GREY_LEVELS, chaos_uniforms, draw, load_systems, system_pixels
-from fdsl_gen.params import csv_bytes, weight_rows
+from fdsl_gen.params import csv_bytes, stored_category_options, weight_rows
 from fdsl_gen.recipe import Recipe
 
 
@@ -40,6 +40,8 @@ class OFDB(Recipe):
         px, py = system_pixels(system, self.u, self.config.size)
         image = draw(px, py, self.config.size, "patch", "gray", seed)
         return [(image, {"category": cls, "instance": group, "seed": str(seed)})]
+
+    dataset_options = staticmethod(stored_category_options)
 
     def describe(self):
         return dict(super().describe(), categories=self.num_classes, weight_row=self.weight.tolist())

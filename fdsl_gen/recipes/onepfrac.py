@@ -9,6 +9,8 @@ their parameters can be saved beside the shards; images are FractalDB
 patch_gray canvases, and instance j of a class differs from the others only
 by its patch masks.
 """
+from pathlib import Path
+
 import numpy as np
 
 from fdsl_gen.configs import OnePFracConfig
@@ -94,7 +96,7 @@ class OnePFrac(Recipe):
 
     def render_group(self, cls, group):
         seed = self.group_seed(cls, group)
-        if group == 0 and self.first_images is not None:
+        if group == 0 and self.first_images is not None and not self.epoch:
             image = self._first_image(cls)
         else:
             image = self.canvas(self.systems[cls], cls, group)
@@ -107,6 +109,11 @@ class OnePFrac(Recipe):
         size = self.config.size
         bits = np.unpackbits(self.first_images[cls], count=size * size).reshape(size, size)
         return bits * np.uint8(ifs2d.PATCH_VALUE)
+
+    @classmethod
+    def dataset_options(cls, options, folder):
+        """A given base system is read back from the dataset's params/base.csv."""
+        return dict(options, params=str(Path(folder) / "params" / "base.csv")) if options.get("params") else options
 
     def describe(self):
         return dict(super().describe(), base=self.base.tolist(), sigma_drawn=self.sigma_drawn,

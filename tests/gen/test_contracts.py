@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import skimage.data
 
 from fdsl_gen import registry
 from fdsl_gen.cli import render
 from fdsl_gen.recipe import Recipe, Search
+from helpers import TINY
 
 # Options every `fdsl-gen render NAME` has.
 SHARED = {"--seed", "--out", "--workers", "--quiet", "--name", "--samples-per-shard", "--val-fraction", "--shards",
@@ -36,19 +36,6 @@ OWN = {
     "perlin": {"--categories", "--frequency-min", "--frequency-max", "--octaves-min", "--octaves-max",
                "--persistence-min", "--persistence-max", "--shift"},
     "bezier": {"--categories", "--curves-min", "--curves-max", "--margin", "--jitter", "--width"},
-}
-# The smallest build of each recipe; "{ifs2d}"/"{ifs3d}" name parameter folders.
-TINY = {
-    "fractaldb": dict(params="{ifs2d}", size=32, points=500, instances=3),
-    "ofdb": dict(params="{ifs2d}", size=32, points=500, instances=2),
-    "1p-frac": dict(classes=2, size=32, points=500, instances=2),
-    "real1p": dict(image=f"{skimage.data.data_dir}/camera.png", classes=2, size=32),
-    "exfractaldb": dict(params="{ifs3d}", size=32, points=300, instances=4, views=2),
-    "mvfractaldb": dict(params="{ifs3d}", size=32, points=300, instances=12),
-    "rcdb": dict(categories=2, instances=2, size=32, polygons_max=10),
-    "visualatom": dict(categories=2, instances=2, size=32, orbits_max=10, vertices_max=300),
-    "perlin": dict(categories=2, instances=2, size=32),
-    "bezier": dict(categories=2, instances=2, size=32),
 }
 
 
