@@ -33,6 +33,7 @@ from fdsl_gen.renderer import shard_images
 from fdsl_gen.shardwriter import shard_name
 from fdsl_gen.storage import is_url, open_store
 
+__all__ = ["LiveDataset", "UserError", "from_manifest", "from_options", "open_live"]
 PREFIX = "live:"
 # Options of `fdsl-gen render` that say how a render runs, not what it makes: a live source has none.
 RUN_OPTIONS = ("out", "workers", "quiet", "shards", "task-index", "num-tasks", "engine", "scheduler")

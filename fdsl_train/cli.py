@@ -112,7 +112,8 @@ PRESET_OPTIONS = [
 
 RUN_OPTIONS = [
     click.option("--data", required=True,
-                 help="Dataset folder, manifest.json, shard list in brace notation, or file/http(s)/pipe: URL."),
+                 help="Dataset folder, manifest.json, shard list in brace notation, file/http(s)/pipe: URL, "
+                      "or live:FOLDER_OR_URL / live:RECIPE?option=value&... (rendered in the workers)."),
     click.option("--output", type=click.Path(path_type=Path), default=None, help="Run folder [runs/<command>]."),
     click.option("-j", "--workers", type=COUNT, default=4, show_default=True, help="Data loader workers per rank."),
     click.option("--seed", type=int, default=0, show_default=True),
@@ -165,6 +166,8 @@ def cli():
 @click.option("--resume", default=None, help="Run folder or state.pt to continue from (mid-epoch included).")
 @click.option("--stop-after-steps", type=POSITIVE, default=None,
               help="Checkpoint and stop at this optimizer step (job time limits); --resume continues.")
+@click.option("--fresh-epochs", is_flag=True,
+              help="With --data live:...: new instances of the same classes every epoch (epoch 0 as written).")
 def pretrain(**kwargs):
     """Pre-train from scratch on shards (LPCE when the manifest says loss: lpce)."""
     from fdsl_train import pretrain as pretrain_command

@@ -17,6 +17,7 @@ from fdsl_train import shards
 from fdsl_train.decode import load_image
 from fdsl_train.dist import Ranks
 from fdsl_train.errors import UserError
+from fdsl_train.live import LiveShardSet, LiveStream
 from fdsl_train.loader import ShardLoader, ShardStream
 
 
@@ -97,7 +98,8 @@ def open_split(source: Source, split: str, transform: Callable, *, batch_size: i
 def open_shards(shardset: shards.ShardSet, source: Source, transform: Callable, *, batch_size: int,
                 training: bool) -> ShardLoader:
     """The per-epoch loader of this rank's part of `shardset`."""
-    stream = ShardStream(
+    stream_type = LiveStream if isinstance(shardset, LiveShardSet) else ShardStream
+    stream = stream_type(
         shardset, transform, batch_size=batch_size, rank=source.ranks.rank, world=source.ranks.world,
         workers=source.workers, seed=source.seed, shuffle_buffer=source.shuffle_buffer, training=training,
         cache_dir=source.cache_dir,

@@ -143,7 +143,7 @@ class ShardStream(IterableDataset):
         if not self.training:
             shards = range(self.rank * self.workers + slot, len(self.shardset.urls), self.world * self.workers)
             samples = self._read(iter(shards), tally)
-            return self._batches(decode_samples(samples, tally), tally, keep_last=True)
+            return self._batches(self._decoded(samples, tally), tally, keep_last=True)
         reader = plan_epoch(
             self.shardset.sizes, seed=self.seed, epoch=self.epoch,
             world=self.world, workers=self.workers, batch_size=self.batch_size,
@@ -157,10 +157,14 @@ class ShardStream(IterableDataset):
         # samples into a reader whose own shards suffice
         own = self._shuffled(self._read(iter(reader.shards), tally), rng)
         top_up = self._shuffled(self._read(self._top_up(reader, rng), tally), rng)
-        images = decode_samples(itertools.chain(own, top_up), tally)
+        images = self._decoded(itertools.chain(own, top_up), tally)
         skip = batches_skipped(slot, self.workers, self.skip)
         images = itertools.islice(images, skip * self.batch_size, None)
         return itertools.islice(self._batches(images, tally, keep_last=False), reader.batches - skip)
+
+    def _decoded(self, samples: Iterator[dict], tally: Tally) -> Iterator:
+        """Stage: samples -> (PIL image, label); a live source's samples need no decoding."""
+        return decode_samples(samples, tally)
 
     def _top_up(self, reader: Reader, rng: random.Random) -> Iterator[int]:
         """Whole-list passes in random order, read only when the reader's own shards run short.

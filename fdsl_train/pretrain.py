@@ -2,7 +2,7 @@
 from dataclasses import replace
 from typing import Optional
 
-from fdsl_train import models, presets, shards
+from fdsl_train import live, models, presets, shards
 from fdsl_train.datasets import check_classes, open_shards
 from fdsl_train.engine import Position, evaluate
 from fdsl_train.errors import UserError
@@ -14,6 +14,8 @@ from fdsl_train.transforms import eval_transform, train_transform
 def pretrain(preset_name: Optional[str], overrides: dict, opts: RunOptions) -> None:
     """Without --preset, a 1p-frac dataset (manifest loss lpce) gets the 1p-frac preset, others fdsl-vit."""
     shardset = shards.resolve(opts.data, opts.train_split, opts.samples_per_shard)
+    if opts.fresh_epochs:
+        shardset = live.fresh(shardset)
     lpce = shardset.loss == "lpce"
     preset = presets.resolve(preset_name or ("1p-frac" if lpce else "fdsl-vit"), overrides)
     if lpce:

@@ -57,6 +57,7 @@ class RunOptions:
     channels_last: Optional[bool] = None
     torchcompile: bool = False
     log_wandb: bool = False
+    fresh_epochs: bool = False
 
 
 @dataclass
@@ -131,7 +132,8 @@ def build_trainer(model: nn.Module, preset: Preset, *, num_classes: int, updates
 
 def _layout(opts: RunOptions, preset: Preset, world: int) -> dict:
     """What must stay the same for a mid-epoch resume to continue the same sample stream."""
-    return {"world": world, "workers": max(1, opts.workers), "batch_size": preset.batch_size, "seed": opts.seed}
+    layout = {"world": world, "workers": max(1, opts.workers), "batch_size": preset.batch_size, "seed": opts.seed}
+    return dict(layout, fresh_epochs=True) if opts.fresh_epochs else layout  # older states name no such key
 
 
 def save(trainer: Trainer, position: Position, opts: RunOptions) -> None:

@@ -25,6 +25,7 @@ TIMM_INFO = "_info.json"
 FORMAT_VERSIONS = (1, 2)  # of manifest.json, read alike but for the split name below
 # Format 1 datasets (and many ImageFolder trees) call the validation split `val`.
 OLD_SPLIT_NAMES = {"validation": "val"}
+LIVE = "live:"  # the prefix of a rendered source: fdsl_train.live
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = 
     data = data.strip()
     if not data:
         raise UserError("empty shard list: --data is empty")
+    if data.startswith(LIVE):
+        from fdsl_train import live  # renders with fdsl_gen: imported only for a live source
+        return live.resolve(data, split)
     if is_object_store(data) and not data.endswith(".tar") and "{" not in data:
         data = data.rstrip("/") + "/"  # an object-store prefix: its dataset
     if is_remote(data) and (data.endswith("/") or data.endswith(MANIFEST)):
@@ -69,6 +73,9 @@ def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = 
 
 def has_split(data: str, split: str) -> bool:
     """Whether the dataset folder `data` declares `split` (shard lists have no splits)."""
+    if data.strip().startswith(LIVE):
+        from fdsl_train import live
+        return live.has_split(data, split)
     folder = Path(data)
     for name in (MANIFEST, TIMM_INFO):
         if (folder / name).is_file():

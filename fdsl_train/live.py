@@ -1,0 +1,91 @@
+"""Live sources: `--data live:...` renders samples in the loader workers instead of reading shards.
+
+`live:RECIPE?option=value&...` is the dataset that `fdsl-gen render RECIPE
+--option value ...` would write; `live:PATH_OR_URL` the dataset that a
+finished folder's manifest describes, rendered again. The samples come from
+`fdsl_gen.live`, the generator's public API, imported only here and only
+when a live source is asked for (as timm's reader factory imports a back-end
+by its prefix). Everything else is the shard pipeline: virtual shard i
+stands where shard file i would, with the same samples in the same order,
+so fdsl_train.loader's plan (ranks, workers, seeded shuffles, top-up,
+mid-epoch resume) and the transforms apply unchanged, and an image reaches
+the transform as the PIL image its decoded PNG would be.
+
+`--fresh-epochs` draws new instances of the same classes every epoch:
+epoch e >= 1 appends e to every per-instance seed (`fdsl_gen.live`); epoch
+0 is the written dataset.
+"""
+import functools
+from dataclasses import dataclass, replace
+from typing import Iterator, Tuple
+
+from PIL import Image
+
+from fdsl_train import shards
+from fdsl_train.errors import UserError
+from fdsl_train.loader import ShardStream
+from fdsl_train.shards import ShardSet
+
+PREFIX = shards.LIVE
+
+
+@dataclass(frozen=True)
+class LiveShardSet(ShardSet):
+    """The virtual shards of one split of a live dataset."""
+
+    dataset: object = None  # an fdsl_gen.live.LiveDataset
+    split: str = "train"
+    fresh: bool = False
+
+
+@functools.lru_cache(maxsize=4)
+def open_dataset(data: str):
+    """The LiveDataset of a `live:` source, built once per process (recipe set-up can take seconds)."""
+    from fdsl_gen import live  # the generator's kernels load with it: only live sources pay for them
+
+    try:
+        return live.open_live(data.strip())
+    except live.UserError as err:
+        raise UserError(str(err)) from None
+
+
+def has_split(data: str, split: str) -> bool:
+    return split in open_dataset(data).splits()
+
+
+def resolve(data: str, split: str = "train") -> LiveShardSet:
+    """The virtual shards of `split`; sample counts and, for a manifest, checksums as its shards'."""
+    dataset = open_dataset(data)
+    if split not in dataset.splits():
+        raise UserError(f"{data} has no '{split}' split (it has: {', '.join(dataset.splits())})")
+    shards = dataset.manifest["splits"][split]["shards"]
+    return LiveShardSet(
+        urls=tuple(f"{PREFIX}{shard['file']}" for shard in shards),
+        sizes=dataset.shard_sizes(split),
+        num_classes=dataset.num_classes,
+        loss=dataset.loss,
+        digests=tuple(shard.get("sha256", "") for shard in shards),
+        dataset=dataset,
+        split=split,
+    )
+
+
+def fresh(shardset: ShardSet) -> LiveShardSet:
+    """The same virtual shards drawing new instances every epoch (`--fresh-epochs`)."""
+    if not isinstance(shardset, LiveShardSet):
+        raise UserError("--fresh-epochs renders new instances each epoch: it needs a live source (--data live:...)")
+    return replace(shardset, fresh=True, digests=())  # no longer the data of any checksummed shards
+
+
+class LiveStream(ShardStream):
+    """A ShardStream whose shards are rendered, not read: same plan, same order, same transforms."""
+
+    def _read(self, shards: Iterator[int], *_) -> Iterator[dict]:
+        shardset = self.shardset
+        for index in shards:
+            for image, cls, _ in shardset.dataset.shard(shardset.split, index, self.epoch, shardset.fresh):
+                yield {"image": image, "cls": cls}
+
+    def _decoded(self, samples: Iterator[dict], _tally) -> Iterator[Tuple[Image.Image, int]]:
+        # HxW arrays become "L" images and HxWx3 "RGB", as their PNGs decode
+        return ((Image.fromarray(sample["image"]), sample["cls"]) for sample in samples)
