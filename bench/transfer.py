@@ -7,8 +7,11 @@ the same subsets for every row), and fits a linear probe on its frozen
 features. Rows: fractaldb, exfractaldb, mvfractaldb, rcdb, visualatom,
 ofdb, 1p-frac (LPCE), real1p (LPCE, one photo); controls: scratch (no
 pre-training), perlin, bezier and 1p-frac-sigma6 (sigma 6 breaks the
-fractal shape). The table gives the mean +- std of the final top-1 over
-seeds and the paired gain over scratch (same seed, same labelled subset).
+fractal shape); fractaldb-fresh pre-trains on the fractaldb row's dataset
+rendered live with new instances every epoch (`--data live:DIR
+--fresh-epochs`), at the same budget. The table gives the mean +- std of
+the final top-1 over seeds and the paired gain over scratch (same seed,
+same labelled subset).
 
 Fashion-MNIST comes from Debian's package (`apt-get install
 dataset-fashion-mnist`, idx files in /usr/share/datasets/fashion-mnist),
@@ -68,8 +71,11 @@ SCALES = {
                    train_pool=60_000, val_images=10_000, probe_labels=1000, workers=16),
 }
 
-ROWS = ("scratch", "fractaldb", "exfractaldb", "mvfractaldb", "rcdb", "visualatom", "ofdb", "1p-frac", "real1p",
+ROWS = ("scratch", "fractaldb", "fractaldb-fresh", "exfractaldb", "mvfractaldb", "rcdb", "visualatom", "ofdb", "1p-frac", "real1p",
         "perlin", "bezier", "1p-frac-sigma6")
+# Rows that pre-train on another row's dataset, rendered live with new instances every epoch (--fresh-epochs):
+# the same classes, images per epoch, epochs and options, so the same budget.
+FRESH = {"fractaldb-fresh": "fractaldb"}
 
 
 def render_args(row: str, scale: Scale, photo: Path) -> List[str]:
@@ -77,6 +83,7 @@ def render_args(row: str, scale: Scale, photo: Path) -> List[str]:
 
     real1p has one image per class, so it gets categories x per_category
     classes: the same images and pre-training budget, more classes."""
+    row = FRESH.get(row, row)
     c, n, size, pts = str(scale.categories), str(scale.per_category), str(scale.render_size), str(scale.points)
     return {
         "fractaldb": ["fractaldb", "--search", "--categories", c, "--instances", n, "--points", pts],
@@ -201,6 +208,7 @@ def photo(path: Path) -> Path:
 
 
 def render(row: str, scale: Scale, work: Path) -> Path:
+    row = FRESH.get(row, row)  # the same dataset
     folder = work / "data" / row
     if not (folder / "manifest.json").exists():
         run("fdsl_gen", "render", *render_args(row, scale, photo(work / "camera.png")), "--out", str(folder))
@@ -211,7 +219,8 @@ def pretrain(row: str, data: Path, scale: Scale, work: Path) -> Path:
     """The same preset, budget and seed for every row (LPCE rows: the manifest's loss, same options)."""
     out = work / "pretrain" / row
     if not (out / "model.safetensors").exists() or _epochs_done(out) < scale.pretrain_epochs:
-        run("fdsl_train", "pretrain", "--data", str(data), "--output", str(out), *_common(scale),
+        source = [f"live:{data}", "--fresh-epochs"] if row in FRESH else [str(data)]
+        run("fdsl_train", "pretrain", "--data", *source, "--output", str(out), *_common(scale),
             "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
             "--opt", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--sched", "cosine",
             "--warmup-epochs", "1", "-b", str(scale.batch_size), "--epochs", str(scale.pretrain_epochs))

@@ -23,8 +23,12 @@ from helpers import TINY
 
 def decoded(folder, split, file):
     """[(image, cls, meta)] of a written shard, its PNGs decoded as a reader decodes them."""
+    return decoded_tar(str(folder / file))
+
+
+def decoded_tar(source):
     samples = []
-    for _, fields in iter_samples(str(folder / file)):
+    for _, fields in iter_samples(source):
         with Image.open(io.BytesIO(fields["png"])) as image:
             mode = "L" if image.mode in ("L", "1") or _grey_palette(image) else "RGB"
             pixels = np.asarray(image.convert(mode))
@@ -73,6 +77,16 @@ def test_a_manifest_renders_from_its_stored_params_alone(param_folders, tmp_path
         files = [s["file"] for s in manifest["splits"][split]["shards"]]
         assert_same([s for i in range(len(files)) for s in live.shard(split, i)],
                     [s for file in files for s in decoded(out, split, file)])
+
+
+def test_a_dataset_in_an_object_store_renders_from_its_stored_params(param_folders, s3, tmp_path):
+    params = shutil.copytree(param_folders["ifs2d"], tmp_path / "params")
+    manifest = render_dataset("fractaldb", f"{s3.url}/fdb", samples_per_shard=5, params=str(params), size=32,
+                              points=500, counts=1, weight_k=0.1, instances=6)
+    shutil.rmtree(params)
+    live = from_manifest(f"{s3.url}/fdb/manifest.json")
+    for index, shard in enumerate(manifest["splits"]["train"]["shards"]):
+        assert_same(live.shard("train", index), decoded_tar(s3.get(f"fdb/{shard['file']}")))
 
 
 def test_readers_deal_every_virtual_shard_once(param_folders, tmp_path):
