@@ -3,6 +3,11 @@
 `search NAME` and `render NAME` get one sub-command per registered search or
 recipe; their options are the fields of its config dataclass, plus the
 options every recipe shares. User errors print one line and exit 2.
+
+Start-up is paid by every help screen, shell completion and array task, so
+this module imports only click and the registry: each command imports what
+it needs when it runs, and the recipe and search commands are made from the
+registry when they are asked for.
 """
 import dataclasses
 import os
@@ -10,13 +15,9 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from fdsl_gen import pipeline, registry
+from fdsl_gen import registry
 from fdsl_gen.errors import RenderIncomplete, UserError
-from fdsl_gen.lifecycle import dataset_command
-from fdsl_gen.publish import plan_upload, publish
-from fdsl_gen.readback import summary, verify
 from fdsl_gen.storage import is_url, open_store
 
 
@@ -79,16 +80,6 @@ def main():
     """Render formula-driven datasets into WebDataset shards."""
 
 
-@main.group(cls=Group)
-def search():
-    """Search category parameters (writes one CSV per category)."""
-
-
-@main.group(cls=Group)
-def render():
-    """Render a dataset into WebDataset shards."""
-
-
 class Location(click.ParamType):
     """A folder path (as a Path) or an fsspec URL (as a str)."""
     name = "PATH|URL"
@@ -143,12 +134,14 @@ def render_options(command):
     return common_options(command)
 
 
-def add_render_command(name, entry):
-    @render.command(name, help=entry.summary)
+def render_command(name, entry):
+    @click.command(name, help=entry.summary)
     @render_options
     @config_options(entry.config)
     def command(seed, out, workers, quiet, dataset_name, samples_per_shard, val_fraction,
                 shard_range, task_index, num_tasks, engine, scheduler, **values):
+        from fdsl_gen import pipeline
+        from fdsl_gen.lifecycle import dataset_command
         run = pipeline.RunOptions(workers, quiet, shard_range, task_index, num_tasks,
                                   engine_address(engine, scheduler))
         argv = click.get_current_context().find_root().meta.get("argv", sys.argv[1:])
@@ -165,25 +158,46 @@ def engine_address(engine, scheduler):
     return scheduler
 
 
-def add_search_command(name, entry):
-    @search.command(name, help=entry.summary)
+def search_command(name, entry):
+    @click.command(name, help=entry.summary)
     @common_options
     @config_options(entry.config)
     def command(seed, out, workers, quiet, **values):
+        from fdsl_gen import pipeline
         pipeline.run_search(name, out, seed=seed, workers=workers, quiet=quiet, **values)
     return command
 
 
-for _name, _entry in sorted(registry.entries("recipe").items()):
-    add_render_command(_name, _entry)
-for _name, _entry in sorted(registry.entries("search").items()):
-    add_search_command(_name, _entry)
+class RegistryGroup(Group):
+    """One sub-command per registered recipe or search, made when it is asked for."""
+
+    def __init__(self, *args, kind, make, **attrs):
+        super().__init__(*args, **attrs)
+        self.kind, self.make = kind, make
+
+    def list_commands(self, ctx):
+        return sorted(registry.entries(self.kind))
+
+    def get_command(self, ctx, name):
+        entry = registry.entries(self.kind).get(name)
+        return self.make(name, entry) if entry else None
+
+
+@main.group(cls=RegistryGroup, kind="search", make=search_command)
+def search():
+    """Search category parameters (writes one CSV per category)."""
+
+
+@main.group(cls=RegistryGroup, kind="recipe", make=render_command)
+def render():
+    """Render a dataset into WebDataset shards."""
 
 
 @main.command("verify")
 @click.argument("folder")
 def verify_command(folder):
     """Check checksums, sample decoding and counts of a dataset folder or URL (s3://, http(s)://)."""
+    from fdsl_gen.readback import verify
     problems = verify(folder)
     for problem in problems:
         click.echo(problem, err=True)
@@ -196,6 +210,7 @@ def verify_command(folder):
 @click.argument("folder", type=OUT)
 def finalize_command(folder):
     """Write manifest, _info.json, card, preview and SHA256SUMS once every shard of FOLDER is finished."""
+    from fdsl_gen import pipeline
     manifest = pipeline.finalize_dataset(folder)
     click.echo(f"{folder}: complete, {sum(s['num_samples'] for s in manifest['splits'].values())} images")
 
@@ -204,6 +219,7 @@ def finalize_command(folder):
 @click.argument("folder", type=OUT)
 def info_command(folder):
     """Counts, classes, stored size and config of a dataset folder or URL."""
+    from fdsl_gen.readback import summary
     click.echo("\n".join(summary(folder)))
 
 
@@ -218,6 +234,7 @@ def preview_command(folder, out, classes, per_class, split):
     """Write a contact sheet: one row per class, several samples each."""
     if out is not None and out.is_dir():
         raise UserError(f"--out {out} is a folder; give the path of a .png file")
+    from fdsl_gen import pipeline
     png, shown = pipeline.preview_png(folder, classes, per_class, split)
     if out is None:
         open_store(folder).put("preview.png", png)
@@ -233,6 +250,9 @@ def preview_command(folder, out, classes, per_class, split):
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def publish_command(folder, url, quiet):
     """Upload the finished dataset FOLDER to URL (s3://bucket/prefix); skips what is there already."""
+    from tqdm import tqdm
+
+    from fdsl_gen.publish import plan_upload, publish
     plan = plan_upload(folder, url)
     with tqdm(total=sum(size for _, size, _ in plan), unit="B", unit_scale=True, desc="publish",
               disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:

@@ -7,10 +7,9 @@ registry (`fdsl_gen/recipes/__init__.py`) pairs each config with the class
 that renders it. The docstring's first line is the command's summary.
 """
 import dataclasses
-import math
 from dataclasses import dataclass
 
-from fdsl_gen.errors import UserError
+from fdsl_gen.errors import check_bounds
 
 # Upper bounds that keep one image, one point cloud and one dataset plan in memory.
 MAX_SIZE = 8192
@@ -36,20 +35,6 @@ def check_options(config, seed):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             check_bounds("--" + field.name.replace("_", "-"), value, field.metadata.get("low"),
                          field.metadata.get("high"))
-
-
-def check_bounds(flag, value, low=None, high=None):
-    """One line naming `flag` when `value` is not finite or lies outside [low, high]."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise UserError(f"{flag} must be a finite number, not {value}")
-    if low is not None and value < low:
-        raise UserError(f"{flag} must be at least {_number(low)}, not {_number(value)}")
-    if high is not None and value > high:
-        raise UserError(f"{flag} must be at most {_number(high)}, not {_number(value)}")
-
-
-def _number(value):
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import json
 import re
 import sys
 
-import numpy as np
 
 from fdsl_gen import __version__
 from fdsl_gen.card import dataset_card
@@ -130,6 +129,7 @@ def _release(store, held):
 
 def manifest_base(recipe, plan, name, command):
     """Everything in the manifest but the shards."""
+    import numpy as np  # here, not at the top: info and verify start without it
     height, width, channels = recipe.image_shape
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "recipe": recipe.name,

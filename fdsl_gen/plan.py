@@ -10,8 +10,8 @@ from functools import cached_property
 
 import numpy as np
 
-from fdsl_gen.configs import MAX_SEED, check_bounds
-from fdsl_gen.errors import UserError
+from fdsl_gen.configs import MAX_SEED
+from fdsl_gen.errors import UserError, check_bounds
 from fdsl_gen.recipe import derive_seed
 
 _ORDER, _VAL, _SHUFFLE = 1, 2, 3

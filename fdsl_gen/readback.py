@@ -10,11 +10,7 @@ import json
 import tarfile
 from collections import defaultdict
 
-import numpy as np
-from PIL import Image
-
-from fdsl_gen.configs import check_bounds
-from fdsl_gen.errors import UserError
+from fdsl_gen.errors import UserError, check_bounds
 from fdsl_gen.lifecycle import CHECKSUMS, MANIFEST, dataset_files, load_manifest, timm_info
 from fdsl_gen.storage import is_web, open_store
 from fdsl_gen.tarformat import iter_samples
@@ -27,6 +23,7 @@ def check_sample(key, fields, num_classes):
     missing = [f for f in FIELDS if f not in fields]
     if missing:
         return [f"sample {key}: missing {', '.join(missing)}"]
+    from PIL import Image  # here, not at the top: info needs no image library
     try:
         cls = int(fields["cls"])
         meta = json.loads(fields["json"])
@@ -149,6 +146,8 @@ def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="tra
     """contact_sheet of the dataset `manifest` describes (finalize draws it before writing the manifest)."""
     if split not in manifest["splits"]:
         raise UserError(f"{store} has no {split!r} split (it has {', '.join(manifest['splits'])})")
+    import numpy as np
+    from PIL import Image
     rows = defaultdict(list)
     for shard in manifest["splits"][split]["shards"]:
         data = store.get(shard["file"])
@@ -173,6 +172,8 @@ def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="tra
 
 
 def _thumbnail(png, thumb):
+    import numpy as np
+    from PIL import Image
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB").resize((thumb, thumb), Image.Resampling.BOX))
 

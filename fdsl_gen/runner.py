@@ -148,7 +148,7 @@ def _dask_task(task, recipe, plan, store, name):
 def _run_dask(recipe, plan, store, name, todo, scheduler):
     """One Dask task per shard, retried on worker loss; a folder must be shared with the workers."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
         raise UserError("--engine dask needs the dist extra: pip install 'fdsl[dist]'") from None
     # The client logs a lost connection with a traceback; the one line of RenderIncomplete says it.

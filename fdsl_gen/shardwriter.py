@@ -11,7 +11,6 @@ has no lock: a second writer of a shard puts the same bytes again.
 import hashlib
 import json
 
-from fdsl_gen.renderer import render_shard
 from fdsl_gen.storage import open_store
 from fdsl_gen.tarformat import tar_bytes
 
@@ -38,6 +37,7 @@ def write_shard(recipe, plan, location, name, split, index):
         # left by a killed run; the lock says nobody writes them now
         store.discard_partial(file)
         store.discard_partial(record_name(file))
+        from fdsl_gen.renderer import render_shard  # the codecs load in the writers, not in info or verify
         samples = render_shard(recipe, plan, split, index)
         data = tar_bytes(samples)
         store.put(file, data)

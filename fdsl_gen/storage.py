@@ -24,7 +24,6 @@ import hashlib
 import os
 from pathlib import Path
 
-import fsspec
 
 from fdsl_gen.errors import UserError
 
@@ -169,6 +168,7 @@ class RemoteStore:
         """(file system, root path), made once per process: a client made before
         a fork would wait on the parent's event loop thread."""
         if self._client is None or self._client[2] != os.getpid():
+            import fsspec  # its import costs a tenth of a second; folders never need it
             try:
                 fs, root = fsspec.core.url_to_fs(self.location, **client_options(self.location))
             except (ImportError, ValueError) as err:

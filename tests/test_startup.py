@@ -50,6 +50,14 @@ def test_fdsl_train_help_screens_import_neither_torch_nor_timm():
     assert {args: names for args, names in loaded.items() if names} == {}
 
 
+def test_fdsl_gen_help_screens_import_no_kernel_codec_or_array_library():
+    heavy = ("numba", "webdataset", "numpy", "PIL", "fsspec", "tqdm", "torch")
+    loaded = heavy_modules_after_help("fdsl_gen.cli", "main", heavy)
+    assert {"", "render", "render fractaldb", "render 1p-frac", "search", "search fractaldb", "verify",
+            "info", "publish"} <= set(loaded)
+    assert {args: names for args, names in loaded.items() if names} == {}
+
+
 # The README's lines, for fdsl-gen; fdsl-train's are the same with its name.
 README_LINES = {
     "bash": 'eval "$(_FDSL_GEN_COMPLETE=bash_source fdsl-gen)"',
