@@ -121,7 +121,7 @@ def render_options(recipe, query):
     `fdsl-gen render RECIPE --size 64 --search ...` parses them (same types, choices and messages)."""
     from fdsl_gen import cli  # click, and the render commands built from the configs
 
-    command = cli.render.commands[recipe]
+    command = cli.render.get_command(None, recipe)
     flags = {name for param in command.params for name in param.opts}
     booleans = {name for param in command.params if param.secondary_opts for name in param.opts}
     argv, given = [], []
