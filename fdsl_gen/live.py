@@ -18,6 +18,7 @@ of its seed (`Recipe.instance_seed`), so each epoch draws new instances of
 the same classes, in the same order and numbers. Epoch 0 is the written
 dataset, with or without `fresh`.
 """
+import contextlib
 import hashlib
 import json
 import tempfile
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fdsl_gen.errors import UserError
-from fdsl_gen.lifecycle import FORMAT_VERSION, MANIFEST, check_manifest, manifest_base
+from fdsl_gen.lifecycle import FORMAT, FORMAT_VERSION, MANIFEST, check_manifest, manifest_base
 from fdsl_gen.plan import Plan
 from fdsl_gen.registry import create_recipe, entries, lookup
 from fdsl_gen.renderer import shard_images
@@ -166,10 +167,15 @@ def from_manifest(location):
     if data is None:
         raise UserError(f"{location} holds no {MANIFEST}: not a finished fdsl dataset")
     try:
-        manifest = check_manifest(json.loads(data), f"{location}/{MANIFEST}")
+        manifest = json.loads(data)
     except ValueError:
         raise UserError(f"{location}/{MANIFEST} is not valid JSON") from None
-    _check_version(manifest, location)
+    if isinstance(manifest, dict) and manifest.get("format") == FORMAT:
+        _check_version(manifest, location)  # before its shape: a newer format may differ
+    check_manifest(manifest, f"{location}/{MANIFEST}")
+    missing = [key for key in ("recipe", "seed", "samples_per_shard", "val_fraction") if key not in manifest]
+    if missing:
+        raise UserError(f"{location}/{MANIFEST} is malformed: '{missing[0]}' missing")
     entry = lookup("recipe", manifest.get("recipe"))
     fields = set(entry.config.__dataclass_fields__)
     written = {key: value for key, value in manifest["config"].items() if key in fields}
@@ -185,41 +191,32 @@ def from_manifest(location):
 
 def _check_version(manifest, location):
     version = manifest.get("format_version", 1)
+    if not isinstance(version, int):
+        raise UserError(f"{location}/{MANIFEST} is malformed: format_version {version!r}")
     if version > FORMAT_VERSION:
         raise UserError(f"{location}: manifest format_version {version} is newer than this fdsl "
                         f"(it renders format {FORMAT_VERSION}); upgrade fdsl")
     if version < FORMAT_VERSION:
         raise UserError(f"{location}: manifest format_version {version}; live rendering follows format "
                         f"{FORMAT_VERSION} (render the dataset again, or read its shards)")
-    missing = [key for key in ("recipe", "seed", "samples_per_shard", "val_fraction") if key not in manifest]
-    if missing:
-        raise UserError(f"{location}/{MANIFEST} is malformed: '{missing[0]}' missing")
 
 
-class _stored_files:
+@contextlib.contextmanager
+def _stored_files(store):
     """A local folder holding the dataset's `params/` files: the folder itself, or a temporary copy of a
     remote dataset's, each checked against SHA256SUMS (removed once the recipe has read them)."""
-
-    def __init__(self, store):
-        self.store = store
-        self.temporary = None
-
-    def __enter__(self):
-        if not is_url(str(self.store)):
-            return Path(str(self.store))
-        self.temporary = tempfile.TemporaryDirectory(prefix="fdsl-live-")
-        for name, digest in _param_files(self.store):
-            data = self.store.get(name)
+    if not is_url(str(store)):
+        yield Path(str(store))
+        return
+    with tempfile.TemporaryDirectory(prefix="fdsl-live-") as folder:
+        for name, digest in _param_files(store):
+            data = store.get(name)
             if data is None or hashlib.sha256(data).hexdigest() != digest:
-                raise UserError(f"{self.store}/{name} is missing or does not match SHA256SUMS")
-            target = Path(self.temporary.name) / name
+                raise UserError(f"{store}/{name} is missing or does not match SHA256SUMS")
+            target = Path(folder) / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        return Path(self.temporary.name)
-
-    def __exit__(self, *exc):
-        if self.temporary is not None:
-            self.temporary.cleanup()
+        yield Path(folder)
 
 
 def _param_files(store):

@@ -165,6 +165,9 @@ def test_a_manifest_of_a_newer_format_is_refused_by_name(tmp_path):
     (out / "manifest.json").write_text(json.dumps(dict(manifest, format_version=3)))
     with pytest.raises(UserError, match=r"format_version 3 is newer than this fdsl"):
         from_manifest(out)
+    (out / "manifest.json").write_text(json.dumps(dict(manifest, format_version=1)))
+    with pytest.raises(UserError, match=r"format_version 1; live rendering follows format 2"):
+        from_manifest(out)
 
 
 def test_a_manifest_this_fdsl_would_render_otherwise_is_refused(tmp_path):
