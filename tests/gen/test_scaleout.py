@@ -2,6 +2,7 @@
 import functools
 import http.server
 import json
+import os
 import random
 import shutil
 import signal
@@ -99,6 +100,23 @@ def test_dask_local_cluster_gives_identical_shards(tmp_path, cli, params_dir, sm
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         result = cli(*render_args(params_dir, out, "--engine", "dask", "--scheduler", cluster.scheduler_address))
     assert result.exit_code == 0, result.output
+    assert tars(out) == tars(small_dataset)
+
+
+def test_dask_worker_killed_mid_render_is_replaced(tmp_path, params_dir, small_dataset):
+    """kill -9 of a Dask worker while shards are in flight: its tasks run again elsewhere, same bytes."""
+    from distributed import Client, LocalCluster
+    out = tmp_path / "dask-killed"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        process = cli_process(params_dir, out, "--engine", "dask", "--scheduler", cluster.scheduler_address)
+        deadline = time.time() + 120
+        while not list(out.glob("*.tar")) and process.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        assert process.poll() is None, "the render ended before a worker could be killed"
+        victim = next(iter(client.run(os.getpid).values()))
+        os.kill(victim, signal.SIGKILL)
+        assert process.wait(timeout=180) == 0, process.stderr.read()
     assert tars(out) == tars(small_dataset)
 
 
