@@ -3,7 +3,15 @@
 `model.safetensors` + `config.json` are written as timm's `save_for_hf` writes them, so
 `timm.create_model(name, pretrained=True, num_classes=K,
 pretrained_cfg_overlay=dict(file=".../model.safetensors", num_classes=C))` and
-`timm.create_model("local-dir:DIR")` both read them.
+`timm.create_model("local-dir:DIR", pretrained=True)` both read them. The
+`pretrained_cfg` in config.json is the run's own (input size, mean/std,
+interpolation as trained), with nothing inherited from the architecture's
+ImageNet weights (tag, papers, licence).
+
+Both files are created with mode 0666 less the umask, as every other file of
+the run folder: 0644 under the usual umask 022, 0640 under 027, so the group
+can read weights that a plain `open()` would let it read. (safetensors alone
+writes 0600.)
 """
 import json
 import os
@@ -13,13 +21,14 @@ from typing import Optional, Tuple
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 from timm.models._hub import save_config_for_hf  # save_for_hf's config writer; timm does not re-export it
 from torch import nn
 
 from fdsl_train import models
 from fdsl_train.errors import UserError, brief
 from fdsl_train.presets import Preset
+from fdsl_train.transforms import INTERPOLATION
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -27,18 +36,39 @@ STATE = "state.pt"
 STATE_KEYS = ("model", "optimizer", "scaler", "position", "layout")
 
 
-def save_weights(model: nn.Module, folder: Path, preset: Preset) -> None:
-    """Write model.safetensors and config.json into `folder`, replacing both at once."""
+# The pretrained_cfg keys that describe these weights; the rest of timm's cfg
+# (tag, hf_hub_id, license, paper_ids, origin_url, ...) belongs to the architecture's own weights.
+OWN_CFG = ("input_size", "fixed_input_size", "interpolation", "crop_pct", "crop_mode", "mean", "std",
+           "num_classes", "pool_size", "first_conv", "classifier", "custom_load")
+
+
+def save_weights(model: nn.Module, folder: Path, preset: Preset, metadata: Optional[dict] = None) -> None:
+    """Write model.safetensors and config.json into `folder`, replacing both at once.
+
+    The safetensors header holds the architecture, class count and input
+    settings, and `metadata` (str -> str) besides.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     data_config = dict(input_size=(3, preset.img_size, preset.img_size), mean=preset.mean, std=preset.std,
-                       crop_pct=1.0)
+                       crop_pct=1.0, interpolation=INTERPOLATION)
     # channels-last and GPU tensors are packed on the CPU first: safetensors stores contiguous data only
     tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
+    header = {"format": "pt", "architecture": model.pretrained_cfg["architecture"],
+              "num_classes": str(model.num_classes), **{k: v if isinstance(v, str) else json.dumps(v) for k, v in data_config.items()},
+              **(metadata or {})}
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        save_file(tensors, str(Path(tmp) / WEIGHTS))
+        # bytes through open(): the file gets the umask's mode, where safetensors' own writer gives 0600
+        (Path(tmp) / WEIGHTS).write_bytes(safetensors_bytes(tensors, metadata=header))
         save_config_for_hf(model, str(Path(tmp) / CONFIG), data_config=data_config)
+        _keep_own_cfg(Path(tmp) / CONFIG)
         for name in (WEIGHTS, CONFIG):
             os.replace(Path(tmp) / name, folder / name)
+
+
+def _keep_own_cfg(path: Path) -> None:
+    config = json.loads(path.read_text())
+    config["pretrained_cfg"] = {k: v for k, v in config["pretrained_cfg"].items() if k in OWN_CFG}
+    path.write_text(json.dumps(config, indent=2))
 
 
 def save_state(state: dict, path: Path) -> None:

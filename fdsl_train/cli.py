@@ -7,6 +7,7 @@ Each command imports its own modules inside its function: torch and timm
 take seconds to import, and `--help`, option errors and shell completion
 must not wait for them.
 """
+import shlex
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -15,6 +16,9 @@ import click
 
 from fdsl_train import __version__, presets
 from fdsl_train.errors import UserError
+
+
+ARGV = "fdsl_train.argv"
 
 
 class _Failure(click.ClickException):
@@ -29,6 +33,7 @@ class _Group(click.Group):
     """Bad input of any kind, a UserError or a bad option, ends as one line and exit status 2."""
 
     def parse_args(self, ctx, args):
+        ctx.meta[ARGV] = list(args)  # as typed, for the model card
         with _one_line():
             return super().parse_args(ctx, args)
 
@@ -152,7 +157,8 @@ def _split(command: str, kwargs: dict):
     preset_name = kwargs.pop("preset")
     run_fields = {name: kwargs.pop(name) for name in list(kwargs) if name in RunOptions.__dataclass_fields__}
     run_fields["output"] = run_fields["output"] or Path("runs") / command
-    return preset_name, kwargs, RunOptions(**run_fields)
+    argv = click.get_current_context().meta.get(ARGV, [])
+    return preset_name, kwargs, RunOptions(**run_fields, command_line=shlex.join(["fdsl-train", *argv]))
 
 
 @click.group(cls=_Group)

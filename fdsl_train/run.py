@@ -8,6 +8,7 @@
   wandb/             with --log-wandb: the W&B run's files
   model.safetensors  the latest weights, with config.json: loadable by timm.create_model
   config.json
+  README.md          the model card: dataset, recipe, command, metrics, how timm loads the weights
   state.pt           the resumable training state (--resume DIR)
 """
 import json
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from fdsl_train import checkpoint, dist
+from fdsl_train import card, checkpoint, dist
 from fdsl_train.datasets import Source
 from fdsl_train.engine import Accel, Position, Trainer, train_epochs
 from fdsl_train.errors import UserError, brief
@@ -32,7 +33,7 @@ from fdsl_train.models import unwrap
 from fdsl_train.monitor import Monitor
 from fdsl_train.presets import Preset
 from fdsl_train.runlog import RunLog
-from fdsl_train.sinks import CurvesFile, TensorBoard, Wandb, check_wandb
+from fdsl_train.sinks import CurvesFile, ModelCard, TensorBoard, Wandb, check_wandb
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class RunOptions:
     torchcompile: bool = False
     log_wandb: bool = False
     fresh_epochs: bool = False
+    command_line: str = ""  # as typed, for the model card
 
 
 @dataclass
@@ -87,7 +89,7 @@ def session_for(command: str, preset: Preset, opts: RunOptions) -> Iterator[Sess
     if ranks.is_main:
         opts.output.mkdir(parents=True, exist_ok=True)
         run = {"command": command, "preset": preset.to_dict(), "options": {**asdict(opts), "output": str(opts.output)},
-               "world_size": ranks.world, "device": str(accel.device)}
+               "dataset": card.dataset_facts(opts.data), "world_size": ranks.world, "device": str(accel.device)}
         (opts.output / "run.json").write_text(json.dumps(run, indent=2))
         monitor = Monitor(_sinks(opts, run), console=True)
         monitor.record("start", command=command, world=ranks.world)
@@ -99,8 +101,9 @@ def session_for(command: str, preset: Preset, opts: RunOptions) -> Iterator[Sess
 
 
 def _sinks(opts: RunOptions, run: dict) -> list:
-    # log.jsonl first: curves.png is drawn from it
-    sinks = [RunLog(opts.output / "log.jsonl"), TensorBoard(opts.output, run), CurvesFile(opts.output)]
+    # log.jsonl first: curves.png and the model card are drawn from it, and the card shows curves.png
+    sinks = [RunLog(opts.output / "log.jsonl"), TensorBoard(opts.output, run), CurvesFile(opts.output),
+             ModelCard(opts.output)]
     return sinks + [Wandb(opts.output, run)] if opts.log_wandb else sinks
 
 
@@ -141,7 +144,7 @@ def save(trainer: Trainer, position: Position, opts: RunOptions) -> None:
     if not trainer.ranks.is_main:
         return
     model = unwrap(trainer.model)
-    checkpoint.save_weights(model, opts.output, trainer.preset)
+    checkpoint.save_weights(model, opts.output, trainer.preset, metadata=_weights_metadata(trainer, position, opts))
     checkpoint.save_state({
         "model": model.state_dict(),
         "optimizer": trainer.optimizer.state_dict(),
@@ -150,6 +153,13 @@ def save(trainer: Trainer, position: Position, opts: RunOptions) -> None:
         "preset": trainer.preset.to_dict(),
         "layout": _layout(opts, trainer.preset, trainer.ranks.world),
     }, opts.output / checkpoint.STATE)
+
+
+def _weights_metadata(trainer: Trainer, position: Position, opts: RunOptions) -> dict:
+    """What the safetensors header says of the run: data, preset and how far it got."""
+    dataset = json.loads((opts.output / "run.json").read_text())["dataset"]
+    return {"dataset": dataset.get("name") or dataset["source"], "manifest_sha256": dataset.get("manifest_sha256", ""),
+            "preset": json.dumps(trainer.preset.to_dict()), "epoch": str(position.epoch), "step": str(position.step)}
 
 
 def restore(trainer: Trainer, opts: RunOptions) -> Position:

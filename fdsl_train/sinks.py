@@ -1,4 +1,4 @@
-"""Where rank 0's records go besides log.jsonl: TensorBoard event files, W&B, curves.png.
+"""Where rank 0's records go besides log.jsonl: TensorBoard event files, W&B, curves.png, the model card.
 
 Each sink takes `write(event, **fields)` and `close()`, as fdsl_train.monitor
 expects. The scalars are the same in TensorBoard and W&B (`scalars`).
@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Dict
 
-from fdsl_train import curves
+from fdsl_train import card, curves
 from fdsl_train.errors import UserError
 
 
@@ -85,6 +85,20 @@ class CurvesFile:
     def write(self, event: str, **fields) -> None:
         if event == "epoch":
             curves.draw({self.folder.name: curves.read(self.folder)}, self.folder / self.NAME)
+
+    def close(self) -> None:
+        pass
+
+
+class ModelCard:
+    """README.md in the run folder, written again after every epoch and at a stop, once the weights are saved."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def write(self, event: str, **fields) -> None:
+        if event in ("epoch", "stop"):
+            card.write_card(self.folder)
 
     def close(self) -> None:
         pass

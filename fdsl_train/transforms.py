@@ -18,6 +18,8 @@ from torchvision import transforms
 
 from fdsl_train.presets import Preset
 
+INTERPOLATION = "bicubic"  # of every resize in training and evaluation; checkpoints record it
+
 
 def _posterize(image, bits_to_keep, **kwargs):
     """timm's posterize, accepting the 0 bits its RandAugment asks for at magnitude 10.
@@ -103,7 +105,7 @@ def train_transform(preset: Preset) -> Callable:
         vflip=preset.vflip,
         color_jitter=preset.color_jitter,
         auto_augment=preset.aa or None,
-        interpolation="bicubic",
+        interpolation=INTERPOLATION,
         re_prob=preset.reprob,
         mean=tuple(preset.mean),
         std=tuple(preset.std),
@@ -113,6 +115,6 @@ def train_transform(preset: Preset) -> Callable:
 def eval_transform(preset: Preset) -> Callable:
     """Resize and centre-crop the whole image (crop_pct 1), normalised as in training."""
     return GreyFirst(create_transform(
-        preset.img_size, is_training=False, crop_pct=1.0, interpolation="bicubic",
+        preset.img_size, is_training=False, crop_pct=1.0, interpolation=INTERPOLATION,
         mean=tuple(preset.mean), std=tuple(preset.std),
     ))

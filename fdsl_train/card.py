@@ -1,0 +1,193 @@
+"""The model card of a run folder (README.md): what was trained on what, how it went, and how timm loads it.
+
+The card is written from the run folder's own files (run.json, config.json,
+log.jsonl) after the weights it describes; every loading example in it names
+the run folder as the command was given, and the tests run them as printed.
+"""
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import braceexpand
+
+from fdsl_train import curves, report
+
+CARD = "README.md"
+MANIFEST = "manifest.json"
+EPOCH_ROWS = 20  # at most, in the per-epoch table, besides the last epoch
+
+
+def dataset_facts(data: str) -> dict:
+    """Name, recipe, command and manifest.json sha256 of a local dataset (its folder, its manifest.json or
+    a shard list beside it); only the source for anything else (URLs, ImageFolder trees)."""
+    manifest = _local_manifest(data)
+    if manifest is None:
+        return {"source": data}
+    raw = manifest.read_bytes()
+    content = json.loads(raw)
+    return {"source": data, "name": content.get("name", ""), "recipe": content.get("recipe", ""),
+            "command": content.get("command", ""), "manifest_sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def _local_manifest(data: str) -> Optional[Path]:
+    if "://" in data or data.startswith("pipe:"):
+        return None
+    first = Path(next(iter(braceexpand.braceexpand(data.split("::")[0])), data))
+    for candidate in (first, first / MANIFEST, first.parent / MANIFEST):
+        if candidate.name == MANIFEST and candidate.is_file():
+            return candidate
+    return None
+
+
+def write_card(folder: Path) -> None:
+    """README.md of the run folder, replaced atomically; mode 0666 less the umask like the run's other files."""
+    folder = Path(folder)
+    run = json.loads((folder / "run.json").read_text())
+    config = json.loads((folder / "config.json").read_text())
+    partial = folder / (CARD + ".partial")
+    partial.write_text(card_text(folder, run, config))
+    os.replace(partial, folder / CARD)
+
+
+def card_text(folder: Path, run: dict, config: dict) -> str:
+    where = run["options"]["output"]  # as the command gave it: the examples name the folder the same way
+    sections = [_front_matter(), _title(run, config), _training(run, config), _metrics(folder),
+                _loading(where, config)]
+    return "\n\n".join(sections) + "\n"
+
+
+def _front_matter() -> str:
+    return "\n".join(["---", "library_name: timm", "pipeline_tag: image-classification", "tags:",
+                      "- image-classification", "- timm", "- formula-driven-supervised-learning", "---"])
+
+
+def _title(run: dict, config: dict) -> str:
+    done = "pre-trained" if run["command"] == "pretrain" else "fine-tuned"
+    name = run.get("dataset", {}).get("name") or run["options"]["data"]
+    return f"# {config['architecture']} {done} on {name} with fdsl-train"
+
+
+def _training(run: dict, config: dict) -> str:
+    cfg, dataset = config["pretrained_cfg"], run.get("dataset", {})
+    size = cfg["input_size"]
+    rows = [
+        ("architecture", f"`{config['architecture']}`"),
+        ("classes", config["num_classes"]),
+        ("input", f"{size[0]} x {size[1]} x {size[2]}, mean {_slashed(cfg['mean'])}, std {_slashed(cfg['std'])}, "
+                  f"{cfg['interpolation']} resize, crop_pct {cfg['crop_pct']:g}"),
+        ("dataset", _dataset_line(dataset)),
+        ("manifest.json sha256", f"`{dataset['manifest_sha256']}`" if dataset.get("manifest_sha256") else "-"),
+        ("dataset command", f"`{dataset['command']}`" if dataset.get("command") else "-"),
+        ("recipe", _recipe(run["preset"], run["world_size"])),
+        ("command", f"`{run['options'].get('command_line') or run['command']}`"),
+        ("ranks, device", f"{run['world_size']}, {run['device']}"),
+    ]
+    return "\n".join(["## Training", "", "| | |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows), "",
+                      "`run.json` holds the full preset and run options, `log.jsonl` every record of the run."])
+
+
+def _dataset_line(dataset: dict) -> str:
+    if not dataset.get("name"):
+        return f"`{dataset.get('source', '')}`"
+    return f"{dataset['name']} (recipe `{dataset['recipe']}`) from `{dataset['source']}`"
+
+
+def _recipe(preset: dict, world: int) -> str:
+    lr = f"lr {preset['lr']:g}" if preset["lr"] is not None else \
+        f"lr {preset['lr_base']:g} per {preset['lr_base_size']} images"
+    return (f"epochs {preset['epochs']}, batch {preset['batch_size']} x {world} rank(s), {preset['opt']} {lr}, "
+            f"weight decay {preset['weight_decay']:g}, {preset['sched']} schedule, {preset['warmup_epochs']:g} "
+            f"warm-up epochs, loss {preset['loss']}, mixup {preset['mixup']:g}, cutmix {preset['cutmix']:g}, "
+            f"smoothing {preset['smoothing']:g}, auto-augment `{preset['aa'] or 'none'}`, "
+            f"random erasing {preset['reprob']:g}, drop path {preset['drop_path']:g}")
+
+
+def _metrics(folder: Path) -> str:
+    row = report.summary(folder)
+    columns = [c for c in report.COLUMNS if c not in ("run", "model")]
+    lines = ["## Metrics", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns),
+             "| " + " | ".join(row[c] for c in columns) + " |", ""]
+    epochs = [r for r in curves.records(folder) if r["event"] == "epoch"]
+    if epochs:
+        lines += ["Per epoch (top-1 on the val split, where the data has one):", "",
+                  "| epoch | step | loss | top-1 | skipped | seconds |", "|" + " --- |" * 6]
+        lines += [f"| {e['epoch']} | {e['step']} | {e['loss']:.4f} | {_top1(e)} | {e['skipped']} | "
+                  f"{e['seconds']:.1f} |" for e in _thinned(epochs)]
+    if (folder / "curves.png").is_file():
+        lines += ["", "![loss, learning rate and val top-1 against steps](curves.png)"]
+    return "\n".join(lines)
+
+
+def _top1(epoch: dict) -> str:
+    return f"{epoch['top1']:.2f}" if "top1" in epoch else "-"
+
+
+def _thinned(epochs: List[dict]) -> List[dict]:
+    """At most EPOCH_ROWS evenly spaced epochs, and the last one."""
+    every = math.ceil(len(epochs) / EPOCH_ROWS)
+    return [e for i, e in enumerate(epochs) if i % every == 0 or i == len(epochs) - 1]
+
+
+def _loading(where: str, config: dict) -> str:
+    cfg, arch, classes = config["pretrained_cfg"], config["architecture"], config["num_classes"]
+    weights = f"{where}/model.safetensors"
+    size = config.get("model_args", {}).get("img_size")
+    size_arg = f" img_size={size[0]}," if size else ""  # fixed-size models (ViTs) are built for the trained size
+    size_option = f" --model-kwargs img_size={size[0]}" if size else ""
+    data_options = (f"--img-size {cfg['input_size'][-1]} --mean {_spaced(cfg['mean'])} --std {_spaced(cfg['std'])} "
+                    f"--interpolation {cfg['interpolation']} --crop-pct {cfg['crop_pct']!r}")
+    overlay = (f"dict(file=\"{weights}\", num_classes={classes}, input_size={tuple(cfg['input_size'])},\n"
+               f"               mean={_floats(cfg['mean'])}, std={_floats(cfg['std'])}, "
+               f"interpolation=\"{cfg['interpolation']}\", crop_pct={cfg['crop_pct']!r})")
+    return f"""## Loading with timm
+
+`pretrained=True` is what loads the weights. The run folder is a timm
+`local-dir:`: architecture, classes, input size, mean/std and interpolation
+all come from its `config.json`:
+
+```python
+import timm
+
+model = timm.create_model("local-dir:{where}", pretrained=True)
+```
+
+By architecture name, the weights file goes in `pretrained_cfg_overlay`.
+There, `num_classes` must be the checkpoint's ({classes}): without it timm
+compares with the architecture's default class count and drops the trained
+head even when the outer `num_classes` agrees. A different outer
+`num_classes` gives a new head for fine-tuning. The input settings in the
+overlay make `timm.data.resolve_data_config` give the trained ones:
+
+```python
+import timm
+
+overlay = {overlay}
+model = timm.create_model("{arch}", pretrained=True, num_classes={classes},{size_arg} pretrained_cfg_overlay=overlay)
+new_head = timm.create_model("{arch}", pretrained=True, num_classes=10,{size_arg} pretrained_cfg_overlay=overlay)
+```
+
+timm's `validate.py --checkpoint` and `train.py --pretrained-path` (scripts
+of timm's source repository) build the model by name: without these options
+they resize and normalise as the architecture's own weights (for most,
+ImageNet's mean/std at 224 pixels):
+
+```sh
+python validate.py --data-dir DATA --model {arch}{size_option} --num-classes {classes} --checkpoint {weights} {data_options}
+python train.py --data-dir DATA --model {arch}{size_option} --pretrained --pretrained-path {weights} --num-classes 10 {data_options}
+```"""
+
+
+# floats as repr writes them: read back, they are the very numbers trained with
+def _slashed(values) -> str:
+    return "/".join(repr(float(v)) for v in values)
+
+
+def _spaced(values) -> str:
+    return " ".join(repr(float(v)) for v in values)
+
+
+def _floats(values) -> str:
+    return repr(tuple(float(v) for v in values))
