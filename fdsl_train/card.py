@@ -36,10 +36,13 @@ def _local_manifest(data: str) -> Optional[Path]:
     if "://" in data or data.startswith("pipe:"):
         return None
     first = Path(next(iter(braceexpand.braceexpand(data.split("::")[0])), data))
-    for candidate in (first, first / MANIFEST, first.parent / MANIFEST):
-        if candidate.name == MANIFEST and candidate.is_file():
-            return candidate
-    return None
+    if first.name == MANIFEST:
+        candidate = first
+    elif first.is_dir():
+        candidate = first / MANIFEST
+    else:
+        candidate = first.parent / MANIFEST  # a shard list: the manifest beside its shards
+    return candidate if candidate.is_file() else None
 
 
 def write_card(folder: Path) -> None:

@@ -21,6 +21,7 @@ from timm.data import resolve_data_config
 from timm.utils import ParseKwargs
 
 from fdsl_train import models
+from fdsl_train.card import dataset_facts
 from fdsl_train.checkpoint import create_pretrained, save_weights
 from fdsl_train.cli import cli
 from fdsl_train.presets import FDSL_VIT, resolve
@@ -229,3 +230,14 @@ def test_readme_loading_examples_run_as_written(tmp_path, monkeypatch):
     assert all(torch.equal(v, saved[k]) for k, v in local.state_dict().items())
     assert data_config(local)["mean"] == FDSL_VIT.mean
     assert new_head.num_classes == 10 and body_equal(new_head, saved)
+
+
+def test_the_card_finds_the_manifest_of_each_local_data_form(shard_dir, image_folder):
+    digest = hashlib.sha256((shard_dir / "manifest.json").read_bytes()).hexdigest()
+    shard_list = f"{shard_dir}/toy-train-{{000000..000004}}.tar"
+    for data in (str(shard_dir), str(shard_dir / "manifest.json"), shard_list):
+        facts = dataset_facts(data)
+        assert (facts["source"], facts["name"], facts["recipe"], facts["manifest_sha256"]) == (data, "toy", "toy", digest)
+    (image_folder.parent / "manifest.json").write_text("{}")  # beside an ImageFolder tree, not its own
+    for data in (str(image_folder), "https://example.org/toy/", "pipe:cat a.tar"):
+        assert dataset_facts(data) == {"source": data}
