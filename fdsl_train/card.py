@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import braceexpand
 
-from fdsl_train import curves, report
+from fdsl_train import curves, report, shards
 
 CARD = "README.md"
 MANIFEST = "manifest.json"
@@ -21,8 +21,9 @@ EPOCH_ROWS = 20  # at most, in the per-epoch table, besides the last epoch
 
 
 def dataset_facts(data: str) -> dict:
-    """Name, recipe, command and manifest.json sha256 of a local dataset (its folder, its manifest.json or
-    a shard list beside it); only the source for anything else (URLs, ImageFolder trees)."""
+    """Name, recipe, command and manifest.json sha256 of a local dataset (its folder, its manifest.json, a
+    shard list beside it, or live: one of those); only the source for anything else (URLs, ImageFolder trees,
+    live recipes)."""
     manifest = _local_manifest(data)
     if manifest is None:
         return {"source": data}
@@ -33,6 +34,7 @@ def dataset_facts(data: str) -> dict:
 
 
 def _local_manifest(data: str) -> Optional[Path]:
+    data = data[len(shards.LIVE):] if data.startswith(shards.LIVE) else data  # live:FOLDER renders FOLDER's
     if "://" in data or data.startswith("pipe:"):
         return None
     first = Path(next(iter(braceexpand.braceexpand(data.split("::")[0])), data))
@@ -40,8 +42,10 @@ def _local_manifest(data: str) -> Optional[Path]:
         candidate = first
     elif first.is_dir():
         candidate = first / MANIFEST
-    else:
+    elif first.suffix == ".tar":
         candidate = first.parent / MANIFEST  # a shard list: the manifest beside its shards
+    else:
+        return None
     return candidate if candidate.is_file() else None
 
 

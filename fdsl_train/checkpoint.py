@@ -53,9 +53,9 @@ def save_weights(model: nn.Module, folder: Path, preset: Preset, metadata: Optio
                        crop_pct=1.0, interpolation=INTERPOLATION)
     # channels-last and GPU tensors are packed on the CPU first: safetensors stores contiguous data only
     tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
+    settings = {k: v if isinstance(v, str) else json.dumps(v) for k, v in data_config.items()}
     header = {"format": "pt", "architecture": model.pretrained_cfg["architecture"],
-              "num_classes": str(model.num_classes), **{k: v if isinstance(v, str) else json.dumps(v) for k, v in data_config.items()},
-              **(metadata or {})}
+              "num_classes": str(model.num_classes), **settings, **(metadata or {})}
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         # bytes through open(): the file gets the umask's mode, where safetensors' own writer gives 0600
         (Path(tmp) / WEIGHTS).write_bytes(safetensors_bytes(tensors, metadata=header))

@@ -235,9 +235,10 @@ def test_readme_loading_examples_run_as_written(tmp_path, monkeypatch):
 def test_the_card_finds_the_manifest_of_each_local_data_form(shard_dir, image_folder):
     digest = hashlib.sha256((shard_dir / "manifest.json").read_bytes()).hexdigest()
     shard_list = f"{shard_dir}/toy-train-{{000000..000004}}.tar"
-    for data in (str(shard_dir), str(shard_dir / "manifest.json"), shard_list):
+    for data in (str(shard_dir), str(shard_dir / "manifest.json"), shard_list, f"live:{shard_dir}"):
         facts = dataset_facts(data)
         assert (facts["source"], facts["name"], facts["recipe"], facts["manifest_sha256"]) == (data, "toy", "toy", digest)
     (image_folder.parent / "manifest.json").write_text("{}")  # beside an ImageFolder tree, not its own
-    for data in (str(image_folder), "https://example.org/toy/", "pipe:cat a.tar"):
+    elsewhere = (str(image_folder), "https://example.org/toy/", "pipe:cat a.tar", "live:fractaldb?classes=4")
+    for data in elsewhere:
         assert dataset_facts(data) == {"source": data}
