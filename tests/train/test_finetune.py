@@ -26,6 +26,10 @@ def test_finetune_replaces_the_head_and_reports_top1(make_dataset, image_folder,
     assert before["fc.weight"].shape[0] == 6 and after["fc.weight"].shape[0] == 4
     body = [k for k in before if k.endswith(".weight") and not k.startswith("fc.")]
     assert any(not torch.equal(before[k], after[k]) for k in body)
+    card = (ft / "README.md").read_text()  # an ImageFolder tree: the card names its path, and no manifest
+    assert f"# test_resnet fine-tuned on {image_folder} with fdsl-train" in card
+    assert f"| dataset | `{image_folder}` |" in card and "| manifest.json sha256 | - |" in card
+    assert f"--pretrained {pre} " in card and all(f"| {e['epoch']} | {e['step']} |" in card for e in epochs)
 
 
 def test_finetune_on_shards_from_scratch(shard_dir, tmp_path, fast_args, log_records):
