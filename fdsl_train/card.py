@@ -151,9 +151,10 @@ def _loading(where: str, config: dict) -> str:
                f"interpolation=\"{cfg['interpolation']}\", crop_pct={cfg['crop_pct']!r})")
     return f"""## Loading with timm
 
-`pretrained=True` is what loads the weights. The run folder is a timm
-`local-dir:`: architecture, classes, input size, mean/std and interpolation
-all come from its `config.json`:
+`pretrained=True` is what loads the weights. Paths are written as the
+training command gave them, from the folder it ran in. The run folder is a
+timm `local-dir:`: architecture, classes, input size, mean/std and
+interpolation all come from its `config.json`:
 
 ```python
 import timm
