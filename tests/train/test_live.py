@@ -171,3 +171,18 @@ def test_readme_shards_or_live_commands_run_verbatim(tmp_path, monkeypatch, log_
     losses = {run: log_records(tmp_path / "runs" / run, "epoch")[0]["loss"] for run in ("shards", "live", "fresh")}
     assert losses["live"] == losses["shards"]  # the same samples, batch for batch, and the same seeds
     assert json.loads((tmp_path / "runs/fresh/run.json").read_text())["options"]["fresh_epochs"] is True
+
+
+def test_mid_epoch_resume_of_a_fresh_live_run_matches_an_uninterrupted_run(tmp_path, fast_args):
+    from safetensors.torch import load_file
+
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    args = [*fast_args, "-j", "2", "--data", f"live:{RCDB_QUERY}", "--fresh-epochs"]
+    assert invoke("pretrain", *args, "--output", straight).exit_code == 0
+    result = invoke("pretrain", *args, "--output", stopped, "--stop-after-steps", "3")
+    assert "stopped at step 3 (epoch 1, batch 1)" in result.output  # inside the first fresh epoch
+    refused = invoke("pretrain", *args[:-1], "--output", stopped, "--resume", stopped)
+    assert "mid-epoch resume needs" in one_line_error(refused)  # not the same samples without the flag
+    assert invoke("pretrain", *args, "--output", stopped, "--resume", stopped).exit_code == 0
+    a, b = load_file(str(straight / "model.safetensors")), load_file(str(stopped / "model.safetensors"))
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
