@@ -266,12 +266,15 @@ def probe(pretrained: Path, train: Path, val_root: Path, scale: Scale, out: Path
             if not (data / split).exists():
                 (data / split).symlink_to(source.resolve())
         run("fdsl_train", "probe", "--pretrained", str(pretrained), "--data", str(data), "--output", str(out),
-            "--layers", str(_last_layer(scale)), "-j", str(scale.workers), "--epochs", "50", "--val-split", "val")
+            "--layers", str(_last_layer(scale)), "-j", str(scale.workers), "--epochs", "50", "--val-split", "val",
+            "--overwrite")
     return next(iter(json.loads((out / "probe.json").read_text()).values()))
 
 
 def _common(scale: Scale, seed: int = 0) -> List[str]:
-    return ["--model", scale.model, "--img-size", str(scale.img_size), "-j", str(scale.workers), "--seed", str(seed)]
+    # --overwrite: a run is started again only when an earlier one was cut short; it replaces that one
+    return ["--model", scale.model, "--img-size", str(scale.img_size), "-j", str(scale.workers), "--seed", str(seed),
+            "--overwrite"]
 
 
 def _last_layer(scale: Scale) -> int:

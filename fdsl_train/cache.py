@@ -9,6 +9,9 @@ cache at once. Copies live under <cache-dir>/<hash of the shard's folder
 URL>/<shard file>, so datasets whose shards share file names do not collide;
 a shard whose manifest gives a digest is kept as <digest prefix>-<shard file>,
 so a dataset published again under the same URL never reads a stale copy.
+Each process checks a copy's digest again before its first use of it, so a
+copy damaged on disk after its download is fetched again. Every network read
+waits at most --io-timeout seconds.
 Local paths and pipe: URLs are read as they are.
 """
 import hashlib
@@ -21,6 +24,7 @@ from fdsl_train.remote import open_url
 from fdsl_train.shards import is_remote
 
 CHUNK = 1 << 20
+_checked = set()  # (path, size, mtime) of the copies this process found intact
 
 
 def cache_path(url: str, cache_dir: str, digest: Optional[str] = None) -> Path:
@@ -30,17 +34,17 @@ def cache_path(url: str, cache_dir: str, digest: Optional[str] = None) -> Path:
     return Path(cache_dir) / hashlib.sha256(folder.encode()).hexdigest()[:16] / name
 
 
-def cached(url: str, cache_dir: str, digest: Optional[str] = None) -> str:
+def cached(url: str, cache_dir: str, digest: Optional[str] = None, timeout: float = 60.0) -> str:
     """The local path to read `url` from, downloading it on first use; OSError/ValueError if it cannot be had."""
     if not is_remote(url):
         return url
     dest = cache_path(url, cache_dir, digest)
-    if dest.is_file():
+    if dest.is_file() and (not digest or _intact(dest, digest)):
         return str(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.part")
     try:
-        found = _download(url, part)
+        found = _download(url, part, timeout)
         if digest and found != digest:
             raise ValueError(f"{url}: sha256 {found[:12]}... does not match the manifest's {digest[:12]}...")
         os.replace(part, dest)
@@ -49,10 +53,26 @@ def cached(url: str, cache_dir: str, digest: Optional[str] = None) -> str:
     return str(dest)
 
 
-def _download(url: str, dest: Path) -> str:
+def _intact(path: Path, digest: str) -> bool:
+    """Whether a copy still has its digest: checked once per process and file version, as a copy can
+    be damaged on disk after its download."""
+    stat = path.stat()
+    version = (str(path), stat.st_size, stat.st_mtime_ns)
+    if version not in _checked:
+        found = hashlib.sha256()
+        with open(path, "rb") as file:
+            while chunk := file.read(CHUNK):
+                found.update(chunk)
+        if found.hexdigest() != digest:
+            return False
+        _checked.add(version)
+    return True
+
+
+def _download(url: str, dest: Path, timeout: float) -> str:
     """Copy `url` into `dest`; its sha256."""
     digest = hashlib.sha256()
-    with open_url(url) as response, open(dest, "wb") as out:
+    with open_url(url, timeout) as response, open(dest, "wb") as out:
         while chunk := response.read(CHUNK):
             digest.update(chunk)
             out.write(chunk)

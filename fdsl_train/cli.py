@@ -14,7 +14,7 @@ from typing import Callable
 
 import click
 
-from fdsl_train import __version__, presets
+from fdsl_train import __version__, presets, reading, rundir, tally
 from fdsl_train.errors import UserError
 
 
@@ -71,6 +71,14 @@ def _floats(count: int) -> Callable:
     return parse
 
 
+def _limit(_ctx, _param, value):
+    try:
+        tally.parse_limit(value)
+    except UserError as err:
+        raise click.BadParameter(str(err).split(": ", 1)[1]) from None
+    return value.strip()
+
+
 def _ints(_ctx, _param, value):
     if value is None:
         return None
@@ -119,7 +127,9 @@ RUN_OPTIONS = [
     click.option("--data", required=True,
                  help="Dataset folder, manifest.json, shard list in brace notation, file/http(s)/pipe: URL, "
                       "or live:FOLDER_OR_URL / live:RECIPE?option=value&... (rendered in the workers)."),
-    click.option("--output", type=click.Path(path_type=Path), default=None, help="Run folder [runs/<command>]."),
+    click.option("--output", type=click.Path(path_type=Path), default=None,
+                 help="Run folder [the --resume folder, else runs/<command>, numbered -2, -3, ... when taken]."),
+    click.option("--overwrite", is_flag=True, help="Replace the run that --output holds."),
     click.option("-j", "--workers", type=COUNT, default=4, show_default=True, help="Data loader workers per rank."),
     click.option("--seed", type=int, default=0, show_default=True),
     click.option("--num-classes", type=POSITIVE, default=None, help="Must match the data's when it declares one."),
@@ -129,6 +139,10 @@ RUN_OPTIONS = [
     click.option("--balance", type=click.Choice(["resample", "fail"]), default="resample", show_default=True,
                  help="When shards do not split evenly over ranks x workers: top up from other shards, or refuse."),
     click.option("--strict", is_flag=True, help="Stop at the first corrupt sample instead of skipping it."),
+    click.option("--max-skipped", default=tally.DEFAULT_LIMIT, show_default=True, callback=_limit,
+                 help="Stop once an epoch loses more samples: a count (100), share (0.01) or percentage (1%)."),
+    click.option("--io-timeout", type=click.FloatRange(min=0, min_open=True), default=reading.DEFAULT_TIMEOUT,
+                 show_default=True, help="Seconds any http(s) read may wait for data (not pipe: commands)."),
     click.option("--shuffle-buffer", type=POSITIVE, default=1000, show_default=True),
     click.option("--samples-per-shard", type=POSITIVE, default=None, help="For URL lists without a manifest."),
     click.option("--cache-dir", default=None,
@@ -156,7 +170,10 @@ def _split(command: str, kwargs: dict):
 
     preset_name = kwargs.pop("preset")
     run_fields = {name: kwargs.pop(name) for name in list(kwargs) if name in RunOptions.__dataclass_fields__}
-    run_fields["output"] = run_fields["output"] or Path("runs") / command
+    if run_fields.get("resume") and run_fields["overwrite"]:
+        raise UserError("--resume continues a run and --overwrite replaces one: give only one")
+    run_fields["output"] = (run_fields["output"] or rundir.resume_folder(run_fields.get("resume"))
+                            or rundir.default_output(command))
     argv = click.get_current_context().meta.get(ARGV, [])
     return preset_name, kwargs, RunOptions(**run_fields, command_line=shlex.join(["fdsl-train", *argv]))
 
@@ -196,7 +213,9 @@ def finetune(pretrained, **kwargs):
 @click.option("--data", required=True, help="ImageFolder tree (DATA/train, DATA/validation or DATA/val) or a shard dataset.")
 @click.option("--layers", callback=_ints, default="1,2,3", show_default=True,
               help="Probe after the first k blocks, for each k (1-based, timm feature_info order).")
-@click.option("--output", type=click.Path(path_type=Path), default=Path("runs/probe"), show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), default=None,
+              help="Run folder [runs/probe, numbered -2, -3, ... when taken].")
+@click.option("--overwrite", is_flag=True, help="Replace the run that --output holds.")
 @click.option("--epochs", type=POSITIVE, default=100, show_default=True, help="Epochs of the linear classifier.")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("-b", "--batch-size", type=POSITIVE, default=256, show_default=True)
@@ -210,6 +229,7 @@ def probe(**kwargs):
     """Linear probing on the features of the first k blocks of a pre-trained model."""
     from fdsl_train import probe as probe_command
 
+    kwargs["output"] = kwargs["output"] or rundir.default_output("probe")
     probe_command.probe(probe_command.ProbeOptions(**kwargs))
 
 

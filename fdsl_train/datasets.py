@@ -2,14 +2,17 @@
 
 An ImageFolder tree is DIR/<split>/<class>/<image>; a shard dataset is any
 `--data` form that fdsl_train.shards accepts. Both give per-epoch loaders of
-(images, labels, skipped) batches and the number of classes.
+(images, labels, lost) batches and the number of classes. The classes of an
+ImageFolder split are numbered by name in the split trained on, and the
+other splits use those numbers (a class it lacks is refused); an image file
+that does not load is skipped and counted like a corrupt shard sample.
 """
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Sequence
 
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from torch.utils.data import default_collate
 from torchvision.datasets import ImageFolder
 
@@ -19,6 +22,8 @@ from fdsl_train.dist import Ranks
 from fdsl_train.errors import UserError
 from fdsl_train.live import LiveShardSet, LiveStream
 from fdsl_train.loader import ShardLoader, ShardStream
+from fdsl_train.reading import DEFAULT_TIMEOUT
+from fdsl_train.tally import Lost
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Source:
     shuffle_buffer: int = 1000
     samples_per_shard: Optional[int] = None
     cache_dir: Optional[str] = None
+    timeout: float = DEFAULT_TIMEOUT
 
     def is_image_folder(self, split: str) -> bool:
         return (Path(self.data) / split).is_dir() and not shards.has_split(self.data, split)
@@ -42,16 +48,39 @@ class Source:
         return shards.split_or_old_name(split, present)
 
 
+class _Skipping(Dataset):
+    """An ImageFolder whose image files that do not load come back as a Lost record instead of raising."""
+
+    def __init__(self, folder: ImageFolder) -> None:
+        self.folder = folder
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, index: int):
+        try:
+            return self.folder[index]
+        except (OSError, ValueError, SyntaxError) as err:  # what a broken image raises, as in decode_samples
+            path = Path(self.folder.samples[index][0])
+            return Lost(str(path.parent), 1, type(err).__name__, key=path.name)
+
+
 def _collate(samples):
-    images, labels = default_collate(samples)
-    return images, labels, []  # an image file that fails to load raises: nothing is skipped silently
+    lost = [sample for sample in samples if isinstance(sample, Lost)]
+    good = [sample for sample in samples if not isinstance(sample, Lost)]
+    if not good:
+        return torch.empty(0), torch.empty(0, dtype=torch.long), lost
+    images, labels = default_collate(good)
+    return images, labels, lost
 
 
 class FolderLoader:
     """Epoch by epoch DataLoaders over an ImageFolder, split over ranks."""
 
-    def __init__(self, dataset: ImageFolder, source: Source, batch_size: int, training: bool) -> None:
+    def __init__(self, folder: ImageFolder, source: Source, batch_size: int, training: bool) -> None:
         world, rank = source.ranks.world, source.ranks.rank
+        self.classes = folder.classes
+        dataset = _Skipping(folder)
         self.sampler = None
         if training:
             # drop_last keeps the batch count equal on every rank
@@ -66,6 +95,10 @@ class FolderLoader:
     def __len__(self) -> int:
         return len(self.loader)
 
+    @property
+    def num_samples(self) -> int:
+        return len(self.loader.dataset)
+
     def epoch(self, epoch: int, skip: int = 0) -> DataLoader:
         if skip:
             raise UserError("mid-epoch resume needs shard data; ImageFolder runs resume at epoch boundaries")
@@ -74,24 +107,43 @@ class FolderLoader:
         return self.loader
 
 
-def image_folder(path: Path) -> ImageFolder:
+def image_folder(path: Path, classes: Optional[Sequence[str]] = None) -> ImageFolder:
+    """The images under `path`, labelled by the position of their class in `classes` [their own classes]."""
     try:
-        return ImageFolder(str(path), loader=load_image)
+        folder = ImageFolder(str(path), loader=load_image)
     except (FileNotFoundError, OSError) as err:
         raise UserError(f"no images in {path}: {err}") from None
+    if classes is not None:
+        _renumber(folder, list(classes), path)
+    return folder
 
 
-def open_split(source: Source, split: str, transform: Callable, *, batch_size: int, training: bool):
-    """(loader, num_classes) for one split; num_classes is None when the data does not say."""
+def _renumber(folder: ImageFolder, classes: List[str], path: Path) -> None:
+    unknown = sorted(set(folder.classes) - set(classes))
+    if unknown:
+        raise UserError(f"{path} has classes the training split lacks: {', '.join(unknown)} "
+                        f"(it has: {', '.join(classes)})")
+    index = {name: number for number, name in enumerate(classes)}
+    folder.samples = folder.imgs = [(file, index[folder.classes[label]]) for file, label in folder.samples]
+    folder.targets = [label for _, label in folder.samples]
+    folder.classes, folder.class_to_idx = classes, index
+
+
+def open_split(source: Source, split: str, transform: Callable, *, batch_size: int, training: bool,
+               classes: Optional[Sequence[str]] = None):
+    """(loader, num_classes) for one split; num_classes is None when the data does not say.
+
+    `classes`: the class names of the split trained on, to number an ImageFolder split's classes by.
+    """
     if source.is_image_folder(source.folder_split(split)):
         split = source.folder_split(split)
-        dataset = image_folder(Path(source.data) / split)
+        dataset = image_folder(Path(source.data) / split, classes)
         dataset.transform = transform
         return FolderLoader(dataset, source, batch_size, training), len(dataset.classes)
     if Path(source.data).is_dir() and not _is_shard_folder(source.data):
         raise UserError(f"no images in {source.data}: expected {source.data}/{split}/<class>/<image> "
                         "or a dataset folder with manifest.json")
-    shardset = shards.resolve(source.data, split, source.samples_per_shard)
+    shardset = shards.resolve(source.data, split, source.samples_per_shard, source.timeout)
     return open_shards(shardset, source, transform, batch_size=batch_size, training=training), shardset.num_classes
 
 
@@ -102,7 +154,7 @@ def open_shards(shardset: shards.ShardSet, source: Source, transform: Callable, 
     stream = stream_type(
         shardset, transform, batch_size=batch_size, rank=source.ranks.rank, world=source.ranks.world,
         workers=source.workers, seed=source.seed, shuffle_buffer=source.shuffle_buffer, training=training,
-        cache_dir=source.cache_dir,
+        cache_dir=source.cache_dir, timeout=source.timeout,
     )
     return ShardLoader(stream, source.workers, pin_memory=torch.cuda.is_available())
 
@@ -117,4 +169,7 @@ def check_classes(given: Optional[int], found: Optional[int], where: str) -> int
         raise UserError(f"{where} does not say how many classes it has: pass --num-classes")
     if found is not None and given is not None and given != found:
         raise UserError(f"class-count mismatch: --num-classes {given}, but {where} has {found} classes")
-    return found if found is not None else given
+    count = found if found is not None else given
+    if count < 2:
+        raise UserError(f"{where} has {'one class' if count == 1 else 'no classes'}: classification needs at least two")
+    return count

@@ -10,21 +10,7 @@ from typing import Iterable, Iterator, List, Optional, Tuple
 
 from PIL import Image
 
-
-class Tally:
-    """Descriptions of the samples and shards a reader had to skip since the last drain."""
-
-    def __init__(self) -> None:
-        self.skipped: List[str] = []
-
-    def handler(self, err: Exception) -> bool:
-        """webdataset exception handler: note the error and keep reading."""
-        self.skipped.append(f"unreadable shard data: {err.args[0] if err.args else err!r}")
-        return True
-
-    def drain(self) -> List[str]:
-        skipped, self.skipped = self.skipped, []
-        return skipped
+from fdsl_train.tally import Tally
 
 
 def grey_palette(image: Image.Image) -> Optional[List[int]]:
@@ -67,5 +53,4 @@ def decode_samples(samples: Iterable[dict], tally: Tally) -> Iterator[Tuple[Imag
             yield decode_image(sample["png"]), decode_label(sample)
         except (KeyError, ValueError, OSError, SyntaxError) as err:
             # PIL raises OSError/SyntaxError for broken files, int() ValueError for a bad cls
-            where = f"{sample.get('__url__', '?')}:{sample.get('__key__', '?')}"
-            tally.skipped.append(f"corrupt sample {where} ({type(err).__name__})")
+            tally.sample(sample.get("__url__", "?"), sample.get("__key__", "?"), type(err).__name__)

@@ -65,3 +65,12 @@ def sum_over_ranks(values: Sequence[float], device: torch.device) -> list:
     if torch_dist.is_initialized():
         torch_dist.all_reduce(tensor)
     return tensor.tolist()
+
+
+def gather(value) -> list:
+    """`value` of every rank, in rank order (picklable values; [value] when alone)."""
+    if not torch_dist.is_initialized():
+        return [value]
+    values = [None] * torch_dist.get_world_size()
+    torch_dist.all_gather_object(values, value)
+    return values

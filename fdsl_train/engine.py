@@ -3,8 +3,9 @@
 What they measure goes to a Monitor (fdsl_train.monitor); checkpoints go
 through the `save` callback of `train_epochs`.
 
-Batches are (images, labels, skipped) tuples; `skipped` lists the samples the
-data pipeline could not decode since the previous batch.
+Batches are (images, labels, lost) tuples; `lost` lists what the data
+pipeline could not deliver since the previous batch (fdsl_train.tally); a
+batch without samples carries only that.
 """
 import time
 from contextlib import nullcontext
@@ -23,6 +24,7 @@ from fdsl_train.losses import create_loss
 from fdsl_train.models import unwrap
 from fdsl_train.monitor import Monitor
 from fdsl_train.presets import Preset
+from fdsl_train.tally import DEFAULT_LIMIT, EpochLosses
 
 
 @dataclass
@@ -67,13 +69,15 @@ class Trainer:
 
     def __init__(self, model: nn.Module, preset: Preset, *, num_classes: int, updates_per_epoch: int,
                  global_batch: int, accel: Accel, ranks: dist.Ranks, monitor: Optional[Monitor] = None,
-                 strict: bool = False) -> None:
+                 strict: bool = False, max_skipped: str = DEFAULT_LIMIT) -> None:
         self.model = model
         self.preset = preset
+        self.num_classes = num_classes
         self.accel = accel
         self.ranks = ranks
         self.monitor = monitor or Monitor()
         self.strict = strict
+        self.max_skipped = max_skipped
         self.optimizer = create_optimizer_v2(
             model, opt=preset.opt, lr=preset.learning_rate(global_batch),
             weight_decay=preset.weight_decay, momentum=preset.momentum,
@@ -103,6 +107,9 @@ class Trainer:
         labels = labels.to(self.accel.device, non_blocking=True)
         targets = labels
         if self.mixup is not None:
+            if len(labels) % 2:
+                # mixup pairs samples: a batch that lost a sample (ImageFolder) leaves out one more
+                images, labels = images[:-1], labels[:-1]
             images, targets = self.mixup(images, labels)
         with self.accel.autocast():
             loss = self.loss_fn(self.model(images), targets)
@@ -116,16 +123,22 @@ class Trainer:
                     after_step: Callable[[Position], None] = lambda p: None, stop_at: Optional[int] = None) -> dict:
         """Run the remaining `expected` batches of `position.epoch` (or up to step `stop_at`).
 
-        The figures returned are summed over ranks.
+        The figures returned are summed over ranks; lost samples are counted once each, and the lost
+        shards named, in the figures and in a "lost" log record per shard.
         """
         self.model.train()
         self.scheduler.step_update(position.step)
         loss_sum = torch.zeros((), device=self.accel.device)
-        done, skipped, samples = 0, 0, 0
+        done, samples = 0, 0
+        losses = EpochLosses(self.max_skipped, (expected + position.batch) * self.preset.batch_size * self.ranks.world,
+                             self.strict)
         start = time.perf_counter()
         bar = self.monitor.progress(expected, f"epoch {position.epoch}")
-        for images, labels, bad in batches:
-            skipped += self._note_skipped(bad)
+        for images, labels, lost in batches:
+            self._add_losses(losses, lost, position.epoch)
+            if not len(labels):
+                continue
+            self._check_labels(labels)
             loss = self.step(images, labels)
             loss_sum += loss
             done, samples = done + 1, samples + len(labels)
@@ -144,16 +157,32 @@ class Trainer:
         bar.close()
         if done != expected and position.step != stop_at:
             raise UserError(f"rank {self.ranks.rank} read {done} of {expected} batches in epoch {position.epoch}: "
-                            "the data has too many unreadable samples")
-        total_loss, total_batches, total_skipped = dist.sum_over_ranks(
-            [loss_sum.item(), done, skipped], self.accel.device)
-        return {"loss": total_loss / max(1, total_batches), "batches": int(total_batches), "skipped": int(total_skipped),
-                "seconds": time.perf_counter() - start}
+                            f"the data ran out ({losses.describe()})")
+        total_loss, total_batches = dist.sum_over_ranks([loss_sum.item(), done], self.accel.device)
+        every = EpochLosses(self.max_skipped, losses.total)
+        self._add_losses(every, [item for items in dist.gather(losses.items()) for item in items], position.epoch)
+        self._log_lost(every, position.epoch)
+        return {"loss": total_loss / max(1, total_batches), "batches": int(total_batches), "skipped": every.count,
+                "lost_shards": every.shards, "seconds": time.perf_counter() - start}
 
-    def _note_skipped(self, bad) -> int:
-        if bad and self.strict:
-            raise UserError(f"{bad[0]} (--strict stops at the first bad sample)")
-        return len(bad)
+    def _add_losses(self, losses: EpochLosses, lost, epoch: int) -> None:
+        """Count `lost`; when that passes the limit, name the lost shards in the log before stopping."""
+        try:
+            losses.add(lost)
+        except UserError:
+            self._log_lost(losses, epoch)
+            raise
+
+    def _log_lost(self, losses: EpochLosses, epoch: int) -> None:
+        for item in losses.items():
+            if item.key is None:
+                self.monitor.record("lost", epoch=epoch, shard=item.url, samples=item.samples, reason=item.reason)
+
+    def _check_labels(self, labels: torch.Tensor) -> None:
+        outside = labels[(labels < 0) | (labels >= self.num_classes)]
+        if len(outside):
+            raise UserError(f"a sample has label {int(outside[0])}, outside the data's {self.num_classes} classes "
+                            f"(0..{self.num_classes - 1}): its num_classes is smaller than its labels")
 
 
 def train_epochs(trainer: Trainer, loader, position: Position, *, save: Callable[[Position], None],
@@ -192,13 +221,17 @@ def _fmt(value) -> str:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Iterable, accel: Accel) -> float:
-    """Top-1 accuracy in percent over all ranks' batches."""
+def evaluate(model: nn.Module, batches: Iterable, accel: Accel, losses: Optional[EpochLosses] = None) -> float:
+    """Top-1 accuracy in percent over all ranks' batches; what the data lost is added to `losses`."""
     # the plain model: DDP's forward may broadcast buffers, and ranks can hold unequal val batches
     model = unwrap(model)
     model.eval()
     correct, seen = 0, 0
-    for images, labels, _ in batches:
+    for images, labels, lost in batches:
+        if losses is not None:
+            losses.add(lost)
+        if not len(labels):
+            continue
         with accel.autocast():
             logits = model(accel.images(images))
         correct += (logits.argmax(-1).cpu() == labels).sum().item()

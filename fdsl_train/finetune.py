@@ -3,9 +3,9 @@ from typing import Optional
 
 from fdsl_train import checkpoint, models, presets
 from fdsl_train.datasets import check_classes, open_split
-from fdsl_train.engine import Position, evaluate
+from fdsl_train.engine import Position
 from fdsl_train.errors import UserError
-from fdsl_train.run import RunOptions, build_trainer, fit, session_for, source_for
+from fdsl_train.run import RunOptions, build_trainer, fit, session_for, source_for, val_metrics
 from fdsl_train.transforms import eval_transform, train_transform
 
 
@@ -30,7 +30,7 @@ def _train(preset, opts, pretrained, session) -> None:
     train, found = open_split(source, opts.train_split, train_transform(preset), batch_size=preset.batch_size,
                               training=True)
     val, val_classes = open_split(source, opts.val_split, eval_transform(preset), batch_size=preset.batch_size,
-                                  training=False)
+                                  training=False, classes=train.classes)
     num_classes = check_classes(opts.num_classes, found, f"{opts.data} ({opts.train_split})")
     if val_classes is not None and val_classes != num_classes:
         raise UserError(f"class-count mismatch: {opts.data} has {num_classes} classes in {opts.train_split} "
@@ -49,6 +49,6 @@ def _train(preset, opts, pretrained, session) -> None:
                 f"{len(train)} batches per epoch per rank")
 
     def top1(epoch: int) -> dict:
-        return {"top1": evaluate(trainer.model, val.epoch(epoch), session.accel)}
+        return val_metrics(trainer.model, val, epoch, opts, session)
 
     fit(trainer, train, Position(), opts, session, after_epoch=top1)

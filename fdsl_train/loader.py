@@ -24,12 +24,12 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
-from fdsl_train import cache
-from fdsl_train.decode import Tally, decode_samples
+from fdsl_train import cache, reading
+from fdsl_train.decode import decode_samples
 from fdsl_gen.storage import remote_errors
-from fdsl_train.errors import UserError
-from fdsl_train.remote import is_object_store, open_url
+from fdsl_train.errors import UserError, describe_read_error
 from fdsl_train.shards import ShardSet
+from fdsl_train.tally import Tally
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,9 @@ def batches_skipped(slot: int, workers: int, skip: int) -> int:
 
 
 class ShardStream(IterableDataset):
-    """Batches (images, labels, skipped) of one rank; `skipped` lists the bad samples met on the way.
+    """Batches (images, labels, lost) of one rank; `lost` lists the losses (tally.Lost) met on the way.
+
+    Losses met after a reader's last batch come with it, or alone in a batch of no samples.
 
     training=True: shuffled, fixed batch count per rank (see the module docstring).
     training=False: every sample once, in shard order, last batch possibly short.
@@ -114,9 +116,11 @@ class ShardStream(IterableDataset):
         shuffle_buffer: int = 1000,
         training: bool = True,
         cache_dir: Optional[str] = None,
+        timeout: float = reading.DEFAULT_TIMEOUT,
     ) -> None:
         self.shardset = shardset
         self.cache_dir = cache_dir
+        self.timeout = timeout
         self.transform = transform
         self.batch_size = batch_size
         self.rank = rank
@@ -139,11 +143,11 @@ class ShardStream(IterableDataset):
     def __iter__(self) -> Iterator:
         info = get_worker_info()
         slot = ((info.id if info else 0) + self.skip) % self.workers
-        tally = Tally()
+        tally, failed = Tally(), set()
         if not self.training:
             shards = range(self.rank * self.workers + slot, len(self.shardset.urls), self.world * self.workers)
-            samples = self._read(iter(shards), tally)
-            return self._batches(self._decoded(samples, tally), tally, keep_last=True)
+            samples = self._read(iter(shards), tally, failed)
+            return self._with_leftover(self._batches(self._decoded(samples, tally), tally, keep_last=True), tally)
         reader = plan_epoch(
             self.shardset.sizes, seed=self.seed, epoch=self.epoch,
             world=self.world, workers=self.workers, batch_size=self.batch_size,
@@ -155,12 +159,13 @@ class ShardStream(IterableDataset):
         torch.manual_seed(hashed_seed("augment", *tag, self.skip))
         # the top-up is a pipeline of its own: one shuffle buffer over both would pull top-up
         # samples into a reader whose own shards suffice
-        own = self._shuffled(self._read(iter(reader.shards), tally), rng)
-        top_up = self._shuffled(self._read(self._top_up(reader, rng), tally), rng)
+        own = self._shuffled(self._read(iter(reader.shards), tally, failed), rng)
+        top_up = self._shuffled(self._read(self._top_up(reader, rng), tally, failed), rng)
         images = self._decoded(itertools.chain(own, top_up), tally)
         skip = batches_skipped(slot, self.workers, self.skip)
         images = itertools.islice(images, skip * self.batch_size, None)
-        return itertools.islice(self._batches(images, tally, keep_last=False), reader.batches - skip)
+        batches = itertools.islice(self._batches(images, tally, keep_last=False), reader.batches - skip)
+        return self._with_leftover(batches, tally)
 
     def _decoded(self, samples: Iterator[dict], tally: Tally) -> Iterator:
         """Stage: samples -> (PIL image, label); a live source's samples need no decoding."""
@@ -180,11 +185,14 @@ class ShardStream(IterableDataset):
     def _shuffled(self, samples: Iterator[dict], rng: random.Random) -> Iterator[dict]:
         return wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng)(samples)
 
-    def _read(self, shards: Iterator[int], tally: Tally) -> Iterator[dict]:
-        urls = ({"url": url} for url in (self._source(i, tally) for i in shards) if url)
-        streams = (source for source in (_opened(url, tally) for url in urls) if source)
-        files = wds.tariterators.tar_file_expander(streams, handler=tally.handler)
-        return wds.tariterators.group_by_keys(files, handler=tally.handler)
+    def _read(self, shards: Iterator[int], tally: Tally, failed: set) -> Iterator[dict]:
+        """The samples of `shards`; a shard that lost samples is noted in `failed` and not read again this epoch."""
+        for index in shards:
+            if index not in failed:
+                source = self._source(index, tally)
+                if source is None or (yield from reading.shard_samples(
+                        self.shardset.urls[index], source, self.shardset.sizes[index], tally, self.timeout)):
+                    failed.add(index)
 
     def _source(self, index: int, tally: Tally) -> Optional[str]:
         """Where to read shard `index`: its URL, or its copy in --cache-dir; None (noted) if it cannot be had."""
@@ -193,10 +201,27 @@ class ShardStream(IterableDataset):
             return url
         digest = self.shardset.digests[index] if self.shardset.digests else None
         try:
-            return cache.cached(url, self.cache_dir, digest)
-        except (OSError, ValueError) as err:
-            tally.skipped.append(f"unreadable shard {url}: {err}")
+            return cache.cached(url, self.cache_dir, digest, timeout=self.timeout)
+        except (ValueError, *remote_errors()) as err:
+            tally.shard(url, self.shardset.sizes[index], describe_read_error(err, self.timeout))
             return None
+
+    @staticmethod
+    def _with_leftover(batches: Iterator, tally: Tally) -> Iterator:
+        """The batches, the last one also carrying the losses met after it was made.
+
+        A reader that made no batch at all yields its losses in a batch of no samples.
+        """
+        last = None
+        for batch in batches:
+            if last is not None:
+                yield last
+            last = batch
+        if last is not None:
+            images, labels, lost = last
+            yield images, labels, lost + tally.drain()
+        elif tally.lost:
+            yield torch.empty(0), torch.empty(0, dtype=torch.long), tally.drain()
 
     def _batches(self, images, tally: Tally, keep_last: bool) -> Iterator:
         pending = []
@@ -215,19 +240,10 @@ class ShardStream(IterableDataset):
         return images, labels, tally.drain()
 
 
-def _opened(source: dict, tally: Tally) -> Optional[dict]:
-    """The source with its byte stream: object stores through fsspec, anything else through webdataset."""
-    url = source["url"]
-    try:
-        stream = open_url(url) if is_object_store(url) else wds.gopen(url)
-    except (OSError, ValueError, *remote_errors()) as err:
-        tally.skipped.append(f"unreadable shard {url}: {err}")
-        return None
-    return dict(source, stream=stream)
-
-
 class ShardLoader:
     """Epoch by epoch DataLoaders over a ShardStream (batching happens in the stream: batch_size=None)."""
+
+    classes = None  # shard labels are numbers, with no class names
 
     def __init__(self, stream: ShardStream, workers: int, pin_memory: bool = False) -> None:
         self.stream = stream
@@ -236,6 +252,10 @@ class ShardLoader:
 
     def __len__(self) -> int:
         return batches_per_rank(self.stream.shardset.num_samples, self.stream.world, self.stream.batch_size)
+
+    @property
+    def num_samples(self) -> int:
+        return self.stream.shardset.num_samples
 
     def epoch(self, epoch: int, skip: int = 0) -> DataLoader:
         self.stream.set_epoch(epoch, skip)

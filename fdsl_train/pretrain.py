@@ -2,18 +2,18 @@
 from dataclasses import replace
 from typing import Optional
 
-from fdsl_train import live, models, presets, shards
+from fdsl_train import checkpoint, live, models, presets, shards
 from fdsl_train.datasets import check_classes, open_shards
-from fdsl_train.engine import Position, evaluate
+from fdsl_train.engine import Position
 from fdsl_train.errors import UserError
 from fdsl_train.loader import check_balance, check_enough
-from fdsl_train.run import RunOptions, build_trainer, fit, restore, session_for, source_for
+from fdsl_train.run import RunOptions, build_trainer, fit, restore, session_for, source_for, val_metrics
 from fdsl_train.transforms import eval_transform, train_transform
 
 
 def pretrain(preset_name: Optional[str], overrides: dict, opts: RunOptions) -> None:
     """Without --preset, a 1p-frac dataset (manifest loss lpce) gets the 1p-frac preset, others fdsl-vit."""
-    shardset = shards.resolve(opts.data, opts.train_split, opts.samples_per_shard)
+    shardset = shards.resolve(opts.data, opts.train_split, opts.samples_per_shard, opts.io_timeout)
     if opts.fresh_epochs:
         shardset = live.fresh(shardset)
     lpce = shardset.loss == "lpce"
@@ -23,11 +23,16 @@ def pretrain(preset_name: Optional[str], overrides: dict, opts: RunOptions) -> N
         preset = replace(preset, loss="lpce")
     num_classes = check_classes(opts.num_classes, shardset.num_classes, opts.data)
     models.check_name(preset.model)
+    # a damaged or finished state is refused before the run folder is touched
+    state = checkpoint.load_state(opts.resume) if opts.resume else None
+    if state and state["position"]["epoch"] >= preset.epochs:
+        raise UserError(f"{opts.resume} already finished its {state['position']['epoch']} epochs; "
+                        f"--epochs {preset.epochs} asks for no more")
     with session_for("pretrain", preset, opts) as session:
-        _train(preset, opts, shardset, num_classes, session)
+        _train(preset, opts, shardset, num_classes, session, state)
 
 
-def _train(preset, opts, shardset, num_classes, session) -> None:
+def _train(preset, opts, shardset, num_classes, session, state) -> None:
     ranks, workers = session.ranks, max(1, opts.workers)
     check_enough(shardset, world=ranks.world, batch_size=preset.batch_size)
     if opts.balance == "fail":
@@ -40,16 +45,14 @@ def _train(preset, opts, shardset, num_classes, session) -> None:
     trainer = build_trainer(model, preset, num_classes=num_classes, updates_per_epoch=len(loader), opts=opts,
                             session=session)
     session.monitor.record("data", split=opts.train_split, samples=shardset.num_samples, digest=shardset.digest)
-    position = restore(trainer, opts) if opts.resume else Position()
-    if position.epoch >= preset.epochs:
-        raise UserError(f"{opts.resume} already finished its {preset.epochs} epochs")
+    position = restore(trainer, state, opts) if state else Position()
     session.say(f"pretrain {preset.model} on {shardset.num_samples} samples, {num_classes} classes, "
                 f"loss {preset.loss}, {len(loader)} batches per epoch per rank, {ranks.world} rank(s), "
                 f"lr {preset.learning_rate(preset.batch_size * ranks.world):.3g}")
     val = _validation(preset, opts, session)
 
     def top1(epoch: int) -> dict:
-        return {"top1": evaluate(trainer.model, val.epoch(epoch), session.accel)} if val else {}
+        return val_metrics(trainer.model, val, epoch, opts, session) if val else {}
 
     fit(trainer, loader, position, opts, session, after_epoch=top1)
 
@@ -58,6 +61,6 @@ def _validation(preset, opts, session):
     """A loader over the dataset's --val-split when it has one (top-1 after every epoch), else None."""
     if not shards.has_split(opts.data, opts.val_split):
         return None
-    shardset = shards.resolve(opts.data, opts.val_split, opts.samples_per_shard)
+    shardset = shards.resolve(opts.data, opts.val_split, opts.samples_per_shard, opts.io_timeout)
     return open_shards(shardset, source_for(opts, session.ranks), eval_transform(preset),
                        batch_size=preset.batch_size, training=False)

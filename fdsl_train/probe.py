@@ -16,7 +16,7 @@ import torch
 from timm.optim import create_optimizer_v2
 from torch import nn
 
-from fdsl_train import checkpoint, presets
+from fdsl_train import checkpoint, presets, rundir
 from fdsl_train.datasets import Source, open_split
 from fdsl_train.errors import UserError
 from fdsl_train.loader import hashed_seed
@@ -38,10 +38,16 @@ class ProbeOptions:
     img_size: int = 0  # 0: the checkpoint's input size
     train_split: str = "train"
     val_split: str = "validation"
+    overwrite: bool = False
 
 
 def probe(opts: ProbeOptions) -> Dict[int, float]:
     """Top-1 (percent) of a linear classifier per requested layer."""
+    with rundir.claimed(opts.output, overwrite=opts.overwrite):
+        return _probe(opts)
+
+
+def _probe(opts: ProbeOptions) -> Dict[int, float]:
     _, config = checkpoint.locate(opts.pretrained)
     cfg = config["pretrained_cfg"]
     img_size = opts.img_size or cfg["input_size"][-1]
@@ -51,13 +57,13 @@ def probe(opts: ProbeOptions) -> Dict[int, float]:
     source = Source(opts.data, workers=opts.workers, seed=opts.seed)
     train, num_classes = open_split(source, opts.train_split, eval_transform(preset), batch_size=opts.batch_size,
                                     training=False)
-    val, _ = open_split(source, opts.val_split, eval_transform(preset), batch_size=opts.batch_size, training=False)
+    val, _ = open_split(source, opts.val_split, eval_transform(preset), batch_size=opts.batch_size, training=False,
+                        classes=train.classes)
     if num_classes is None:
         raise UserError(f"{opts.data} does not say how many classes it has")
     train_feats, train_labels = _features(model, train.epoch(0), indices)
     val_feats, val_labels = _features(model, val.epoch(0), indices)
     torch.manual_seed(hashed_seed("probe", opts.seed))
-    opts.output.mkdir(parents=True, exist_ok=True)
     log = RunLog(opts.output / "log.jsonl")
     results = {}
     for layer, x_train, x_val in zip(opts.layers, train_feats, val_feats):
@@ -89,6 +95,8 @@ def _features(model: nn.Module, batches, indices: List[int]):
     model.eval()
     per_layer, labels = [[] for _ in indices], []
     for images, batch_labels, _ in batches:
+        if not len(batch_labels):
+            continue  # a batch that only reports lost samples
         maps = model.forward_intermediates(images, indices=indices, intermediates_only=True)
         for store, fmap in zip(per_layer, maps):
             store.append(fmap.float().mean(dim=(2, 3)))

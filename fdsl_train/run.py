@@ -14,7 +14,7 @@
 import json
 import os
 import random
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -24,16 +24,18 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from fdsl_train import card, checkpoint, dist
+from fdsl_train import card, checkpoint, dist, rundir
 from fdsl_train.datasets import Source
-from fdsl_train.engine import Accel, Position, Trainer, train_epochs
+from fdsl_train.engine import Accel, Position, Trainer, evaluate, train_epochs
 from fdsl_train.errors import UserError, brief
 from fdsl_train.loader import hashed_seed
 from fdsl_train.models import unwrap
 from fdsl_train.monitor import Monitor
 from fdsl_train.presets import Preset
+from fdsl_train.reading import DEFAULT_TIMEOUT
 from fdsl_train.runlog import RunLog
 from fdsl_train.sinks import CurvesFile, ModelCard, TensorBoard, Wandb, check_wandb
+from fdsl_train.tally import DEFAULT_LIMIT, EpochLosses
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class RunOptions:
     val_split: str = "validation"
     balance: str = "resample"
     strict: bool = False
+    max_skipped: str = DEFAULT_LIMIT
+    io_timeout: float = DEFAULT_TIMEOUT
     shuffle_buffer: int = 1000
     samples_per_shard: Optional[int] = None
     cache_dir: Optional[str] = None
@@ -60,6 +64,7 @@ class RunOptions:
     log_wandb: bool = False
     fresh_epochs: bool = False
     command_line: str = ""  # as typed, for the model card
+    overwrite: bool = False
 
 
 @dataclass
@@ -76,7 +81,10 @@ class Session:
 
 @contextmanager
 def session_for(command: str, preset: Preset, opts: RunOptions) -> Iterator[Session]:
-    """Join the process group, seed the RNGs, create --output and write run.json (rank 0); leave at the end."""
+    """Join the process group, seed the RNGs, claim --output and write run.json (rank 0); leave at the end.
+
+    A run that stops on bad input before it logged or saved anything gives its claim on --output back.
+    """
     if opts.log_wandb:
         check_wandb()
     ranks = dist.ranks_from_env(os.environ)
@@ -85,32 +93,34 @@ def session_for(command: str, preset: Preset, opts: RunOptions) -> Iterator[Sess
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    monitor = Monitor()
-    if ranks.is_main:
-        opts.output.mkdir(parents=True, exist_ok=True)
-        run = {"command": command, "preset": preset.to_dict(), "options": {**asdict(opts), "output": str(opts.output)},
-               "dataset": card.dataset_facts(opts.data), "world_size": ranks.world, "device": str(accel.device)}
-        (opts.output / "run.json").write_text(json.dumps(run, indent=2))
-        monitor = Monitor(_sinks(opts, run), console=True)
-        monitor.record("start", command=command, world=ranks.world)
-    try:
-        yield Session(ranks, accel, monitor)
-    finally:
-        monitor.close()
-        dist.teardown()
+    claim = rundir.claimed(opts.output, resume=opts.resume, overwrite=opts.overwrite) if ranks.is_main else None
+    with claim or nullcontext(False) as continuing:
+        monitor = Monitor()
+        if ranks.is_main:
+            run = {"command": command, "preset": preset.to_dict(),
+                   "options": {**asdict(opts), "output": str(opts.output)},
+                   "dataset": card.dataset_facts(opts.data), "world_size": ranks.world, "device": str(accel.device)}
+            (opts.output / "run.json").write_text(json.dumps(run, indent=2))
+            monitor = Monitor(_sinks(opts, run, continuing), console=True)
+            monitor.record("start", command=command, world=ranks.world)
+        try:
+            yield Session(ranks, accel, monitor)
+        finally:
+            monitor.close()
+            dist.teardown()
 
 
-def _sinks(opts: RunOptions, run: dict) -> list:
+def _sinks(opts: RunOptions, run: dict, continuing: bool) -> list:
     # log.jsonl first: curves.png and the model card are drawn from it, and the card shows curves.png
-    sinks = [RunLog(opts.output / "log.jsonl"), TensorBoard(opts.output, run), CurvesFile(opts.output),
-             ModelCard(opts.output)]
+    sinks = [RunLog(opts.output / "log.jsonl", append=continuing), TensorBoard(opts.output, run),
+             CurvesFile(opts.output), ModelCard(opts.output)]
     return sinks + [Wandb(opts.output, run)] if opts.log_wandb else sinks
 
 
 def source_for(opts: RunOptions, ranks: dist.Ranks) -> Source:
     """How this rank reads --data."""
     return Source(opts.data, ranks, opts.workers, opts.seed, opts.shuffle_buffer, opts.samples_per_shard,
-                  opts.cache_dir)
+                  opts.cache_dir, opts.io_timeout)
 
 
 def prepare(model: nn.Module, session: Session, compile_model: bool) -> nn.Module:
@@ -130,6 +140,7 @@ def build_trainer(model: nn.Module, preset: Preset, *, num_classes: int, updates
         prepare(model, session, opts.torchcompile), preset, num_classes=num_classes,
         updates_per_epoch=updates_per_epoch, global_batch=preset.batch_size * session.ranks.world,
         accel=session.accel, ranks=session.ranks, monitor=session.monitor, strict=opts.strict,
+        max_skipped=opts.max_skipped,
     )
 
 
@@ -162,9 +173,8 @@ def _weights_metadata(trainer: Trainer, position: Position, opts: RunOptions) ->
             "preset": json.dumps(trainer.preset.to_dict()), "epoch": str(position.epoch), "step": str(position.step)}
 
 
-def restore(trainer: Trainer, opts: RunOptions) -> Position:
-    """Load --resume into the trainer; the position to continue from."""
-    state = checkpoint.load_state(opts.resume)
+def restore(trainer: Trainer, state: dict, opts: RunOptions) -> Position:
+    """Load a training state (checkpoint.load_state of --resume) into the trainer; the position to continue from."""
     position = Position(**state["position"])
     layout = _layout(opts, trainer.preset, trainer.ranks.world)
     if position.batch and state["layout"] != layout:
@@ -177,6 +187,14 @@ def restore(trainer: Trainer, opts: RunOptions) -> Position:
     trainer.optimizer.load_state_dict(state["optimizer"])
     trainer.scaler.load_state_dict(state["scaler"])
     return position
+
+
+def val_metrics(model: nn.Module, val, epoch: int, opts: RunOptions, session: Session) -> dict:
+    """Top-1 on the val loader, and the val samples the data lost, over all ranks."""
+    lost = EpochLosses(opts.max_skipped, val.num_samples, opts.strict)
+    top1 = evaluate(model, val.epoch(epoch), session.accel, lost)
+    skipped = dist.sum_over_ranks([lost.count], session.accel.device)[0]
+    return {"top1": top1, "val_skipped": int(skipped)}
 
 
 def fit(trainer: Trainer, loader, position: Position, opts: RunOptions, session: Session,

@@ -6,8 +6,9 @@ from typing import Optional
 
 
 class RunLog:
-    def __init__(self, path: Optional[Path]) -> None:
-        self._file = open(path, "a", buffering=1) if path else None
+    def __init__(self, path: Optional[Path], append: bool = False) -> None:
+        # a new run starts a new log; only a resumed run adds to its own
+        self._file = open(path, "a" if append else "w", buffering=1) if path else None
 
     def write(self, event: str, **fields) -> None:
         if self._file:
@@ -16,3 +17,4 @@ class RunLog:
     def close(self) -> None:
         if self._file:
             self._file.close()
+            self._file = None

@@ -16,9 +16,9 @@ from typing import Optional, Tuple
 
 import braceexpand
 
-from fdsl_train.errors import UserError
 from fdsl_gen.storage import remote_errors
-from fdsl_train.remote import is_object_store, open_url
+from fdsl_train.errors import UserError, describe_read_error
+from fdsl_train.remote import is_missing, is_object_store, open_url
 
 MANIFEST = "manifest.json"
 TIMM_INFO = "_info.json"
@@ -50,8 +50,9 @@ class ShardSet:
         return hashlib.sha256("\n".join(self.digests).encode()).hexdigest()[:16]
 
 
-def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = None) -> ShardSet:
-    """The shards that `data` names for `split`."""
+def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = None,
+            timeout: float = 60.0) -> ShardSet:
+    """The shards that `data` names for `split`; a network read waits at most `timeout` seconds."""
     data = data.strip()
     if not data:
         raise UserError("empty shard list: --data is empty")
@@ -62,13 +63,13 @@ def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = 
         data = data.rstrip("/") + "/"  # an object-store prefix: its dataset
     if is_remote(data) and (data.endswith("/") or data.endswith(MANIFEST)):
         base = data if data.endswith("/") else data[: -len(MANIFEST)]
-        return _from_manifest(_fetch_json(base + MANIFEST), base, split, data)
+        return _from_manifest(_fetch_json(base + MANIFEST, timeout), base, split, data)
     local = Path(data[len("file://"):] if data.startswith("file://") else data)
     if local.is_dir():
         return _from_folder(local, split)
     if local.name == MANIFEST and local.is_file():
         return _from_folder(local.parent, split)
-    return _from_list(data, samples_per_shard)
+    return _from_list(data, samples_per_shard, timeout)
 
 
 def has_split(data: str, split: str) -> bool:
@@ -95,12 +96,15 @@ def _read_json(path: Path) -> dict:
         raise UserError(f"cannot read {path}: {err}") from None
 
 
-def _fetch_json(url: str) -> dict:
+def _fetch_json(url: str, timeout: float, missing_ok: bool = False) -> Optional[dict]:
+    """The JSON document at `url`; None when `missing_ok` and the server answers with an HTTP error."""
     try:
-        with open_url(url) as response:
+        with open_url(url, timeout) as response:
             return json.loads(response.read())
     except (ValueError, *remote_errors()) as err:
-        raise UserError(f"cannot read {url}: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+        if missing_ok and is_missing(err):
+            return None
+        raise UserError(f"cannot read {url}: {describe_read_error(err, timeout)}") from None
 
 
 def _from_folder(folder: Path, split: str) -> ShardSet:
@@ -161,7 +165,7 @@ def _check_local(paths) -> None:
         raise UserError(f"missing shard: {missing[0]} ({len(missing)} of {len(paths)} shards missing)")
 
 
-def _from_list(data: str, samples_per_shard: Optional[int]) -> ShardSet:
+def _from_list(data: str, samples_per_shard: Optional[int], timeout: float) -> ShardSet:
     urls = [u.strip() for spec in data.split("::") for u in braceexpand.braceexpand(spec) if u.strip()]
     if not urls:
         raise UserError(f"empty shard list: {data}")
@@ -169,7 +173,7 @@ def _from_list(data: str, samples_per_shard: Optional[int]) -> ShardSet:
     is_local = not any(is_remote(u) or u.startswith("pipe:") for u in urls)
     if is_local:
         _check_local(local)
-    manifest = _sibling_manifest(local[0], is_local)
+    manifest = _sibling_manifest(local[0], is_local, timeout)
     known = {}
     if manifest:
         known = {shard["file"]: shard for split in manifest["splits"].values() for shard in split["shards"]}
@@ -183,16 +187,17 @@ def _from_list(data: str, samples_per_shard: Optional[int]) -> ShardSet:
     )
 
 
-def _sibling_manifest(first: str, is_local: bool) -> Optional[dict]:
-    """The manifest.json beside the listed shards, if the shards sit in a dataset folder."""
+def _sibling_manifest(first: str, is_local: bool, timeout: float) -> Optional[dict]:
+    """The manifest.json beside the listed shards, if the shards sit in a dataset folder.
+
+    A server that answers without one (HTTP 404, ...) means no manifest; one that refuses or does not
+    answer cannot serve the shards either, and says so now.
+    """
     if is_local:
         path = Path(first).parent / MANIFEST
         return _read_json(path) if path.is_file() else None
     if is_remote(first):
-        try:
-            return _fetch_json(first.rsplit("/", 1)[0] + "/" + MANIFEST)
-        except UserError:
-            return None
+        return _fetch_json(first.rsplit("/", 1)[0] + "/" + MANIFEST, timeout, missing_ok=True)
     return None
 
 

@@ -75,9 +75,25 @@ def test_a_download_that_does_not_match_the_manifest_is_skipped(served, shard_di
     batches = list(_stream(shardset, tmp_path / "cache", training=False))
     skipped = [note for _, _, notes in batches for note in notes]
     assert sum(len(labels) for _, labels, _ in batches) == 83 - 20
-    assert len(skipped) == 1 and "does not match the manifest" in skipped[0]
+    assert len(skipped) == 1 and "does not match the manifest" in skipped[0].reason
+    assert (skipped[0].url, skipped[0].samples) == (shardset.urls[1], 20)
     left = sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file())
     assert len(left) == 4 and not any(name.endswith(".part") for name in left)
+
+
+def test_a_copy_damaged_after_its_download_is_fetched_again(served, shard_dir, tmp_path):
+    base, requests = served
+    shardset = resolve(base)
+    list(_stream(shardset, tmp_path / "cache", training=False))
+    copy = cache_path(shardset.urls[0], str(tmp_path / "cache"), shardset.digests[0])
+    damaged = bytearray(copy.read_bytes())
+    damaged[600] ^= 0xFF
+    copy.write_bytes(bytes(damaged))
+    batches = list(_stream(shardset, tmp_path / "cache", training=False))
+    assert sum(len(labels) for _, labels, _ in batches) == 83
+    assert not [note for _, _, notes in batches for note in notes]
+    assert requests["/toy/toy-train-000000.tar"] == 2 and requests["/toy/toy-train-000001.tar"] == 1
+    assert copy.read_bytes() == (shard_dir / "toy-train-000000.tar").read_bytes()
 
 
 def test_an_unreachable_shard_is_reported(tmp_path):

@@ -3,7 +3,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from fdsl_train.decode import Tally, decode_image, decode_samples, load_image
+from fdsl_train.decode import decode_image, decode_samples, load_image
+from fdsl_train.tally import Tally
 
 
 def png(image: Image.Image) -> bytes:
@@ -41,7 +42,8 @@ def test_bad_samples_are_skipped_and_described():
     decoded = list(decode_samples(samples, tally))
     assert [label for _, label in decoded] == [3]
     skipped = tally.drain()
-    assert len(skipped) == 3 and skipped[0].startswith("corrupt sample s.tar:000000001")
+    assert len(skipped) == 3 and str(skipped[0]).startswith("corrupt sample s.tar:000000001")
+    assert [(lost.key, lost.samples) for lost in skipped] == [("000000001", 1), ("000000002", 1), ("000000003", 1)]
     assert tally.drain() == []
 
 

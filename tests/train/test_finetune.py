@@ -1,8 +1,12 @@
+import shutil
+
 import torch
+import torchvision.transforms.functional as F
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from fdsl_train.cli import cli
+from fdsl_train.datasets import Source, open_split
 
 
 def invoke(*args):
@@ -37,3 +41,14 @@ def test_finetune_on_shards_from_scratch(shard_dir, tmp_path, fast_args, log_rec
     invoke("finetune", "--data", str(shard_dir), "--output", str(out), *fast_args, "--epochs", "3")
     epochs = log_records(out, "epoch")
     assert len(epochs) == 3 and epochs[-1]["top1"] > 40
+
+
+def test_val_classes_are_numbered_by_the_training_split(image_folder):
+    for name in ("class0", "class1"):
+        shutil.rmtree(image_folder / "val" / name)
+    source = Source(str(image_folder))
+    train, classes = open_split(source, "train", F.to_tensor, batch_size=4, training=True)
+    val, val_classes = open_split(source, "val", F.to_tensor, batch_size=4, training=False, classes=train.classes)
+    labels = [int(y) for _, batch, _ in val.epoch(0) for y in batch]
+    assert (classes, val_classes) == (4, 4)
+    assert sorted(set(labels)) == [2, 3] and len(labels) == 8

@@ -1,4 +1,6 @@
 import itertools
+import socket
+import tarfile
 
 import pytest
 import torch
@@ -8,7 +10,7 @@ from hypothesis import strategies as st
 
 from fdsl_train.errors import UserError
 from fdsl_train.loader import ShardLoader, ShardStream, batches_per_rank, check_balance, plan_epoch
-from fdsl_train.shards import resolve
+from fdsl_train.shards import ShardSet, resolve
 
 
 def stream(shardset, **kwargs):
@@ -104,8 +106,30 @@ def test_corrupt_samples_are_skipped_counted_and_refilled(tmp_path, make_dataset
     batches = list(stream(shardset, batch_size=8))
     skipped = list(itertools.chain.from_iterable(bad for _, _, bad in batches))
     assert len(batches) == 40 // 8
-    assert len(skipped) >= 3 and all(s.startswith("corrupt sample ") for s in skipped)
-    assert any(":000000005 (" in s for s in skipped)
+    assert len(skipped) >= 3 and all(str(s).startswith("corrupt sample ") for s in skipped)
+    assert {s.key for s in skipped} >= {"000000001", "000000005", "000000030"}
+
+
+def test_a_refused_shard_counts_its_samples_and_says_so():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{probe.getsockname()[1]}/toy-000000.tar"
+    probe.close()
+    batches = list(stream(ShardSet(urls=(url,), sizes=(20,)), training=False))
+    assert [(len(labels), [(x.url, x.samples, x.reason) for x in lost]) for _, labels, lost in batches] == [
+        (0, [(url, 20, "connection refused")])]
+
+
+def test_a_shard_cut_short_counts_what_it_lacks(tmp_path, make_dataset):
+    data = make_dataset(tmp_path / "cut", [12, 12])
+    shard = data / "toy-train-000000.tar"
+    with tarfile.open(shard) as tar:
+        sixth = [m for m in tar.getmembers() if m.name.startswith("000000005.")][0]
+    shard.write_bytes(shard.read_bytes()[:sixth.offset_data + 10])  # 5 whole samples, then part of one
+    batches = list(stream(resolve(str(data)), training=False))
+    lost = [x for _, _, notes in batches for x in notes]
+    assert sum(len(labels) for _, labels, _ in batches) == 12 + 5
+    assert [(x.url, x.samples) for x in lost] == [(str(shard), 7)] and "not a whole tar file" in lost[0].reason
 
 
 def test_evaluation_reads_every_sample_once(shard_dir):

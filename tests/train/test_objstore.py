@@ -46,12 +46,14 @@ def test_a_corrupted_object_is_named_and_counted(s3, shard_dir, tmp_path, fast_a
     s3.put(key, bytes(data))
     out = tmp_path / "run"
     args = ["pretrain", "--data", url, "--cache-dir", str(tmp_path / "cache"), *fast_args]
-    result = CliRunner().invoke(cli, [*args, "--output", str(out)])
+    result = CliRunner().invoke(cli, [*args, "--output", str(out), "--max-skipped", "25%"])
     assert result.exit_code == 0, result.output
-    assert all(e["skipped"] >= 1 and e["batches"] == 83 // 8 for e in log_records(out, "epoch"))
-    strict = CliRunner().invoke(cli, [*args, "--output", str(tmp_path / "strict"), "--strict"])
-    assert strict.exit_code == 2
-    assert f"unreadable shard {s3.url}/{key}" in strict.stderr and "does not match the manifest" in strict.stderr
+    shard = f"{s3.url}/{key}"
+    assert all(e["skipped"] == 20 and e["lost_shards"] == [shard] and e["batches"] == 83 // 8
+               for e in log_records(out, "epoch"))
+    stopped = CliRunner().invoke(cli, [*args, "--output", str(tmp_path / "stopped")])
+    assert stopped.exit_code == 2
+    assert f"shard {shard} lost 20 samples" in stopped.stderr and "does not match the manifest" in stopped.stderr
 
 
 def test_a_missing_bucket_is_one_line(s3, tmp_path, fast_args):

@@ -1,0 +1,304 @@
+"""Faults and bad input, one row each, through the real `fdsl-train` command in a subprocess.
+
+A row builds its input in a fresh folder and gives the command's arguments. The
+run must end with the row's exit status; a failure prints exactly one line,
+`fdsl-train: error: ...`, holding the row's words. Afterwards no file that was
+there before has changed (unless the row asks for a change), a failed run has
+left no weights or training state, and no temporary file remains.
+"""
+import functools
+import http.server
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import pytest
+import torch
+
+from tests.train.conftest import FAST_ARGS, read_log, write_dataset, write_image_folder
+
+REPO = Path(__file__).resolve().parents[2]
+ARGS = [*FAST_ARGS, "--epochs", "1"]
+SHARD = "toy-train-000001.tar"  # the shard each data fault damages
+
+
+def toy(folder: Path) -> Path:
+    """Two training shards of 20 samples and a validation shard."""
+    return write_dataset(folder / "toy", [20, 20], extra_splits={"val": [8]})
+
+
+def pretrain(data, *more) -> List[str]:
+    return ["pretrain", "--data", str(data), *ARGS, *more]
+
+
+def fake_run(folder: Path) -> Path:
+    """A folder holding a run's files (their contents do not matter to the refusal)."""
+    folder.mkdir(parents=True)
+    for name in ("run.json", "log.jsonl", "model.safetensors", "config.json", "state.pt"):
+        (folder / name).write_text(f"the old {name}\n")
+    return folder
+
+
+def state_file(folder: Path, content: bytes) -> Path:
+    run = fake_run(folder)
+    (run / "state.pt").write_bytes(content)
+    return run
+
+
+def finished_state(folder: Path, epochs: int) -> Path:
+    run = fake_run(folder)
+    torch.save({"model": {}, "optimizer": {}, "scaler": {}, "layout": {},
+                "position": {"epoch": epochs, "batch": 0, "step": 5}}, run / "state.pt")
+    return run
+
+
+def cut_after(path: Path, samples: int) -> None:
+    """Cut a shard inside the sample after its first `samples` samples."""
+    with tarfile.open(path) as tar:
+        members = [m for m in tar.getmembers() if m.isfile()]
+    keys = sorted({m.name.split(".")[0] for m in members})
+    first_cut = next(m for m in members if m.name.startswith(keys[samples]))
+    data = path.read_bytes()
+    path.write_bytes(data[:first_cut.offset_data + 10])
+
+
+def relabel(data: Path, num_classes: int) -> Path:
+    for name in ("manifest.json", "_info.json"):
+        document = json.loads((data / name).read_text())
+        document["num_classes"] = num_classes
+        (data / name).write_text(json.dumps(document))
+    return data
+
+
+def with_bad_digest(data: Path) -> Path:
+    manifest = json.loads((data / "manifest.json").read_text())
+    manifest["splits"]["train"]["shards"][1]["sha256"] = "0" * 64
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    return data
+
+
+def serve(root: Path, hang_on: str = "") -> str:
+    """An http server of `root` whose requests for paths ending in `hang_on` get no answer; its base URL."""
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if hang_on and self.path.endswith(hang_on):
+                time.sleep(120)
+                return
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def silent_port() -> int:
+    """A port that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    silent_port.keep.append(listener)
+    return listener.getsockname()[1]
+
+
+silent_port.keep = []
+
+
+def closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def image_tree(folder: Path, train: List[str], val: List[str]) -> Path:
+    tree = write_image_folder(folder / "images", per_class=4)
+    for split, keep in (("train", train), ("val", val)):
+        for label, name in enumerate(keep):
+            (tree / split / f"class{label}").rename(tree / split / name)
+        for extra in (tree / split).glob("class*"):
+            for file in extra.iterdir():
+                file.unlink()
+            extra.rmdir()
+    return tree
+
+
+def finetune(data, out, *more) -> List[str]:
+    return ["finetune", "--data", str(data), "--output", str(out), *ARGS, *more]
+
+
+def epoch_record(folder: Path) -> dict:
+    records = read_log(folder, "epoch")
+    assert len(records) == 1, records
+    return records[0]
+
+
+def lost_shard(folder: Path, out: str, samples: int) -> None:
+    record = epoch_record(folder / out)
+    assert record["skipped"] == samples and [Path(p).name for p in record["lost_shards"]] == [SHARD]
+    lost = read_log(folder / out, "lost")
+    assert [(Path(r["shard"]).name, r["samples"]) for r in lost] == [(SHARD, samples)]
+
+
+def default_taken(folder: Path) -> List[str]:
+    fake_run(folder / "runs" / "pretrain")
+    return pretrain(toy(folder))
+
+
+def no_folder(path: Path) -> None:
+    assert not path.exists(), sorted(path.iterdir())
+
+
+def skipped(run: Path, samples: int) -> None:
+    assert epoch_record(run)["skipped"] == samples
+
+
+@dataclass(frozen=True)
+class Case:
+    build: Callable[[Path], List[str]]  # writes the row's input under its folder; the command's arguments
+    error: Optional[str]  # words of the one stderr line; None: the command succeeds
+    check: Callable[[Path], None] = lambda folder: None  # the folder after the command
+    changes: bool = False  # the command may rewrite files that were there before
+    seconds: float = 600  # the command must end within this (a hang would not; Python's start-up takes its part)
+
+
+def damaged(how: Callable[[Path], None]) -> Callable[[Path], Path]:
+    def build(folder: Path) -> Path:
+        data = toy(folder)
+        how(data / SHARD)
+        return data
+    return build
+
+
+truncated = damaged(lambda shard: cut_after(shard, 9))
+random_bytes = damaged(lambda shard: shard.write_bytes(random.Random(0).randbytes(12_000)))
+empty = damaged(lambda shard: shard.write_bytes(b""))
+
+CASES = {
+    # options
+    "batch size 0": Case(lambda f: pretrain(toy(f), "-b", "0"), "'-b' / '--batch-size': 0 is not in the range x>=1"),
+    "batch size -1": Case(lambda f: pretrain(toy(f), "-b", "-1"), "-1 is not in the range x>=1"),
+    "image size 0": Case(lambda f: pretrain(toy(f), "--img-size", "0"), "'--img-size': 0 is not in the range"),
+    "workers -1": Case(lambda f: pretrain(toy(f), "-j", "-1"), "'-j' / '--workers': -1 is not in the range x>=0"),
+    "epochs 0": Case(lambda f: pretrain(toy(f), "--epochs", "0"), "'--epochs': 0 is not in the range x>=1"),
+    "max-skipped not a number": Case(lambda f: pretrain(toy(f), "--max-skipped", "lots"),
+                                     "'--max-skipped': expected a count (100), a share (0.01) or a percentage"),
+    "max-skipped over 100%": Case(lambda f: pretrain(toy(f), "--max-skipped", "150%"), "a share lie in 0..1"),
+    "io-timeout 0": Case(lambda f: pretrain(toy(f), "--io-timeout", "0"), "'--io-timeout': 0.0 is not in the range"),
+    "unknown command": Case(lambda f: ["retrain"], "No such command 'retrain'"),
+    "unknown option": Case(lambda f: ["--fast"], "No such option '--fast'"),
+    # the run folder
+    "output holds a run": Case(lambda f: pretrain(toy(f), "--output", str(fake_run(f / "run"))),
+                               "already holds a run (run.json, log.jsonl, state.pt, model.safetensors, config.json): "
+                               "pass --resume"),
+    "output is a file": Case(lambda f: pretrain(toy(f), "--output", str(f / "toy" / "manifest.json")),
+                             "is a file, not a folder"),
+    "overwrite replaces a run": Case(lambda f: pretrain(toy(f), "--output", str(fake_run(f / "run")), "--overwrite"),
+                                     None, lambda f: epoch_record(f / "run"), changes=True),
+    "resume and overwrite": Case(lambda f: pretrain(toy(f), "--resume", str(fake_run(f / "run")), "--overwrite"),
+                                 "--resume continues a run and --overwrite replaces one"),
+    "default folder taken": Case(default_taken, None, lambda f: epoch_record(f / "runs" / "pretrain-2")),
+    "bad input leaves no run folder": Case(lambda f: finetune(image_tree(f, ["a"], ["a"]), f / "ft"), "has one class",
+                                           lambda f: no_folder(f / "ft")),
+    # training state
+    "random state.pt": Case(
+        lambda f: pretrain(toy(f), "--resume", str(state_file(f / "run", random.Random(0).randbytes(4000)))),
+                            "state.pt is not a readable training state"),
+    "truncated state.pt": Case(
+        lambda f: pretrain(toy(f), "--resume", str(state_file(f / "run", _saved_state()[:300]))),
+        "state.pt is not a readable training state"),
+    "empty state.pt": Case(lambda f: pretrain(toy(f), "--resume", str(state_file(f / "run", b""))),
+                           "state.pt is not a readable training state"),
+    "state.pt of something else": Case(
+        lambda f: pretrain(toy(f), "--resume", str(state_file(f / "run", _saved_state({"weights": 1})))),
+        "is not a training state of fdsl-train (no model, optimizer, scaler, position, layout)"),
+    "resume a finished run": Case(lambda f: pretrain(toy(f), "--resume", str(finished_state(f / "run", 1))),
+                                  "already finished its 1 epochs; --epochs 1 asks for no more"),
+    # data
+    "labels beyond num_classes": Case(lambda f: pretrain(relabel(toy(f), 2), "--output", str(f / "r")),
+                                      "outside the data's 2 classes (0..1): its num_classes is smaller than its labels"),
+    "truncated shard counted": Case(lambda f: pretrain(truncated(f), "--output", str(f / "r"), "--max-skipped", "50%"),
+                                    None, lambda f: lost_shard(f, "r", 11)),
+    "random-bytes shard counted": Case(
+        lambda f: pretrain(random_bytes(f), "--output", str(f / "r"), "--max-skipped", "50%"),
+        None, lambda f: lost_shard(f, "r", 20)),
+    "empty shard counted": Case(lambda f: pretrain(empty(f), "--output", str(f / "r"), "--max-skipped", "20"),
+                                None, lambda f: lost_shard(f, "r", 20)),
+    "losses over --max-skipped": Case(lambda f: pretrain(truncated(f), "--output", str(f / "r")),
+                                      f"lost 11 of 40 samples, more than --max-skipped 1% allows: shard"),
+    "digest mismatch in the cache": Case(
+        lambda f: pretrain(serve(with_bad_digest(toy(f)).parent) + "toy/", "--cache-dir", str(f / "cache"),
+                           "--output", str(f / "r")),
+        f"{SHARD} lost 20 samples (ValueError:"),
+    "server refuses": Case(lambda f: pretrain(f"http://127.0.0.1:{closed_port()}/toy/"),
+                           "manifest.json: connection refused"),
+    "server never answers": Case(lambda f: pretrain(f"http://127.0.0.1:{silent_port()}/toy/", "--io-timeout", "1"),
+                                 "manifest.json: no answer within 1 s (--io-timeout)", seconds=240),
+    "shards never come": Case(
+        lambda f: pretrain(serve(toy(f).parent, hang_on=".tar") + "toy/", "--io-timeout", "1", "--output",
+                           str(f / "r")),
+        "no answer within 1 s (--io-timeout)", seconds=240),
+    # fine-tuning
+    "val class unknown to train": Case(lambda f: finetune(image_tree(f, ["a", "b"], ["a", "c"]), f / "ft"),
+                                       "images/val has classes the training split lacks: c (it has: a, b)"),
+    "undecodable image skipped": Case(
+        lambda f: finetune(_junk_image(image_tree(f, ["a", "b"], ["a", "b"])), f / "ft", "--max-skipped", "1"),
+        None, lambda f: skipped(f / "ft", 1)),
+}
+
+
+def _saved_state(value=None) -> bytes:
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"state-{os.getpid()}-{threading.get_ident()}.pt"
+    torch.save(value if value is not None else {"model": {"w": torch.zeros(64)}}, path)
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+def _junk_image(tree: Path) -> Path:
+    (tree / "train" / "a" / "0000.png").write_bytes(b"not an image")
+    return tree
+
+
+def snapshot(folder: Path) -> dict:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_fault(name, tmp_path):
+    case = CASES[name]
+    folder = tmp_path / "case"
+    folder.mkdir()
+    args = case.build(folder)
+    before = snapshot(folder)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}  # tiny models: threads only contend
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "fdsl_train", *map(str, args)], capture_output=True, text=True,
+                          env=env, cwd=folder, timeout=case.seconds)
+    assert time.monotonic() - start < case.seconds
+    if case.error is None:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    else:
+        assert proc.returncode == 2, proc.stderr[-3000:]
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("fdsl-train: error: "), proc.stderr[-3000:]
+        assert case.error in lines[0], lines[0]
+        made = {p.name for p in set(folder.rglob("*")) - set(before)}
+        assert not made & {"model.safetensors", "state.pt", "config.json"}, made
+    if not case.changes:
+        assert all(path.read_bytes() == data for path, data in before.items())
+    assert not [p for p in folder.rglob("*") if p.name.endswith((".tmp", ".part"))]
+    case.check(folder)
