@@ -50,7 +50,7 @@ def test_the_registry_lists_every_recipe_of_the_table():
 
 @pytest.mark.parametrize("name", sorted(OWN))
 def test_recipe_options_match_the_table(name):
-    assert option_names(render.commands[name]) == SHARED | OWN[name]
+    assert option_names(render.get_command(None, name)) == SHARED | OWN[name]
 
 
 def test_readme_names_the_shared_options():
