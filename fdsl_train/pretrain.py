@@ -52,7 +52,7 @@ def _train(preset, opts, shardset, num_classes, session, state) -> None:
     val = _validation(preset, opts, session)
 
     def top1(epoch: int) -> dict:
-        return val_metrics(trainer.model, val, epoch, opts, session) if val else {}
+        return val_metrics(trainer.model, val, epoch, opts, session) if val is not None else {}
 
     fit(trainer, loader, position, opts, session, after_epoch=top1)
 

@@ -42,6 +42,13 @@ def test_1p_frac_dataset_trains_with_lpce_over_l_classes(make_dataset, tmp_path,
     assert "top1" not in log_records(out, "epoch")[0]  # no val split, no evaluation
 
 
+def test_a_val_split_smaller_than_a_batch_is_still_scored(make_dataset, tmp_path, fast_args, log_records):
+    data = make_dataset(tmp_path / "small-val", [16, 16], extra_splits={"val": [5]})
+    out = tmp_path / "run"
+    pretrain("--data", str(data), "--output", str(out), *fast_args, "--epochs", "1")
+    assert 0 <= log_records(out, "epoch")[0]["top1"] <= 100  # 5 samples, batches of 8
+
+
 def test_without_a_preset_lpce_datasets_get_the_1p_frac_preset(make_dataset, tmp_path, fast_args):
     data = make_dataset(tmp_path / "frac", [16, 16], num_classes=4, loss="lpce")
     out = tmp_path / "run"
