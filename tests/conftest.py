@@ -7,8 +7,14 @@ the server, so fdsl reads them exactly as it would on a cluster. The server's
 WSGI app is wrapped by a counter of the requests it answers.
 """
 import logging
+import os
 import sys
 import uuid
+
+# One math thread per process, set before torch loads OpenMP: the suite runs many small torch processes side
+# by side (loader workers, torchrun ranks, CLI children), and threads that outnumber the cores spin against
+# each other; on a 2-core machine one thread each made a training step several times faster.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
