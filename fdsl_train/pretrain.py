@@ -59,7 +59,7 @@ def _train(preset, opts, shardset, num_classes, session, state) -> None:
 
 def _validation(preset, opts, session):
     """A loader over the dataset's --val-split when it has one (top-1 after every epoch), else None."""
-    if not shards.has_split(opts.data, opts.val_split):
+    if not shards.has_split(opts.data, opts.val_split, opts.io_timeout):
         return None
     shardset = shards.resolve(opts.data, opts.val_split, opts.samples_per_shard, opts.io_timeout)
     return open_shards(shardset, source_for(opts, session.ranks), eval_transform(preset),

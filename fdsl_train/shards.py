@@ -59,30 +59,53 @@ def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = 
     if data.startswith(LIVE):
         from fdsl_train import live  # renders with fdsl_gen: imported only for a live source
         return live.resolve(data, split)
-    if is_object_store(data) and not data.endswith(".tar") and "{" not in data:
-        data = data.rstrip("/") + "/"  # an object-store prefix: its dataset
-    if is_remote(data) and (data.endswith("/") or data.endswith(MANIFEST)):
-        base = data if data.endswith("/") else data[: -len(MANIFEST)]
+    base = _remote_base(data)
+    if base is not None:
         return _from_manifest(_fetch_json(base + MANIFEST, timeout), base, split, data)
-    local = Path(data[len("file://"):] if data.startswith("file://") else data)
-    if local.is_dir():
-        return _from_folder(local, split)
-    if local.name == MANIFEST and local.is_file():
-        return _from_folder(local.parent, split)
+    folder = _local_folder(data)
+    if folder is not None:
+        return _from_folder(folder, split)
     return _from_list(data, samples_per_shard, timeout)
 
 
-def has_split(data: str, split: str) -> bool:
-    """Whether the dataset folder `data` declares `split` (shard lists have no splits)."""
-    if data.strip().startswith(LIVE):
+def has_split(data: str, split: str, timeout: float = 60.0) -> bool:
+    """Whether the dataset that `data` names (any form but a shard list: lists have no splits) declares `split`."""
+    data = data.strip()
+    if data.startswith(LIVE):
         from fdsl_train import live
         return live.has_split(data, split)
-    folder = Path(data)
+    base = _remote_base(data)
+    if base is not None:
+        splits = _fetch_json(base + MANIFEST, timeout).get("splits", {})
+        return split_or_old_name(split, splits) in splits
+    folder = _local_folder(data)
+    if folder is None:
+        return False
     for name in (MANIFEST, TIMM_INFO):
         if (folder / name).is_file():
             splits = _read_json(folder / name).get("splits", {})
             return split_or_old_name(split, splits) in splits
     return False
+
+
+def _remote_base(data: str) -> Optional[str]:
+    """The URL (ending in /) of the remote dataset folder that `data` names: the folder, its manifest.json or an
+    object-store prefix; None for anything else."""
+    if is_object_store(data) and not data.endswith(".tar") and "{" not in data:
+        data = data.rstrip("/") + "/"  # an object-store prefix: its dataset
+    if is_remote(data) and (data.endswith("/") or data.endswith(MANIFEST)):
+        return data if data.endswith("/") else data[: -len(MANIFEST)]
+    return None
+
+
+def _local_folder(data: str) -> Optional[Path]:
+    """The dataset folder that `data` names as a folder, a file:// URL of one, or its manifest.json."""
+    local = Path(data[len("file://"):] if data.startswith("file://") else data)
+    if local.is_dir():
+        return local
+    if local.name == MANIFEST and local.is_file():
+        return local.parent
+    return None
 
 
 def is_remote(url: str) -> bool:

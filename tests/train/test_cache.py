@@ -108,10 +108,12 @@ def test_local_shards_are_read_in_place(shard_dir, tmp_path):
     assert not (tmp_path / "cache").exists()
 
 
-def test_pretrain_from_http_with_a_cache(served, tmp_path, fast_args):
+def test_pretrain_from_http_with_a_cache(served, tmp_path, fast_args, log_records):
     base, requests = served
-    result = CliRunner().invoke(cli, ["pretrain", "--data", base, "--output", str(tmp_path / "run"),
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["pretrain", "--data", base, "--output", str(out),
                                       "--cache-dir", str(tmp_path / "cache"), *fast_args])
     assert result.exit_code == 0, result.output + str(result.exception)
-    assert len(list((tmp_path / "cache").rglob("*.tar"))) == 5
+    assert all(0 <= e["top1"] <= 100 for e in log_records(out, "epoch"))  # the dataset's val split, over http
+    assert len(list((tmp_path / "cache").rglob("*.tar"))) == 5 + 2
     assert max(n for path, n in requests.items() if path.endswith(".tar")) == 1

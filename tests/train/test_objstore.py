@@ -33,9 +33,11 @@ def test_pretrain_two_epochs_from_s3_fetches_each_shard_once(s3, shard_dir, tmp_
     result = CliRunner().invoke(cli, ["pretrain", "--data", url, "--cache-dir", str(tmp_path / "cache"),
                                       "--output", str(out), *fast_args])
     assert result.exit_code == 0, result.output
-    assert [e["batches"] for e in log_records(out, "epoch")] == [83 // 8] * 2
+    epochs = log_records(out, "epoch")
+    assert [e["batches"] for e in epochs] == [83 // 8] * 2
+    assert all(0 <= e["top1"] <= 100 and e["val_skipped"] == 0 for e in epochs)  # the prefix's val split
     gets = {path: n for (method, path), n in s3.requests.counts.items() if method == "GET" and path.endswith(".tar")}
-    assert len(gets) == 5 and set(gets.values()) == {1}
+    assert len(gets) == 5 + 2 and set(gets.values()) == {1}
 
 
 def test_a_corrupted_object_is_named_and_counted(s3, shard_dir, tmp_path, fast_args, log_records):

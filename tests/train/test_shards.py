@@ -6,7 +6,7 @@ import pytest
 
 from fdsl_train.errors import UserError
 from fdsl_train.loader import ShardStream
-from fdsl_train.shards import count_samples, resolve
+from fdsl_train.shards import count_samples, has_split, resolve
 
 
 def test_dataset_folder_reads_the_manifest(shard_dir):
@@ -69,6 +69,15 @@ def test_http_dataset_folder_streams(http_root):
     assert sum(len(labels) for _, labels, _ in batches) == 83
     listed = resolve(f"{http_root}/toy/toy-train-{{000000..000001}}.tar")
     assert listed.sizes == (20, 20)
+
+
+def test_every_form_of_a_dataset_tells_its_splits(shard_dir, http_root):
+    for data in (str(shard_dir), str(shard_dir / "manifest.json"), f"file://{shard_dir}", f"{http_root}/toy/",
+                 f"{http_root}/toy/manifest.json"):
+        # format 1 names it val; validation finds it too
+        assert has_split(data, "val") and has_split(data, "validation") and not has_split(data, "test"), data
+    for data in (f"{shard_dir}/toy-train-{{000000..000001}}.tar", f"{http_root}/toy/toy-train-000000.tar"):
+        assert not has_split(data, "val"), data  # a shard list has no splits
 
 
 @pytest.mark.parametrize("spec, message", [
