@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import List, Optional
 
 import braceexpand
+from safetensors import safe_open
 
-from fdsl_train import curves, report, shards
+from fdsl_train import checkpoint, curves, report, shards
 
 CARD = "README.md"
 MANIFEST = "manifest.json"
@@ -31,6 +32,15 @@ def dataset_facts(data: str) -> dict:
     content = json.loads(raw)
     return {"source": data, "name": content.get("name", ""), "recipe": content.get("recipe", ""),
             "command": content.get("command", ""), "manifest_sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def checkpoint_facts(pretrained: str) -> dict:
+    """The weights a fine-tuning starts from: where, and what their safetensors header says of their training."""
+    weights, config = checkpoint.locate(pretrained)
+    with safe_open(str(weights), framework="pt") as f:
+        header = f.metadata() or {}
+    return {"source": pretrained, "architecture": config["architecture"],
+            **{k: header[k] for k in ("dataset", "manifest_sha256", "epoch") if header.get(k)}}
 
 
 def _local_manifest(data: str) -> Optional[Path]:
@@ -88,6 +98,7 @@ def _training(run: dict, config: dict) -> str:
         ("dataset", _dataset_line(dataset)),
         ("manifest.json sha256", f"`{dataset['manifest_sha256']}`" if dataset.get("manifest_sha256") else "-"),
         ("dataset command", f"`{dataset['command']}`" if dataset.get("command") else "-"),
+        ("started from", _started_from(run.get("pretrained"))),
         ("recipe", _recipe(run["preset"], run["world_size"])),
         ("command", f"`{run['options'].get('command_line') or run['command']}`"),
         ("ranks, device", f"{run['world_size']}, {run['device']}"),
@@ -100,6 +111,19 @@ def _dataset_line(dataset: dict) -> str:
     if not dataset.get("name"):
         return f"`{dataset.get('source', '')}`"
     return f"{dataset['name']} (recipe `{dataset['recipe']}`) from `{dataset['source']}`"
+
+
+def _started_from(pretrained: Optional[dict]) -> str:
+    if not pretrained:
+        return "random weights"
+    line = f"`{pretrained['source']}` ({pretrained['architecture']}"
+    if pretrained.get("dataset"):
+        line += f", trained on {pretrained['dataset']}"
+    if pretrained.get("epoch"):
+        line += f" for {pretrained['epoch']} epoch(s)"
+    if pretrained.get("manifest_sha256"):
+        line += f", manifest.json sha256 `{pretrained['manifest_sha256']}`"
+    return line + ")"
 
 
 def _recipe(preset: dict, world: int) -> str:

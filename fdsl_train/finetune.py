@@ -21,7 +21,7 @@ def finetune(preset_name: Optional[str], overrides: dict, opts: RunOptions, pret
     given = {k: v for k, v in overrides.items() if v is not None}
     preset = presets.resolve(preset_name or "finetune", {**checkpoint_defaults(pretrained), **given})
     models.check_name(preset.model)
-    with session_for("finetune", preset, opts) as session:
+    with session_for("finetune", preset, opts, pretrained) as session:
         _train(preset, opts, pretrained, session)
 
 

@@ -80,8 +80,10 @@ class Session:
 
 
 @contextmanager
-def session_for(command: str, preset: Preset, opts: RunOptions) -> Iterator[Session]:
+def session_for(command: str, preset: Preset, opts: RunOptions, pretrained: Optional[str] = None) -> Iterator[Session]:
     """Join the process group, seed the RNGs, claim --output and write run.json (rank 0); leave at the end.
+
+    run.json names the data and, for a fine-tuning, the `pretrained` weights it starts from.
 
     A run that stops on bad input before it logged or saved anything gives its claim on --output back.
     """
@@ -100,6 +102,8 @@ def session_for(command: str, preset: Preset, opts: RunOptions) -> Iterator[Sess
             run = {"command": command, "preset": preset.to_dict(),
                    "options": {**asdict(opts), "output": str(opts.output)},
                    "dataset": card.dataset_facts(opts.data), "world_size": ranks.world, "device": str(accel.device)}
+            if pretrained:
+                run["pretrained"] = card.checkpoint_facts(pretrained)
             (opts.output / "run.json").write_text(json.dumps(run, indent=2))
             monitor = Monitor(_sinks(opts, run, continuing), console=True)
             monitor.record("start", command=command, world=ranks.world)

@@ -131,6 +131,7 @@ def test_model_card_names_the_data_recipe_command_and_metrics(run, shard_dir, lo
     assert shlex.split(command) == ["fdsl-train", "pretrain", "--data", str(shard_dir), "--output", str(out),
                                     *fast_args, "--model", name, "--epochs", "1", "--mean", "0.2,0.2,0.2"]
     assert "| recipe | epochs 1, batch 8 x 1 rank(s), adamw lr 0.002, " in card
+    assert "| started from | random weights |" in card
     epoch, = log_records(out, "epoch")
     assert f"| 0 | 10 | {epoch['loss']:.4f} | {epoch['top1']:.2f} | 0 |" in card
     digest16 = log_records(out, "data")[0]["digest"]

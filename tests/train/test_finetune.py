@@ -1,3 +1,4 @@
+import hashlib
 import shutil
 
 import torch
@@ -34,6 +35,9 @@ def test_finetune_replaces_the_head_and_reports_top1(make_dataset, image_folder,
     assert f"# test_resnet fine-tuned on {image_folder} with fdsl-train" in card
     assert f"| dataset | `{image_folder}` |" in card and "| manifest.json sha256 | - |" in card
     assert f"--pretrained {pre} " in card and all(f"| {e['epoch']} | {e['step']} |" in card for e in epochs)
+    digest = hashlib.sha256((data / "manifest.json").read_bytes()).hexdigest()
+    assert (f"| started from | `{pre}` (test_resnet, trained on toy for 1 epoch(s), manifest.json sha256 `{digest}`) |"
+            in card)
 
 
 def test_finetune_on_shards_from_scratch(shard_dir, tmp_path, fast_args, log_records):
