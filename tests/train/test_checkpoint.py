@@ -243,3 +243,11 @@ def test_the_card_finds_the_manifest_of_each_local_data_form(shard_dir, image_fo
     elsewhere = (str(image_folder), "https://example.org/toy/", "pipe:cat a.tar", "live:fractaldb?classes=4")
     for data in elsewhere:
         assert dataset_facts(data) == {"source": data}
+
+
+def test_a_long_run_lists_at_most_twenty_epochs_and_the_last():
+    from fdsl_train.card import EPOCH_ROWS, _thinned
+
+    shown = [e["epoch"] for e in _thinned([{"epoch": i} for i in range(300)])]
+    assert shown == list(range(0, 300, 15)) + [299] and len(shown) == EPOCH_ROWS + 1
+    assert [e["epoch"] for e in _thinned([{"epoch": i} for i in range(3)])] == [0, 1, 2]
