@@ -234,14 +234,18 @@ def load_manifest(location):
     """The manifest of a complete dataset (folder or URL)."""
     store = open_store(location)
     store.require()
+    return check_manifest(read_manifest(store, location), f"{location}/{MANIFEST}")
+
+
+def read_manifest(store, location):
+    """The parsed manifest.json in `store`, not yet checked; one line when it is absent or not JSON."""
     data = store.get(MANIFEST)
     if data is None:
         raise UserError(f"{location} holds no {MANIFEST}: not a finished fdsl dataset")
     try:
-        manifest = json.loads(data)
+        return json.loads(data)
     except ValueError:
         raise UserError(f"{location}/{MANIFEST} is not valid JSON") from None
-    return check_manifest(manifest, f"{location}/{MANIFEST}")
 
 
 def check_manifest(manifest, where):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fdsl_gen.errors import UserError
-from fdsl_gen.lifecycle import FORMAT, FORMAT_VERSION, MANIFEST, check_manifest, manifest_base
+from fdsl_gen.lifecycle import FORMAT, FORMAT_VERSION, MANIFEST, check_manifest, manifest_base, read_manifest
 from fdsl_gen.plan import Plan
 from fdsl_gen.registry import create_recipe, entries, lookup
 from fdsl_gen.renderer import shard_images
@@ -163,13 +163,7 @@ def from_manifest(location):
     if location.endswith(MANIFEST):
         location = location[: -len(MANIFEST)].rstrip("/") or "."
     store = open_store(location)
-    data = store.get(MANIFEST)
-    if data is None:
-        raise UserError(f"{location} holds no {MANIFEST}: not a finished fdsl dataset")
-    try:
-        manifest = json.loads(data)
-    except ValueError:
-        raise UserError(f"{location}/{MANIFEST} is not valid JSON") from None
+    manifest = read_manifest(store, location)
     if isinstance(manifest, dict) and manifest.get("format") == FORMAT:
         _check_version(manifest, location)  # before its shape: a newer format may differ
     check_manifest(manifest, f"{location}/{MANIFEST}")
