@@ -17,21 +17,31 @@ Fashion-MNIST comes from Debian's package (`apt-get install
 dataset-fashion-mnist`, idx files in /usr/share/datasets/fashion-mnist),
 converted once by `fdsl-train import-idx`.
 
+Every stage is the fdsl-gen or fdsl-train command as typed, run by the
+commands' own CLI entry point inside --jobs long-lived worker processes
+(so torch and timm are imported once per worker, not once per run), each
+on cpu_count / jobs math threads: small convolutions scale poorly over
+threads, and two one-thread runs side by side train about 4x faster than
+one run on two threads here. A row's fine-tuning runs start as soon as its
+pre-training ends. Each command's output goes to WORK/SCALE/logs/.
+
     python bench/transfer.py                         # the whole table (default size, 2 CPU cores)
+    python bench/transfer.py --jobs 4                # four commands at a time, each on cpu_count / 4 threads
     python bench/transfer.py --scale smoke           # a few minutes: checks that every stage runs
     python bench/transfer.py --scale paper           # paper-scale settings, for a GPU machine
     python bench/transfer.py --rows fractaldb,perlin --labels 100 --seeds 0,1,2
 """
 import argparse
+import contextlib
 import hashlib
+import multiprocessing
 import json
 import math
 import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Sequence
@@ -49,16 +59,18 @@ class Scale:
     per_category: int = 100  # images per class
     render_size: int = 48
     points: int = 10_000  # chaos-game points of the 2D fractal rows
-    model: str = "resnet18"
+    # resnet10t: a resnet18 step at 32 px is 2.3x slower here, most of it in the backward pass of the
+    # 3x3 convolutions on layer4's 1x1 maps
+    model: str = "resnet10t"
     img_size: int = 32
-    pretrain_epochs: int = 10
+    pretrain_epochs: int = 8
     batch_size: int = 64
-    finetune_samples: int = 4800  # samples seen by each fine-tuning run, whatever its label count
-    finetune_epochs: int = 4  # at most; fewer when the labelled set alone exceeds the sample budget
+    finetune_samples: int = 2400  # samples seen by each fine-tuning run, whatever its label count
+    finetune_epochs: int = 2  # at most; fewer when the labelled set alone exceeds the sample budget
     train_pool: int = 12_000  # first Fashion-MNIST training images the labelled subsets are drawn from
     val_images: int = 1000  # first Fashion-MNIST test images, the read-out
     probe_labels: int = 100  # labels per class of the linear probe's training set
-    workers: int = 2
+    workers: int = 1  # loader workers per command
 
 
 SCALES = {
@@ -176,26 +188,62 @@ def table(results: dict, rows: Sequence[str], labels: Sequence[int]) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- stages
+# ---------------------------------------------------------------- running commands
 
-def run(*command: str) -> None:
-    print("$", " ".join(command), flush=True)
-    subprocess.run([sys.executable, "-m", *command], check=True, stdout=subprocess.DEVNULL)
+def _start_worker(threads: int) -> None:
+    # before torch is imported in this process: its OpenMP pool is sized once
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    # a spawned worker would hand "spawn" on to the loader workers of the commands it runs, and each would
+    # import torch again every epoch; the platform's default is what the command gets from a shell
+    multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
 
 
-def fashion_mnist(root: Path, scale: Scale) -> tuple:
-    """(training pool, val split) ImageFolder trees from the Debian package's idx files."""
-    missing = [f for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz") if not (FASHION / f).is_file()]
-    if missing:
-        raise SystemExit(f"transfer.py: error: {FASHION / missing[0]} not found: "
-                         "install Fashion-MNIST with `apt-get install dataset-fashion-mnist`")
-    pool, val = root / f"pool-{scale.train_pool}", root / f"val-{scale.val_images}"
-    for folder, prefix, limit in ((pool, "train", scale.train_pool), (val, "t10k", scale.val_images)):
-        if not folder.exists():
-            run("fdsl_train", "import-idx", "--images", str(FASHION / f"{prefix}-images-idx3-ubyte.gz"),
-                "--labels", str(FASHION / f"{prefix}-labels-idx1-ubyte.gz"), "--out", str(folder),
-                "--limit", str(limit))
-    return pool, val
+def command(program: str, *args: str, log: Path) -> None:
+    """Run `program args` (fdsl-gen or fdsl-train) through its CLI in this process, output to `log`.
+
+    Called inside a Runner worker; a refusal or failure is raised as a one-line RuntimeError."""
+    if program == "fdsl-gen":
+        from fdsl_gen.cli import main as cli
+    else:
+        from fdsl_train.cli import cli
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        print("$", program, *args, flush=True)
+        try:
+            status = cli.main(list(args), prog_name=program, standalone_mode=False)
+        except SystemExit as exit:
+            status = exit.code
+        except Exception as err:  # a click refusal or a crash: named with the command, picklable
+            raise RuntimeError(f"{program} {' '.join(args)}: {err} (see {log})") from None
+    if status not in (None, 0):
+        raise RuntimeError(f"{program} {' '.join(args)} exited with {status} (see {log})")
+
+
+class Runner:
+    """`jobs` worker processes that run stage functions; a worker that dies stops the table."""
+
+    def __init__(self, jobs: int):
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        # spawn: workers must not inherit this process's threads
+        self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_start_worker, initargs=(threads,))
+
+    def submit(self, function, *args) -> Future:
+        return self.pool.submit(function, *args)
+
+    def call(self, function, *args):
+        return self.submit(function, *args).result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ---------------------------------------------------------------- stages (each runs in a Runner worker)
+
+def import_fashion(folder: Path, prefix: str, limit: int, logs: Path) -> None:
+    command("fdsl-train", "import-idx", "--images", str(FASHION / f"{prefix}-images-idx3-ubyte.gz"),
+            "--labels", str(FASHION / f"{prefix}-labels-idx1-ubyte.gz"), "--out", str(folder),
+            "--limit", str(limit), log=logs / f"import-{folder.name}.txt")
 
 
 def photo(path: Path) -> Path:
@@ -208,11 +256,11 @@ def photo(path: Path) -> Path:
     return path
 
 
-def render(row: str, scale: Scale, work: Path) -> Path:
-    row = FRESH.get(row, row)  # the same dataset
-    folder = work / "data" / row
+def render(dataset: str, scale: Scale, work: Path, camera: Path) -> Path:
+    folder = work / "data" / dataset
     if not (folder / "manifest.json").exists():
-        run("fdsl_gen", "render", *render_args(row, scale, photo(work / "camera.png")), "--out", str(folder))
+        command("fdsl-gen", "render", *render_args(dataset, scale, camera), "--out", str(folder),
+                "--workers", "1", log=work / "logs" / f"render-{dataset}.txt")
     return folder
 
 
@@ -221,10 +269,11 @@ def pretrain(row: str, data: Path, scale: Scale, work: Path) -> Path:
     out = work / "pretrain" / row
     if not (out / "model.safetensors").exists() or _epochs_done(out) < scale.pretrain_epochs:
         source = [f"live:{data}", "--fresh-epochs"] if row in FRESH else [str(data)]
-        run("fdsl_train", "pretrain", "--data", *source, "--output", str(out), *_common(scale),
-            "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
-            "--opt", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--sched", "cosine",
-            "--warmup-epochs", "1", "-b", str(scale.batch_size), "--epochs", str(scale.pretrain_epochs))
+        command("fdsl-train", "pretrain", "--data", *source, "--output", str(out), *_common(scale),
+                "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
+                "--opt", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--sched", "cosine",
+                "--warmup-epochs", "1", "-b", str(scale.batch_size), "--epochs", str(scale.pretrain_epochs),
+                log=work / "logs" / f"pretrain-{row}.txt")
     return out
 
 
@@ -242,34 +291,34 @@ def scratch_checkpoint(scale: Scale, work: Path) -> Path:
     return out
 
 
-def finetune(row: str, pretrained, train: Path, val_root: Path, epochs: int, seed: int, scale: Scale,
-             out: Path) -> float:
+def finetune(pretrained, train: Path, val_root: Path, epochs: int, seed: int, scale: Scale, out: Path,
+             log: Path) -> float:
     if not (out / "log.jsonl").exists() or len(_top1(out)) < epochs:
-        data = out.with_name(out.name + "-data")
-        data.mkdir(parents=True, exist_ok=True)
-        for split, source in (("train", train), ("val", val_root)):
-            if not (data / split).exists():
-                (data / split).symlink_to(source.resolve())
-        run("fdsl_train", "finetune", *(["--pretrained", str(pretrained)] if pretrained else []),
-            "--data", str(data), "--val-split", "val", "--output", str(out), *_common(scale, seed),
-            "--preset", "finetune",
-            "-b", str(scale.batch_size), "--lr", "1e-3", "--epochs", str(epochs), "--warmup-epochs", "1", "--scale", "0.5,1",
-            "--aa", "", "--mixup", "0", "--cutmix", "0", "--reprob", "0", "--drop-path", "0")
+        command("fdsl-train", "finetune", *(["--pretrained", str(pretrained)] if pretrained else []),
+                "--data", str(_splits(out, train, val_root)), "--val-split", "val", "--output", str(out),
+                *_common(scale, seed), "--preset", "finetune", "-b", str(scale.batch_size), "--lr", "1e-3",
+                "--epochs", str(epochs), "--warmup-epochs", f"{0.2 * epochs:g}", "--scale", "0.5,1", "--aa", "", "--mixup", "0",
+                "--cutmix", "0", "--reprob", "0", "--drop-path", "0", log=log)
     return _top1(out)[-1]
 
 
-def probe(pretrained: Path, train: Path, val_root: Path, scale: Scale, out: Path) -> float:
+def probe(pretrained: Path, train: Path, val_root: Path, scale: Scale, out: Path, log: Path) -> float:
     """Linear probe on the last feature level (global average of the final stage or block)."""
     if not (out / "probe.json").exists():
-        data = out.with_name(out.name + "-data")
-        data.mkdir(parents=True, exist_ok=True)
-        for split, source in (("train", train), ("val", val_root)):
-            if not (data / split).exists():
-                (data / split).symlink_to(source.resolve())
-        run("fdsl_train", "probe", "--pretrained", str(pretrained), "--data", str(data), "--output", str(out),
-            "--layers", str(_last_layer(scale)), "-j", str(scale.workers), "--epochs", "50", "--val-split", "val",
-            "--overwrite")
+        command("fdsl-train", "probe", "--pretrained", str(pretrained), "--data", str(_splits(out, train, val_root)),
+                "--output", str(out), "--layers", str(_last_layer(scale)), "-j", str(scale.workers), "--epochs", "50",
+                "--val-split", "val", "--overwrite", log=log)
     return next(iter(json.loads((out / "probe.json").read_text()).values()))
+
+
+def _splits(out: Path, train: Path, val_root: Path) -> Path:
+    """An ImageFolder root beside the run folder: links to the labelled subset and the read-out images."""
+    data = out.with_name(out.name + "-data")
+    data.mkdir(parents=True, exist_ok=True)
+    for split, source in (("train", train), ("val", val_root)):
+        if not (data / split).exists():
+            (data / split).symlink_to(source.resolve())
+    return data
 
 
 def _common(scale: Scale, seed: int = 0) -> List[str]:
@@ -288,14 +337,104 @@ def _top1(run_folder: Path) -> List[float]:
     return [r["top1"] for r in records if r["event"] == "epoch" and "top1" in r]
 
 
-def _child_cpu_minutes() -> float:
-    """CPU time of the commands this run started: a figure that a busy machine stretches far less than wall time."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (usage.ru_utime + usage.ru_stime) / 60
-
-
 def _epochs_done(run_folder: Path) -> int:
     return len([1 for line in (run_folder / "log.jsonl").read_text().splitlines() if '"event": "epoch"' in line])
+
+
+def _cpu_minutes() -> float:
+    """CPU time of this process and its finished workers: a figure that a busy machine stretches far less than wall."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total / 60
+
+
+# ---------------------------------------------------------------- the table
+
+@dataclass(frozen=True)
+class Plan:
+    scale: Scale
+    work: Path
+    labels: Sequence[int]
+    seeds: Sequence[int]
+    pool: Path
+    val: Path
+    classes: Sequence[int]
+
+
+def fashion_mnist(runner: Runner, root: Path, scale: Scale) -> tuple:
+    """(training pool, val split) ImageFolder trees from the Debian package's idx files."""
+    missing = [f for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz") if not (FASHION / f).is_file()]
+    if missing:
+        raise SystemExit(f"transfer.py: error: {FASHION / missing[0]} not found: "
+                         "install Fashion-MNIST with `apt-get install dataset-fashion-mnist`")
+    pool, val = root / f"pool-{scale.train_pool}", root / f"val-{scale.val_images}"
+    for folder, prefix, limit in ((pool, "train", scale.train_pool), (val, "t10k", scale.val_images)):
+        if not folder.exists():
+            runner.call(import_fashion, folder, prefix, limit, root.parent / "logs")
+    return pool, val
+
+
+def subsets(plan: Plan) -> Dict[tuple, Path]:
+    """Every labelled split the rows share, keyed by (labels per class, seed): made before any row starts."""
+    made = {}
+    needed = [(n, copies_and_epochs(CLASSES * n, plan.scale)[0]) for n in plan.labels] + [(plan.scale.probe_labels, 1)]
+    for n, copies in needed:
+        for seed in plan.seeds:
+            made[n, seed, copies] = link_subset(plan.pool, subset(plan.classes, n, seed), copies,
+                                                plan.work / "subsets" / f"{n}x{copies}-s{seed}")
+    return made
+
+
+def row_results(row: str, plan: Plan, runner: Runner, datasets: Dict[str, Future], splits: Dict[tuple, Path]) -> dict:
+    """Pre-train one row (scratch: save its initial weights), then fine-tune and probe it, all seeds at once."""
+    scale, work = plan.scale, plan.work
+    if row == "scratch":
+        weights = runner.call(scratch_checkpoint, scale, work)
+    else:
+        weights = runner.call(pretrain, row, datasets[FRESH.get(row, row)].result(), scale, work)
+    pending = {}
+    for n in plan.labels:
+        copies, epochs = copies_and_epochs(CLASSES * n, scale)
+        for seed in plan.seeds:
+            out = work / "finetune" / row / f"{n}-s{seed}"
+            pending[f"finetune-{n}", seed] = runner.submit(
+                finetune, None if row == "scratch" else weights, splits[n, seed, copies], plan.val, epochs, seed,
+                scale, out, work / "logs" / f"finetune-{row}-{n}-s{seed}.txt")
+    for seed in plan.seeds:
+        pending["probe", seed] = runner.submit(
+            probe, weights, splits[scale.probe_labels, seed, 1], plan.val, scale, work / "probe" / row / f"s{seed}",
+            work / "logs" / f"probe-{row}-s{seed}.txt")
+    entry: dict = {}
+    for (key, seed), future in pending.items():
+        entry.setdefault(key, {})[str(seed)] = future.result()
+    return entry
+
+
+def run_table(rows: Sequence[str], plan: Plan, runner: Runner) -> dict:
+    """Every row's results; rows run side by side over the runner's workers, renders first."""
+    results_path = plan.work / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    splits = subsets(plan)
+    camera = photo(plan.work / "camera.png")
+    datasets = {d: runner.submit(render, d, plan.scale, plan.work, camera)
+                for d in dict.fromkeys(FRESH.get(r, r) for r in rows if r != "scratch")}
+    with ThreadPoolExecutor(len(rows)) as threads:
+        futures = {threads.submit(row_results, row, plan, runner, datasets, splits): row for row in rows}
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            if future.exception() is None:
+                results.setdefault(futures[future], {}).update(future.result())
+        results_path.write_text(json.dumps(results, indent=2))
+        failed = [f for f in done if f.exception() is not None]
+        if failed:
+            runner.pool.shutdown(wait=False, cancel_futures=True)
+            raise SystemExit(f"transfer.py: error: row {futures[failed[0]]}: {failed[0].exception()}")
+        for future in futures:  # the rest, once all have ended
+            results.setdefault(futures[future], {}).update(future.result())
+    results_path.write_text(json.dumps(results, indent=2))
+    return results
 
 
 def main() -> None:
@@ -304,7 +443,9 @@ def main() -> None:
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated, from: " + ", ".join(ROWS))
     parser.add_argument("--labels", default="10,100,1000", help="labels per class of the fine-tuning runs")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--workers", type=int, default=None, help="loader workers [the scale's]")
+    parser.add_argument("--workers", type=int, default=None, help="loader workers per command [the scale's]")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="commands at a time, each on cpu_count / jobs threads [cpu_count]")
     parser.add_argument("--work", type=Path, default=WORK)
     args = parser.parse_args()
     scale = SCALES[args.scale] if args.workers is None else replace(SCALES[args.scale], workers=args.workers)
@@ -312,38 +453,26 @@ def main() -> None:
     unknown = sorted(set(rows) - set(ROWS))
     if unknown:
         raise SystemExit(f"transfer.py: error: unknown row {unknown[0]} (known: {', '.join(ROWS)})")
-    labels = [int(n) for n in args.labels.split(",")]
-    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.jobs < 1:
+        raise SystemExit("transfer.py: error: --jobs must be at least 1")
+    rows = (["scratch"] if "scratch" not in rows else []) + rows
     work = args.work / args.scale
     start = time.time()
-    pool, val = fashion_mnist(work / "fashion-mnist", scale)
-    classes = pool_labels(pool)
-    results_path = work / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    for row in (["scratch"] if "scratch" not in rows else []) + rows:
-        weights = scratch_checkpoint(scale, work) if row == "scratch" else pretrain(row, render(row, scale, work),
-                                                                                     scale, work)
-        entry = results.setdefault(row, {})
-        for n in labels:
-            copies, epochs = copies_and_epochs(CLASSES * n, scale)
-            for seed in seeds:
-                train = link_subset(pool, subset(classes, n, seed), copies, work / "subsets" / f"{n}x{copies}-s{seed}")
-                out = work / "finetune" / row / f"{n}-s{seed}"
-                top1 = finetune(row, None if row == "scratch" else weights, train, val, epochs, seed, scale, out)
-                entry.setdefault(f"finetune-{n}", {})[str(seed)] = top1
-        for seed in seeds:
-            train = link_subset(pool, subset(classes, scale.probe_labels, seed), 1,
-                                work / "subsets" / f"{scale.probe_labels}x1-s{seed}")
-            entry.setdefault("probe", {})[str(seed)] = probe(weights, train, val, scale,
-                                                              work / "probe" / row / f"s{seed}")
-        results_path.write_text(json.dumps(results, indent=2))
+    runner = Runner(args.jobs)
+    try:
+        pool, val = fashion_mnist(runner, work / "fashion-mnist", scale)
+        plan = Plan(scale, work, [int(n) for n in args.labels.split(",")], [int(s) for s in args.seeds.split(",")],
+                    pool, val, pool_labels(pool))
+        results = run_table(rows, plan, runner)
+    finally:
+        runner.close()
     print(f"\n{scale.model} at {scale.img_size} px; pre-training: {scale.categories} classes x {scale.per_category} "
           f"images at {scale.render_size} px, {scale.pretrain_epochs} epochs; fine-tuning: "
           f"~{scale.finetune_samples} samples per run, top-1 on the first {scale.val_images} Fashion-MNIST test "
-          f"images; seeds {args.seeds}; scale {args.scale}; {(time.time() - start) / 60:.1f} min wall, "
-          f"{_child_cpu_minutes():.1f} CPU-min; {os.cpu_count()} CPU(s)")
+          f"images; seeds {args.seeds}; scale {args.scale}; {args.jobs} jobs; {(time.time() - start) / 60:.1f} min "
+          f"wall, {_cpu_minutes():.1f} CPU-min; {os.cpu_count()} CPU(s)")
     print(json.dumps(asdict(scale)))
-    print(table(results, [r for r in ROWS if r in results and (r in rows or r == "scratch")], labels))
+    print(table(results, [r for r in ROWS if r in results and r in rows], plan.labels))
 
 
 if __name__ == "__main__":
