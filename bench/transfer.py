@@ -21,8 +21,8 @@ Every stage is the fdsl-gen or fdsl-train command as typed, run by the
 commands' own CLI entry point inside --jobs long-lived worker processes
 (so torch and timm are imported once per worker, not once per run), each
 on cpu_count / jobs math threads: small convolutions scale poorly over
-threads, and two one-thread runs side by side train about 4x faster than
-one run on two threads here. A row's fine-tuning runs start as soon as its
+threads (here a resnet10t epoch at 32 px takes 1.6x as long on two threads
+as on one, so two one-thread runs side by side do 3x the work). A row's fine-tuning runs start as soon as its
 pre-training ends. Each command's output goes to WORK/SCALE/logs/.
 
     python bench/transfer.py                         # the whole table (default size, 2 CPU cores)

@@ -1,4 +1,7 @@
+import json
+import os
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -70,3 +73,32 @@ def test_every_row_renders_the_same_classes_and_images():
         assert (count, per) == (str(scale.categories), str(scale.per_category))
         assert args[args.index("--size") + 1] == str(scale.render_size)
     assert "--sigma" in transfer.render_args("1p-frac-sigma6", scale, Path("p"))
+
+
+def test_a_refused_command_is_one_line_naming_it_and_its_log(tmp_path):
+    log = tmp_path / "logs" / "info.txt"
+    with pytest.raises(RuntimeError) as refused:
+        transfer.command("fdsl-gen", "info", str(tmp_path / "absent"), log=log)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(f"fdsl-gen info {tmp_path / 'absent'}")
+    assert message.endswith(f"(see {log})")
+    text = log.read_text()
+    assert text.startswith(f"$ fdsl-gen info {tmp_path / 'absent'}\n") and "fdsl-gen: error:" in text
+
+
+def test_a_command_runs_through_its_cli_in_the_caller_with_its_output_in_the_log(tmp_path):
+    out, log = tmp_path / "perlin", tmp_path / "render.txt"
+    transfer.command("fdsl-gen", "render", "perlin", "--categories", "2", "--instances", "2", "--size", "16",
+                     "--workers", "1", "--out", str(out), log=log)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["num_classes"] == 2
+    assert log.read_text().startswith(f"$ fdsl-gen render perlin --categories 2 --instances 2 --size 16")
+
+
+def test_a_worker_that_dies_is_reported_not_waited_for():
+    runner = transfer.Runner(1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            runner.submit(os._exit, 3).result(timeout=120)
+    finally:
+        runner.close()
