@@ -72,7 +72,8 @@ def test_every_row_renders_the_same_classes_and_images():
         per = args[args.index("--instances") + 1]
         assert (count, per) == (str(scale.categories), str(scale.per_category))
         assert args[args.index("--size") + 1] == str(scale.render_size)
-    assert "--sigma" in transfer.render_args("1p-frac-sigma6", scale, Path("p"))
+    sigma6 = transfer.render_args("1p-frac-sigma6", scale, Path("p"))
+    assert float(sigma6[sigma6.index("--sigma") + 1]) + 0.1 >= 6  # drawn within +-0.1: reaches 6
 
 
 def test_a_refused_command_is_one_line_naming_it_and_its_log(tmp_path):
@@ -102,3 +103,13 @@ def test_a_worker_that_dies_is_reported_not_waited_for():
             runner.submit(os._exit, 3).result(timeout=120)
     finally:
         runner.close()
+
+
+@pytest.mark.parametrize("row", [r for r in transfer.ROWS if r not in ("scratch", *transfer.FRESH)])
+def test_every_row_s_render_command_is_accepted_and_renders_its_classes(tmp_path, row):
+    scale = transfer.replace(transfer.SCALES["smoke"], categories=2, per_category=2, render_size=16, points=200)
+    camera = transfer.photo(tmp_path / "camera.png")
+    folder = transfer.render(row, scale, tmp_path, camera)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    expected = scale.categories * scale.per_category if row == "real1p" else scale.categories
+    assert manifest["num_classes"] == expected
