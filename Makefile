@@ -25,7 +25,7 @@ demo: $(STAMP)
 	@echo "demo: shards/fractaldb-demo (preview.png beside the shards)"
 
 # Each script prints fdsl vs its baseline; BENCHMARKS.md records the results.
-# bench/transfer.py (10-20 min) is left out: run it by hand.
+# bench/transfer.py (76 min on 2 cores, see BENCHMARKS.md) is left out: run it by hand.
 bench: $(STAMP)
 	$(BIN)/python bench/search_fractaldb.py
 	$(BIN)/python bench/render_fractaldb.py

@@ -6,7 +6,7 @@ Fashion-MNIST at 10, 100 and 1000 labels per class (one subset per seed,
 the same subsets for every row), and fits a linear probe on its frozen
 features. Rows: fractaldb, exfractaldb, mvfractaldb, rcdb, visualatom,
 ofdb, 1p-frac (LPCE), real1p (LPCE, one photo); controls: scratch (no
-pre-training), perlin, bezier and 1p-frac-sigma6 (sigma 6 breaks the
+pre-training), perlin, bezier and 1p-frac-sigma6 (sigma 5.9 +- 0.1, up to 6, breaks the
 fractal shape); fractaldb-fresh pre-trains on the fractaldb row's dataset
 rendered live with new instances every epoch (`--data live:DIR
 --fresh-epochs`), at the same budget. The table gives the mean +- std of
