@@ -6,8 +6,8 @@ Fashion-MNIST at 10, 100 and 1000 labels per class (one subset per seed,
 the same subsets for every row), and fits a linear probe on its frozen
 features. Rows: fractaldb, exfractaldb, mvfractaldb, rcdb, visualatom,
 ofdb, 1p-frac (LPCE), real1p (LPCE, one photo); controls: scratch (no
-pre-training), perlin, bezier and 1p-frac-sigma6 (sigma 5.9 +- 0.1, up to 6, breaks the
-fractal shape); fractaldb-fresh pre-trains on the fractaldb row's dataset
+pre-training), perlin, bezier and 1p-frac-sigma6 (sigma 5.9 +- 0.1, up
+to 6, breaks the fractal shape); fractaldb-fresh pre-trains on the fractaldb row's dataset
 rendered live with new instances every epoch (`--data live:DIR
 --fresh-epochs`), at the same budget. The table gives the mean +- std of
 the final top-1 over seeds and the paired gain over scratch (same seed,
@@ -22,8 +22,9 @@ commands' own CLI entry point inside --jobs long-lived worker processes
 (so torch and timm are imported once per worker, not once per run), each
 on cpu_count / jobs math threads: small convolutions scale poorly over
 threads (here a resnet10t epoch at 32 px takes 1.6x as long on two threads
-as on one, so two one-thread runs side by side do 3x the work). A row's fine-tuning runs start as soon as its
-pre-training ends. Each command's output goes to WORK/SCALE/logs/.
+as on one, so two one-thread runs side by side do 3x the work). A row's
+fine-tuning runs start as soon as its pre-training ends. Each command's
+output goes to WORK/SCALE/logs/.
 
     python bench/transfer.py                         # the whole table (default size, 2 CPU cores)
     python bench/transfer.py --jobs 4                # four commands at a time, each on cpu_count / 4 threads
@@ -34,9 +35,9 @@ pre-training ends. Each command's output goes to WORK/SCALE/logs/.
 import argparse
 import contextlib
 import hashlib
-import multiprocessing
 import json
 import math
+import multiprocessing
 import os
 import resource
 import statistics
@@ -221,7 +222,7 @@ def command(program: str, *args: str, log: Path) -> None:
 
 
 class Runner:
-    """`jobs` worker processes that run stage functions; a worker that dies stops the table."""
+    """`jobs` worker processes that run stage functions; a worker that dies fails every row still running."""
 
     def __init__(self, jobs: int):
         threads = max(1, (os.cpu_count() or 1) // jobs)
