@@ -242,9 +242,9 @@ class Runner:
 
 # ---------------------------------------------------------------- stages (each runs in a Runner worker)
 
-def import_fashion(folder: Path, prefix: str, limit: int, logs: Path) -> None:
-    command("fdsl-train", "import-idx", "--images", str(FASHION / f"{prefix}-images-idx3-ubyte.gz"),
-            "--labels", str(FASHION / f"{prefix}-labels-idx1-ubyte.gz"), "--out", str(folder),
+def import_fashion(source: Path, folder: Path, prefix: str, limit: int, logs: Path) -> None:
+    command("fdsl-train", "import-idx", "--images", str(source / f"{prefix}-images-idx3-ubyte.gz"),
+            "--labels", str(source / f"{prefix}-labels-idx1-ubyte.gz"), "--out", str(folder),
             "--limit", str(limit), log=logs / f"import-{folder.name}.txt")
 
 
@@ -269,7 +269,7 @@ def render(dataset: str, scale: Scale, work: Path, camera: Path) -> Path:
 def pretrain(row: str, data: Path, scale: Scale, work: Path) -> Path:
     """The same preset, budget and seed for every row (LPCE rows: the manifest's loss, same options)."""
     out = work / "pretrain" / row
-    if not (out / "model.safetensors").exists() or _epochs_done(out) < scale.pretrain_epochs:
+    if not (out / "model.safetensors").exists() or len(_epochs(out)) < scale.pretrain_epochs:
         source = [f"live:{data}", "--fresh-epochs"] if row in FRESH else [str(data)]
         command("fdsl-train", "pretrain", "--data", *source, "--output", str(out), *_common(scale),
                 "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
@@ -295,7 +295,7 @@ def scratch_checkpoint(scale: Scale, work: Path) -> Path:
 
 def finetune(pretrained, train: Path, val_root: Path, epochs: int, seed: int, scale: Scale, out: Path,
              log: Path) -> float:
-    if not (out / "log.jsonl").exists() or len(_top1(out)) < epochs:
+    if len(_top1(out)) < epochs:
         command("fdsl-train", "finetune", *(["--pretrained", str(pretrained)] if pretrained else []),
                 "--data", str(_splits(out, train, val_root)), "--val-split", "val", "--output", str(out),
                 *_common(scale, seed), "--preset", "finetune", "-b", str(scale.batch_size), "--lr", "1e-3",
@@ -334,13 +334,15 @@ def _last_layer(scale: Scale) -> int:
     return len(timm.create_model(scale.model, pretrained=False).feature_info)
 
 
+def _epochs(run_folder: Path) -> List[dict]:
+    """The epoch records of a run's log.jsonl (none before it has one)."""
+    log = run_folder / "log.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [r for r in records if r["event"] == "epoch"]
+
+
 def _top1(run_folder: Path) -> List[float]:
-    records = [json.loads(line) for line in (run_folder / "log.jsonl").read_text().splitlines()]
-    return [r["top1"] for r in records if r["event"] == "epoch" and "top1" in r]
-
-
-def _epochs_done(run_folder: Path) -> int:
-    return len([1 for line in (run_folder / "log.jsonl").read_text().splitlines() if '"event": "epoch"' in line])
+    return [r["top1"] for r in _epochs(run_folder) if "top1" in r]
 
 
 def _cpu_minutes() -> float:
@@ -365,16 +367,18 @@ class Plan:
     classes: Sequence[int]
 
 
-def fashion_mnist(runner: Runner, root: Path, scale: Scale) -> tuple:
-    """(training pool, val split) ImageFolder trees from the Debian package's idx files."""
-    missing = [f for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz") if not (FASHION / f).is_file()]
+def fashion_mnist(runner: Runner, source: Path, root: Path, scale: Scale) -> tuple:
+    """(training pool, val split) ImageFolder trees from the idx files in `source` (Debian's package's)."""
+    missing = [f"{prefix}-{kind}-idx{dims}-ubyte.gz" for prefix in ("train", "t10k")
+               for kind, dims in (("images", 3), ("labels", 1))
+               if not (source / f"{prefix}-{kind}-idx{dims}-ubyte.gz").is_file()]
     if missing:
-        raise SystemExit(f"transfer.py: error: {FASHION / missing[0]} not found: "
+        raise SystemExit(f"transfer.py: error: {source / missing[0]} not found: "
                          "install Fashion-MNIST with `apt-get install dataset-fashion-mnist`")
     pool, val = root / f"pool-{scale.train_pool}", root / f"val-{scale.val_images}"
     for folder, prefix, limit in ((pool, "train", scale.train_pool), (val, "t10k", scale.val_images)):
         if not folder.exists():
-            runner.call(import_fashion, folder, prefix, limit, root.parent / "logs")
+            runner.call(import_fashion, source, folder, prefix, limit, root.parent / "logs")
     return pool, val
 
 
@@ -446,6 +450,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="commands at a time, each on cpu_count / jobs threads [cpu_count]")
     parser.add_argument("--work", type=Path, default=WORK)
+    parser.add_argument("--fashion-mnist", type=Path, default=FASHION,
+                        help=f"folder of Fashion-MNIST's four idx .gz files [{FASHION}]")
     args = parser.parse_args()
     scale = SCALES[args.scale] if args.workers is None else replace(SCALES[args.scale], workers=args.workers)
     rows = [r for r in args.rows.split(",") if r]
@@ -459,7 +465,7 @@ def main() -> None:
     start = time.time()
     runner = Runner(args.jobs)
     try:
-        pool, val = fashion_mnist(runner, work / "fashion-mnist", scale)
+        pool, val = fashion_mnist(runner, args.fashion_mnist, work / "fashion-mnist", scale)
         plan = Plan(scale, work, [int(n) for n in args.labels.split(",")], [int(s) for s in args.seeds.split(",")],
                     pool, val, pool_labels(pool))
         results = run_table(rows, plan, runner)

@@ -1,9 +1,12 @@
+import gzip
 import json
 import os
+import subprocess
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -93,7 +96,7 @@ def test_a_command_runs_through_its_cli_in_the_caller_with_its_output_in_the_log
                      "--workers", "1", "--out", str(out), log=log)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["num_classes"] == 2
-    assert log.read_text().startswith(f"$ fdsl-gen render perlin --categories 2 --instances 2 --size 16")
+    assert log.read_text().startswith("$ fdsl-gen render perlin --categories 2 --instances 2 --size 16")
 
 
 def test_a_worker_that_dies_is_reported_not_waited_for():
@@ -113,3 +116,56 @@ def test_every_row_s_render_command_is_accepted_and_renders_its_classes(tmp_path
     manifest = json.loads((folder / "manifest.json").read_text())
     expected = scale.categories * scale.per_category if row == "real1p" else scale.categories
     assert manifest["num_classes"] == expected
+
+
+def _idx(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
+def _fashion_like(folder: Path) -> Path:
+    """The four idx files of a Fashion-MNIST with the smoke scale's 1200 / 200 images: a bar per class."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", 1200), ("t10k", 200)):
+        labels = np.arange(count) % 10
+        images = rng.integers(0, 60, (count, 28, 28))
+        for i, label in enumerate(labels):
+            images[i, 2 + 2 * label: 5 + 2 * label, 4:24] = 255
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(_idx(images))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(_idx(labels))
+    return folder
+
+
+def test_the_table_runs_end_to_end_and_a_rerun_resumes_without_training(tmp_path):
+    fashion = _fashion_like(tmp_path / "fashion")
+    command = [sys.executable, str(Path(transfer.__file__)), "--scale", "smoke", "--rows", "fractaldb", "--labels",
+               "10", "--seeds", "0,1", "--work", str(tmp_path / "work"), "--fashion-mnist", str(fashion)]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr
+    work = tmp_path / "work" / "smoke"
+    results = json.loads((work / "results.json").read_text())
+    assert sorted(results) == ["fractaldb", "scratch"]
+    for row in results.values():
+        assert sorted(row) == ["finetune-10", "probe"]
+        assert all(sorted(runs) == ["0", "1"] and all(0 <= v <= 100 for v in runs.values()) for runs in row.values())
+    table = first.stdout.splitlines()[-4:]
+    assert table[2].startswith("| scratch | ") and table[3].startswith("| fractaldb | ")
+    logs = sorted(p.name for p in (work / "logs").iterdir())
+    assert "render-fractaldb.txt" in logs and "pretrain-fractaldb.txt" in logs
+    assert len([n for n in logs if n.startswith("finetune-")]) == 4 and len([n for n in logs if n.startswith("probe-")]) == 4
+    stamps = {p: p.stat().st_mtime_ns for p in work.rglob("log.jsonl")}
+    again = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-4:] == table
+    assert {p: p.stat().st_mtime_ns for p in work.rglob("log.jsonl")} == stamps  # nothing trained again
+
+
+def test_missing_fashion_mnist_files_are_one_line_naming_the_first(tmp_path):
+    fashion = _fashion_like(tmp_path / "fashion")
+    (fashion / "t10k-labels-idx1-ubyte.gz").unlink()
+    done = subprocess.run([sys.executable, str(Path(transfer.__file__)), "--work", str(tmp_path / "work"),
+                           "--fashion-mnist", str(fashion)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (f"transfer.py: error: {fashion / 't10k-labels-idx1-ubyte.gz'} not found: "
+                           "install Fashion-MNIST with `apt-get install dataset-fashion-mnist`\n")
