@@ -47,10 +47,10 @@ def start_s3():
 def render(recipe, plan, location, workers):
     """Seconds to claim, render and finalize the dataset at `location`."""
     started = time.perf_counter()
-    claim(location, recipe, plan, "fractaldb", "bench")
-    tasks = all_tasks(plan)
-    records = render_shards(recipe, plan, location, "fractaldb", tasks, workers=workers, quiet=True)
-    finalize(location, records)
+    with claim(location, recipe, plan, "fractaldb", "bench") as digest:
+        records = render_shards(recipe, plan, location, "fractaldb", digest, all_tasks(plan), workers=workers,
+                                quiet=True)
+        finalize(location, records)
     return time.perf_counter() - started
 
 
@@ -81,7 +81,7 @@ def main():
         recipe = FractalDB(FractalDBConfig(params=str(tmp / "params"), categories=args.categories,
                                            instances=args.instances, size=args.size), seed=1)
         plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 200)
-        write_shard(recipe, Plan(1, 4, 4, 0, 4), tmp / "warmup", "warmup", "train", 0)  # numba compile
+        write_shard(recipe, Plan(1, 4, 4, 0, 4), tmp / "warmup", "warmup", "train", 0, "warmup")  # numba compile
         images = plan.num_samples("train")
         folder_s = render(recipe, plan, tmp / "folder", args.workers)
         s3_s = render(recipe, plan, "s3://bench/rendered", args.workers)

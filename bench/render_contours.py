@@ -104,9 +104,9 @@ def rgb_png_bytes(canvas):
 def ours(recipe, images, out):
     """Images/s end to end through the shard writer (one worker), and drawing alone."""
     plan = Plan(recipe.num_classes, recipe.samples_per_class, 1, 1, images)
-    write_shard(recipe, Plan(1, 2, 1, 0, 2), out, "warmup", "train", 0)  # numba compile outside the clock
+    write_shard(recipe, Plan(1, 2, 1, 0, 2), out, "warmup", "train", 0, "warmup")  # numba compile outside the clock
     started = time.process_time()
-    records = render_shards(recipe, plan, out, recipe.name, [("train", 0)], workers=1, quiet=True)
+    records = render_shards(recipe, plan, out, recipe.name, "bench", [("train", 0)], workers=1, quiet=True)
     end_to_end = time.process_time() - started
     count = records[0]["samples"]
     pieces = plan.pieces("train", 0)

@@ -63,9 +63,9 @@ def fdsl_image_rate(recipe_class, config, out, shards):
     """Images/s of one worker writing `shards` shards of 1000, PNG bytes per image, views per cloud."""
     recipe = recipe_class(config, seed=1)
     plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 1000)
-    write_shard(recipe, Plan(1, recipe.group_size, recipe.group_size, 0, 100), out, "warmup", "train", 0)
+    write_shard(recipe, Plan(1, recipe.group_size, recipe.group_size, 0, 100), out, "warmup", "train", 0, "warmup")
     started = time.perf_counter()
-    records = render_shards(recipe, plan, out, recipe_class.name, workers=1, quiet=True,
+    records = render_shards(recipe, plan, out, recipe_class.name, "bench", workers=1, quiet=True,
                             tasks=[("train", i) for i in range(shards)])
     seconds = time.perf_counter() - started
     images = sum(r["samples"] for r in records)

@@ -33,10 +33,10 @@ from fdsl_gen.shardwriter import RECORDS, write_shard  # noqa: E402
 def ours(systems_dir, categories, shards, out):
     recipe = FractalDB(FractalDBConfig(params=str(systems_dir), categories=categories), seed=1)
     plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 1000)
-    write_shard(recipe, Plan(1, 4, 4, 0, 4), out, "warmup", "train", 0)  # numba compile outside the clock
+    write_shard(recipe, Plan(1, 4, 4, 0, 4), out, "warmup", "train", 0, "warmup")  # numba compile outside the clock
     started = time.perf_counter()
     tasks = [("train", i) for i in range(shards)]
-    records = render_shards(recipe, plan, out, "fractaldb", tasks, workers=1, quiet=True)
+    records = render_shards(recipe, plan, out, "fractaldb", "bench", tasks, workers=1, quiet=True)
     seconds = time.perf_counter() - started
     images = sum(r["samples"] for r in records)
     png_seconds, png_bytes = encoding_cost(recipe, categories)

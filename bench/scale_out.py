@@ -30,7 +30,7 @@ from fdsl_gen.shardwriter import RECORDS
 def timed_render(recipe, plan, folder, tasks, workers=1, scheduler=None):
     (folder / RECORDS).mkdir(parents=True)
     started = time.perf_counter()
-    records = render_shards(recipe, plan, folder, "fractaldb", tasks, workers, quiet=True, scheduler=scheduler)
+    records = render_shards(recipe, plan, folder, "fractaldb", "bench", tasks, workers, quiet=True, scheduler=scheduler)
     seconds = time.perf_counter() - started
     digest = hashlib.sha256("".join(r["sha256"] for r in records).encode()).hexdigest()
     return sum(r["samples"] for r in records) / seconds, digest

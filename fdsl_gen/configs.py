@@ -27,6 +27,16 @@ def option(default, help, choices=None, low=None, high=None):
     return dataclasses.field(default=default, metadata=meta)
 
 
+def input_path(help):
+    """A config field naming an input file or folder: its content, not its spelling, shapes the output."""
+    return dataclasses.field(default="", metadata={"help": help, "low": None, "high": None, "path": True})
+
+
+def path_fields(config):
+    """Names of the fields of `config` that name input files."""
+    return {field.name for field in dataclasses.fields(config) if field.metadata.get("path")}
+
+
 def check_options(config, seed):
     """Raise UserError, naming the option, for the first value out of its declared bounds."""
     check_bounds("--seed", seed, 0, MAX_SEED)
@@ -59,7 +69,7 @@ class ExFractalDBSearchConfig:
 @dataclass(frozen=True)
 class FractalDBConfig:
     """FractalDB: 2D IFS categories x weight variants x patch masks x flips (official recipe by default)."""
-    params: str = option("", "folder of category CSVs (ours, or the official csv0..csvK layout)")
+    params: str = input_path("folder of category CSVs (ours, or the official csv0..csvK layout)")
     search: bool = option(False, "search the categories first instead of reading --params")
     search_seed: int = option(1, "seed of the inline search (1 gives the published set)", low=0, high=MAX_SEED)
     fill_rate: float = option(0.2, "inline search: minimum filling rate", low=0, high=1)
@@ -68,7 +78,7 @@ class FractalDBConfig:
     size: int = option(362, "image side in pixels", low=16, high=MAX_SIZE)
     points: int = option(200_000, "chaos-game points per image", low=2, high=MAX_POINTS)
     weight_k: float = option(0.4, "step k of the 25 weight rows (1 +- k, 1 +- 2k)")
-    weights: str = option("", "weight file (official CSV, 6 columns) instead of --weight-k")
+    weights: str = input_path("weight file (official CSV, 6 columns) instead of --weight-k")
     counts: int = option(0, "patch-mask draws per weight (0: 10 for patch, 1 for point)",
                          low=0, high=MAX_SAMPLES_PER_CLASS)
     flips: int = option(4, "flips per canvas: as is, top-bottom, left-right, both", choices=(1, 2, 3, 4))
@@ -80,7 +90,7 @@ class FractalDBConfig:
 @dataclass(frozen=True)
 class OFDBConfig:
     """OFDB: one FractalDB image per category."""
-    params: str = option("", "folder of category CSVs (ours, or the official csv0..csvK layout)")
+    params: str = input_path("folder of category CSVs (ours, or the official csv0..csvK layout)")
     search: bool = option(False, "search the categories first instead of reading --params")
     search_seed: int = option(1, "seed of the inline search (1 gives the published FractalDB set)",
                               low=0, high=MAX_SEED)
@@ -97,7 +107,7 @@ class OFDBConfig:
 @dataclass(frozen=True)
 class OnePFracConfig:
     """1p-frac: one sigma-factor fractal, L perturbed classes (LPCE)."""
-    params: str = option("", "CSV of the base system (rows a,b,c,d,e,f,p) instead of sampling one")
+    params: str = input_path("CSV of the base system (rows a,b,c,d,e,f,p) instead of sampling one")
     sigma: float = option(3.5, "target sigma-factor of the sampled base (drawn within +-0.1)")
     maps: int = option(2, "maps of the sampled base system", low=1, high=1000)
     classes: int = option(1000, "perturbed systems L, one class each", low=1, high=MAX_CLASSES)
@@ -114,7 +124,7 @@ class OnePFracConfig:
 @dataclass(frozen=True)
 class Real1PConfig:
     """Single real image: Canny edges of one photo, L transformed classes (LPCE)."""
-    image: str = option("", "the photo (any format Pillow reads)")
+    image: str = input_path("the photo (any format Pillow reads)")
     instances: int = option(1, "images per class: 1, the only value (a class's edge map is deterministic, "
                             "a second image would repeat it)", low=1, high=1)
     classes: int = option(1000, "perturbed copies L, one class each", low=1, high=MAX_CLASSES)
@@ -129,7 +139,7 @@ class Real1PConfig:
 @dataclass(frozen=True)
 class ProjectedConfig:
     """Options both 3D IFS recipes share."""
-    params: str = option("", "folder of category CSVs, 13 columns a..l,p (from `fdsl-gen search exfractaldb`)")
+    params: str = input_path("folder of category CSVs, 13 columns a..l,p (from `fdsl-gen search exfractaldb`)")
     search: bool = option(False, "search the categories first instead of reading --params")
     search_seed: int = option(1, "seed of the inline search", low=0, high=MAX_SEED)
     variance: float = option(0.05, "inline search: minimum per-axis variance", low=0)
@@ -138,7 +148,7 @@ class ProjectedConfig:
     size: int = option(224, "image side in pixels", low=16, high=MAX_SIZE)
     points: int = option(10_000, "points of each instance's cloud", low=2, high=MAX_POINTS)
     point_size: int = option(1, "side of each drawn point in pixels", low=1, high=MAX_SIZE)
-    weights: str = option("", "instance weight file (12 columns, one row per instance) instead of --weight-table")
+    weights: str = input_path("instance weight file (12 columns, one row per instance) instead of --weight-table")
     weight_table: str = option("published", "the 145 instance rows: weights_ins145.csv as released (row 108 "
                                "repeats 0.6) or corrected (1.6 there)", choices=("published", "corrected"))
     fov: float = option(45.0, "vertical field of view in degrees", low=0, high=180)

@@ -9,6 +9,7 @@ manifest.json: a store with a manifest is complete. Any process that sees
 every shard finished may finalize (a job array's last task, or
 `fdsl-gen finalize`).
 """
+import contextlib
 import hashlib
 import json
 import re
@@ -27,6 +28,8 @@ FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
 CLAIM = "config.json"
+CLAIM_LOCK = "claim.lock"  # taken while a claim is checked and written
+HOLDERS = "holders.lock"  # shared by every live render of the dataset
 PREVIEW = "preview.png"
 FINALIZE = "finalize"  # the name of the lock finalizers share
 # Options that say how or where a run works, not what it makes.
@@ -68,39 +71,77 @@ def check_name(name):
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
+@contextlib.contextmanager
 def claim(location, recipe, plan, name, command=None):
-    """Prepare a folder or prefix for this dataset's shards; a refusal leaves it as it was. Returns its Store."""
+    """Hold a folder or prefix for this dataset while the block runs; yields its config digest.
+
+    Exactly one configuration can hold a store. The claim file is created
+    atomically (a hard link in a folder, a conditional PUT on an object
+    store), so of two renders with other settings started together one wins
+    and the other gets a one-line error naming it. In a folder every render
+    also holds a shared lock until it ends, which tells a live claim from the
+    one a killed render left. A refusal leaves the store as it was.
+    """
     store = open_store(location)
     check_name(name)
     wanted = identity(recipe, plan, name)
-    check_claim(store, wanted["fingerprint"])
+    _releasable_claim(store, wanted["fingerprint"])  # refuse before creating anything
     store.prepare()
     command = command or dataset_command(sys.argv[1:])
     extra = recipe.extra_files()
     described = dict(wanted, manifest=manifest_base(recipe, plan, name, command),
                      shards={split: plan.num_shards(split) for split in plan.splits()}, files=sorted(extra))
-    store.put(f"{RECORDS}/{CLAIM}", json.dumps(described, indent=1, sort_keys=True).encode())
-    for relative, data in extra.items():
-        store.put(relative, data)
-    return store
+    with contextlib.ExitStack() as held:
+        with store.lock(f"{RECORDS}/{CLAIM_LOCK}"):
+            check_claim(store, wanted["fingerprint"])
+            _create_claim(store, described)
+            held.enter_context(store.share(f"{RECORDS}/{HOLDERS}"))
+        for relative, data in extra.items():
+            store.put(relative, data)
+        yield wanted["fingerprint"]
+
+
+def _create_claim(store, described):
+    """Write the claim unless the store holds this one; another process may have won meanwhile."""
+    data = json.dumps(described, indent=1, sort_keys=True).encode()
+    if _held_claim(store) is None and not store.put_new(f"{RECORDS}/{CLAIM}", data):
+        check_claim(store, described["fingerprint"])
 
 
 def check_claim(store, fingerprint):
     """UserError unless `store` is empty or holds the dataset with this fingerprint.
 
-    A claim of another dataset with no shard yet holds nothing to lose: it is
-    released, so that a fixed re-run takes the place.
+    The claim of another dataset is refused while it holds shards or a live
+    render holds it. A claim with neither, left by a render killed before its
+    first shard, holds nothing to lose: it is released, so that a fixed
+    re-run takes the place. An object store cannot tell a live render from
+    a killed one: there the user deletes the claim.
     """
-    held = _held_claim(store)
-    if held is not None and held.get("fingerprint") != fingerprint:
-        if _holds_shards(store):
-            raise UserError(f"output {store} holds another dataset "
-                            f"({held.get('recipe')} {held.get('name')}, other settings); "
-                            "choose another --out or delete it")
+    held = _releasable_claim(store, fingerprint)
+    if held is not None:
         _release(store, held)
-        held = None
-    if held is None and any(not name.startswith(f"{RECORDS}/") for name in store.list()):
-        raise UserError(f"output {store} is not empty and holds no fdsl dataset; choose another --out")
+        _releasable_claim(store, fingerprint)  # what the claim leaves must be nothing
+
+
+def _releasable_claim(store, fingerprint):
+    """The claim of another dataset that a killed render left with no shard, or None; refuses the rest."""
+    held = _held_claim(store)
+    if held is None:
+        if any(not name.startswith(f"{RECORDS}/") for name in store.list()):
+            raise UserError(f"output {store} is not empty and holds no fdsl dataset; choose another --out")
+        return None
+    if held.get("fingerprint") == fingerprint:
+        return None
+    holder = f"{held.get('recipe')} {held.get('name')}: {held.get('manifest', {}).get('command', '?')}"
+    if _holds_shards(store):
+        raise UserError(f"output {store} holds another dataset ({holder}); choose another --out or delete it")
+    live = store.in_use(f"{RECORDS}/{HOLDERS}")
+    if live is None:
+        raise UserError(f"output {store} is claimed by another render ({holder}); if it is not running, "
+                        f"delete {store}/{RECORDS}/{CLAIM}, or choose another --out")
+    if live:
+        raise UserError(f"output {store} is being rendered by another dataset ({holder}); choose another --out")
+    return held
 
 
 def _held_claim(store):
@@ -134,7 +175,8 @@ def manifest_base(recipe, plan, name, command):
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "recipe": recipe.name,
         "fdsl_version": __version__, "numpy_version": np.__version__, "command": command,
-        "seed": plan.seed, "num_classes": recipe.num_classes, "class_names": recipe.class_names(),
+        "seed": plan.seed, "config_digest": identity(recipe, plan, name)["fingerprint"],
+        "num_classes": recipe.num_classes, "class_names": recipe.class_names(),
         "loss": recipe.loss,
         "samples_per_class": recipe.samples_per_class, "samples_per_shard": plan.samples_per_shard,
         "val_fraction": plan.val_fraction,
@@ -166,13 +208,13 @@ def missing_shards(location, known=()):
     """Shard files of the claimed dataset that are not finished yet, and the records of the others."""
     store = open_store(location)
     described = read_claim(store)
-    name = described["name"]
-    known = {r["file"]: r for r in known}
+    name, digest = described["name"], described["fingerprint"]
+    known = {r["file"]: r for r in known if r.get("config") == digest}
     records, missing = [], []
     for split, count in described["shards"].items():
         for index in range(count):
             file = shard_name(name, split, index)
-            record = known.get(file) or finished_record(store, file)
+            record = known.get(file) or finished_record(store, file, digest)
             (records.append(record) if record else missing.append(file))
     return missing, records
 

@@ -55,15 +55,15 @@ def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=100
     tasks = task_selection(plan, run)
     if command is None:
         command = render_command(recipe, seed, name, samples_per_shard, val_fraction, options)
-    claim(folder, built, plan, name, command)
-    records = render_shards(built, plan, folder, name, tasks, run.workers, run.quiet, run.scheduler)
-    missing, _ = missing_shards(folder, records)
-    if missing:
-        say(run, f"{folder}: {len(records)} shards of this run finished, {len(missing)} left "
-                 "in the dataset; the run that finishes the last one writes the manifest "
-                 "(or run: fdsl-gen finalize DIR)")
-        return None
-    manifest = finalize_dataset(folder, records)
+    with claim(folder, built, plan, name, command) as digest:
+        records = render_shards(built, plan, folder, name, digest, tasks, run.workers, run.quiet, run.scheduler)
+        missing, _ = missing_shards(folder, records)
+        if missing:
+            say(run, f"{folder}: {len(records)} shards of this run finished, {len(missing)} left "
+                     "in the dataset; the run that finishes the last one writes the manifest "
+                     "(or run: fdsl-gen finalize DIR)")
+            return None
+        manifest = finalize_dataset(folder, records)
     total = sum(s["num_samples"] for s in manifest["splits"].values())
     say(run, f"{folder}: {total} images, {manifest['num_classes']} classes, "
              f"{sum(len(s['shards']) for s in manifest['splits'].values())} shards "

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from fdsl_gen.errors import UserError, check_bounds
 from fdsl_gen.lifecycle import CHECKSUMS, MANIFEST, dataset_files, load_manifest, timm_info
+from fdsl_gen.shardwriter import record_name
 from fdsl_gen.storage import is_web, open_store
 from fdsl_gen.tarformat import iter_samples
 
@@ -67,7 +68,24 @@ def verify(location):
             problems += verify_shard(store, shard, manifest["num_classes"])
         if sum(s["samples"] for s in info["shards"]) != info["num_samples"]:
             problems.append("manifest: shard counts do not add up to num_samples")
-    return problems + _check_side_files(store, manifest)
+    return problems + _check_records(store, manifest) + _check_side_files(store, manifest)
+
+
+def _check_records(store, manifest):
+    """A shard whose render record names another config than the manifest's was made for another dataset."""
+    digest = manifest.get("config_digest")
+    if digest is None or is_web(store.location):  # older datasets, and published ones, keep no records
+        return []
+    problems = []
+    for info in manifest["splits"].values():
+        for shard in info["shards"]:
+            try:
+                record = json.loads(store.get(record_name(shard["file"])) or b"null")
+            except ValueError:
+                record = {}
+            if record is not None and (not isinstance(record, dict) or record.get("config") != digest):
+                problems.append(f"{shard['file']}: its render record names another config than the manifest")
+    return problems
 
 
 def _check_side_files(store, manifest):

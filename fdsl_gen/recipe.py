@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from fdsl_gen.configs import check_options
+from fdsl_gen.configs import check_options, path_fields
 from fdsl_gen.params import write_system
 
 def resolve_classes(resolve, count, threads, progress=None, report=None):
@@ -119,9 +119,15 @@ class Recipe:
         return {}
 
     def fingerprint(self):
-        """Changes whenever anything that shapes the output changes."""
+        """Changes whenever anything that shapes the output changes, and nothing else.
+
+        Input paths are left out: the content they name is in describe() or
+        extra_files(), so `params/` and `./params` give one fingerprint.
+        """
         digest = hashlib.sha256()
-        digest.update(json.dumps([self.name, self.seed, self.describe()], sort_keys=True).encode())
+        paths = path_fields(self.config)
+        described = {key: value for key, value in self.describe().items() if key not in paths}
+        digest.update(json.dumps([self.name, self.seed, described], sort_keys=True).encode())
         for path, data in sorted(self.extra_files().items()):
             digest.update(path.encode())
             digest.update(data)

@@ -64,12 +64,15 @@ def _environment_int(environ, variable, default=None):
         raise UserError(f"environment variable {variable}={value!r} is not a whole number") from None
 
 
-def render_shards(recipe, plan, location, name, tasks, workers=1, quiet=False, scheduler=None):
-    """Write every shard of `tasks` not already finished into a folder or prefix; returns their records."""
+def render_shards(recipe, plan, location, name, digest, tasks, workers=1, quiet=False, scheduler=None):
+    """Write every shard of `tasks` not already finished into a folder or prefix; returns their records.
+
+    `digest` is the config digest of the claim: a shard recorded for another one is rendered again.
+    """
     store = open_store(location)
     records, todo = {}, []
     for task in tasks:
-        record = finished_record(store, shard_name(name, *task))
+        record = finished_record(store, shard_name(name, *task), digest)
         if record is None:
             todo.append(task)
         else:
@@ -78,15 +81,15 @@ def render_shards(recipe, plan, location, name, tasks, workers=1, quiet=False, s
     done = sum(r["samples"] for r in records.values())
     run = _run_dask if scheduler else _run_local
     with progress(total, initial=done, unit="img", desc=name, disable=quiet) as bar:
-        for record in run(recipe, plan, store, name, todo, scheduler or workers):
+        for record in run(recipe, plan, store, (name, digest), todo, scheduler or workers):
             records[(record["split"], record["index"])] = record
             bar.set_postfix(shards=f"{len(records)}/{len(tasks)}")
             bar.update(record["samples"])
     return [records[task] for task in tasks]
 
 
-def _start_worker(recipe, plan, store, name):
-    _WORKER.update(recipe=recipe, plan=plan, store=store, name=name)
+def _start_worker(recipe, plan, store, dataset):
+    _WORKER.update(recipe=recipe, plan=plan, store=store, dataset=dataset)
 
 
 def _start_pool_worker(parent, *args):
@@ -102,7 +105,8 @@ def _exit_with_parent(parent):
 
 
 def _render_task(task):
-    return write_shard(_WORKER["recipe"], _WORKER["plan"], _WORKER["store"], _WORKER["name"], *task)
+    name, digest = _WORKER["dataset"]
+    return write_shard(_WORKER["recipe"], _WORKER["plan"], _WORKER["store"], name, *task, digest)
 
 
 def _pool_context():
@@ -110,18 +114,18 @@ def _pool_context():
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _run_local(recipe, plan, store, name, todo, workers):
+def _run_local(recipe, plan, store, dataset, todo, workers):
     """Shards on a process pool; a pool that loses a worker (kill -9, the OOM killer) is
     started again for the shards left, up to POOL_RESTARTS times, then the run stops."""
     workers = max(1, min(workers, len(todo)))
     if workers == 1:
-        _start_worker(recipe, plan, store, name)
+        _start_worker(recipe, plan, store, dataset)
         yield from map(_render_task, todo)
         return
     left = set(todo)
     for _ in range(POOL_RESTARTS + 1):
         pool = ProcessPoolExecutor(workers, _pool_context(), _start_pool_worker,
-                                   (os.getpid(), recipe, plan, store, name))
+                                   (os.getpid(), recipe, plan, store, dataset))
         try:
             futures = {pool.submit(_render_task, task): task for task in todo if task in left}
             for future in as_completed(futures):
@@ -141,11 +145,12 @@ def _run_local(recipe, plan, store, name, todo, workers):
                            f"{len(left)} of {len(todo)} shards are not finished")
 
 
-def _dask_task(task, recipe, plan, store, name):
-    return write_shard(recipe, plan, store, name, *task)
+def _dask_task(task, recipe, plan, store, dataset):
+    name, digest = dataset
+    return write_shard(recipe, plan, store, name, *task, digest)
 
 
-def _run_dask(recipe, plan, store, name, todo, scheduler):
+def _run_dask(recipe, plan, store, dataset, todo, scheduler):
     """One Dask task per shard, retried on worker loss; a folder must be shared with the workers."""
     try:
         from distributed import Client
@@ -164,7 +169,7 @@ def _run_dask(recipe, plan, store, name, todo, scheduler):
         try:
             recipe_f, plan_f = client.scatter([recipe, plan], broadcast=True)
             futures = client.map(_dask_task, todo, recipe=recipe_f, plan=plan_f, store=store,
-                                 name=name, retries=3, pure=False)
+                                 dataset=dataset, retries=3, pure=False)
         except (OSError, CancelledError):
             raise lost from None
         yield from _dask_results(client, futures, lost)

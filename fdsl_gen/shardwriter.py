@@ -1,7 +1,8 @@
 """The writer: render one shard, store it whole, then record it.
 
 The shard goes into the store with one atomic put; then a small record
-(samples, bytes, sha256) lands in `.render/`. The record is what resume and
+(samples, bytes, sha256 and the config digest of the dataset it belongs to)
+lands in `.render/`. The record is what resume and
 the manifest trust, after checking it against the stored shard. In a folder a
 lock per shard lets several processes (a job array, two runs by mistake, the
 orphaned workers of a killed run) share it: a process that finds a shard
@@ -25,13 +26,13 @@ def record_name(file):
     return f"{RECORDS}/{file}.json"
 
 
-def write_shard(recipe, plan, location, name, split, index):
-    """Render, write and record one shard; returns its record."""
+def write_shard(recipe, plan, location, name, split, index, digest):
+    """Render, write and record one shard of the dataset whose config digest is `digest`; returns its record."""
     store = open_store(location)
     file = shard_name(name, split, index)
     with store.lock(f"{RECORDS}/{file}.lock") as contended:
         if contended:
-            record = finished_record(store, file)
+            record = finished_record(store, file, digest)
             if record is not None:
                 return record
         # left by a killed run; the lock says nobody writes them now
@@ -42,17 +43,17 @@ def write_shard(recipe, plan, location, name, split, index):
         data = tar_bytes(samples)
         store.put(file, data)
         record = {"file": file, "split": split, "index": index, "samples": len(samples),
-                  "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                  "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "config": digest}
         store.put(record_name(file), json.dumps(record, sort_keys=True).encode())
     return record
 
 
-def finished_record(location, file):
-    """The shard's record when the stored shard matches it, else None."""
+def finished_record(location, file, digest):
+    """The shard's record when it names config `digest` and the stored shard matches it, else None."""
     store = open_store(location)
     try:
         record = json.loads(store.get(record_name(file)) or b"null")
-        if record is None or store.size(file) != record["bytes"]:
+        if record is None or record["config"] != digest or store.size(file) != record["bytes"]:
             return None
     except (ValueError, KeyError, TypeError):
         return None

@@ -78,6 +78,21 @@ class LocalStore:
 
     def put(self, name, data):
         """Write under a temporary name, sync, rename; a failure removes the temporary and names the file."""
+        self._place(name, data, os.replace)
+
+    def put_new(self, name, data):
+        """Create `name` whole unless it exists; True when this call created it.
+
+        The synced temporary is hard-linked to the name, which fails when the
+        name exists: two processes cannot both create it.
+        """
+        try:
+            self._place(name, data, os.link)
+        except FileExistsError:
+            return False
+        return True
+
+    def _place(self, name, data, move):
         path = self.root / name
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
@@ -86,10 +101,13 @@ class LocalStore:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, path)
+            move(tmp, path)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
+            if isinstance(err, FileExistsError) and err.filename == str(tmp):
+                raise  # the name exists: put_new's answer
             raise OSError(err.errno, err.strerror or str(err), str(path)) from None
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def delete(self, name):
         """Remove `name` and the folders it leaves empty (never anything outside the store)."""
@@ -136,6 +154,27 @@ class LocalStore:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 contended = True
             yield contended
+
+    @contextlib.contextmanager
+    def share(self, name):
+        """Hold a shared lock on `name` in the block; `in_use(name)` is True for other processes meanwhile."""
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            yield
+
+    def in_use(self, name):
+        """Whether a live process holds `share(name)` (a killed one's lock is gone with it)."""
+        path = self.root / name
+        if not path.is_file():
+            return False
+        with open(path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+        return False
 
     def discard_partial(self, name):
         """Remove what a killed writer of `name` left (call under its lock)."""
@@ -192,6 +231,15 @@ class RemoteStore:
         with self._errors(name):
             self.fs.pipe_file(self._path(name), data)
 
+    def put_new(self, name, data):
+        """Create `name` unless it exists (a conditional PUT, If-None-Match: *); True when this call created it."""
+        with self._errors(name):
+            try:
+                self.fs.pipe_file(self._path(name), data, mode="create")
+            except FileExistsError:
+                return False
+        return True
+
     def get(self, name):
         with self._errors(name):
             try:
@@ -231,6 +279,14 @@ class RemoteStore:
     @contextlib.contextmanager
     def lock(self, name):
         yield False
+
+    @contextlib.contextmanager
+    def share(self, name):
+        yield
+
+    def in_use(self, name):
+        """None: an object store cannot tell whether a process still works on it."""
+        return None
 
     def discard_partial(self, name):
         """Nothing to do: an object store never shows a partial object."""

@@ -1,10 +1,18 @@
 """Assertions, option sets and process helpers several test files (and bench/soak.py) share."""
+import os
+import signal
+import time
 from pathlib import Path
 
 import skimage.data
 
 # A small FractalDB render: 4 categories of the session's params x 200 images, 48 px.
 SMALL = ("--size", 48, "--points", 3000, "--counts", 2, "--weight-k", 0.1, "--samples-per-shard", 64, "--quiet")
+# A render that kill tests interrupt: 50 shards of 4 images, 2M points each, a few CPU seconds in all,
+# so that most of the work is still to do when the first shards are recorded.
+HEAVY = ("--size", 64, "--points", 2_000_000, "--counts", 2, "--flips", 1, "--weight-k", 0.1,
+         "--samples-per-shard", 4, "--quiet")
+HEAVY_SHARDS = 50
 
 
 # The smallest build of each recipe (tests/gen/test_contracts.py renders it); "{ifs2d}"/"{ifs3d}" name parameter folders.
@@ -43,3 +51,20 @@ def children(pid):
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def kill_when(process, ready, timeout=120):
+    """kill -9 the process group of `process` (started with start_new_session=True) once `ready()` holds.
+
+    Polls the state instead of sleeping for a guessed time; fails if the process ends first or the state
+    never comes. The whole group dies at once, workers included, so what the caller finds afterwards is
+    the state the kill interrupted.
+    """
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, "the process ended before the state to kill it at"
+        assert time.monotonic() < deadline, "the state to kill the process at never came"
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+

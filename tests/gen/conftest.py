@@ -3,7 +3,7 @@ import pytest
 from click.testing import CliRunner
 
 from fdsl_gen.cli import main
-from helpers import SMALL
+from helpers import HEAVY, SMALL
 
 
 def run_cli(*args):
@@ -30,6 +30,15 @@ def small_dataset(tmp_path_factory, params_dir):
     """A small FractalDB rendered once: 4 categories x 200 images."""
     out = tmp_path_factory.mktemp("ds") / "fractaldb"
     result = run_cli("render", "fractaldb", "--params", params_dir, "--out", out, "--workers", 1, *SMALL)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def heavy_dataset(tmp_path_factory, params_dir):
+    """The render kill tests interrupt, made whole once without a kill."""
+    out = tmp_path_factory.mktemp("heavy") / "fractaldb"
+    result = run_cli("render", "fractaldb", "--params", params_dir, "--out", out, "--workers", 2, *HEAVY)
     assert result.exit_code == 0, result.output
     return out
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from fdsl_gen.runner import POOL_RESTARTS
 from helpers import children
 
 TINY = ("--size", 32, "--points", 2000, "--counts", 1, "--weight-k", 0.1, "--flips", 1, "--quiet")
@@ -219,22 +220,35 @@ def test_fault(scene, name):
         fault.check(scene)
 
 
-def kill_workers(process, times):
-    """kill -9 a worker of `process` `times` times (each time once a pool is up again); -1: until it ends."""
+def recorded(out):
+    return len(list((out / ".render").glob("*.tar.json")))
+
+
+def kill_workers(process, out, times):
+    """kill -9 a worker of `process` `times` times (-1: until it ends), each once the pool has recorded one
+    more shard; returns how many of the kills came while shards were still to do."""
+    interrupted, deadline = 0, time.monotonic() + TIMEOUT
     while times and process.poll() is None:
+        wanted = recorded(out) + 1
+        while recorded(out) < wanted and process.poll() is None:
+            assert time.monotonic() < deadline, "the pool recorded no shard"
+            time.sleep(0.005)
         workers = children(process.pid)
-        if workers:
-            try:
-                os.kill(workers[0], signal.SIGKILL)
-            except ProcessLookupError:  # the pool ended it first
-                continue
-            times -= 1
-            while workers[0] in children(process.pid):
-                time.sleep(0.01)
-        time.sleep(0.01)
+        if not workers or process.poll() is not None:
+            continue
+        try:
+            os.kill(workers[0], signal.SIGKILL)
+        except ProcessLookupError:  # the pool ended it first
+            continue
+        times -= 1
+        shards = sum(json.loads((out / ".render" / "config.json").read_text())["shards"].values())
+        interrupted += recorded(out) < shards
+        while workers[0] in children(process.pid):
+            time.sleep(0.005)
+    return interrupted
 
 
-SLOW = ("--points", 100_000, "--samples-per-shard", 1, "--workers", 2)
+SLOW = ("--points", 2_000_000, "--samples-per-shard", 1, "--workers", 2)
 
 
 @pytest.mark.parametrize("kills,code", [(1, 0), (-1, 1)])
@@ -242,8 +256,9 @@ def test_worker_killed(scene, kills, code):
     """A pool that loses a worker starts again; one that keeps losing them stops with one line."""
     command = [sys.executable, "-m", "fdsl_gen", *map(str, render(scene / "params", scene / "out", *SLOW))]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    kill_workers(process, kills)
+    interrupted = kill_workers(process, scene / "out", kills)
     assert process.wait(timeout=TIMEOUT) == code
+    assert interrupted == kills if kills > 0 else interrupted >= POOL_RESTARTS + 1  # the first pool and its restarts
     lines = process.stderr.read().strip().splitlines()
     assert temporaries(scene / "out") == [] or code
     if code:

@@ -1,11 +1,9 @@
 """Rendering into, publishing to and reading from an S3 prefix (moto's server, see tests/conftest.py)."""
 import json
 import os
-import random
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -13,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import SMALL, assert_one_line_error
+from helpers import HEAVY, HEAVY_SHARDS, SMALL, assert_one_line_error, kill_when
 
 
-def render_args(params_dir, out, *extra):
-    return ("render", "fractaldb", "--params", params_dir, "--out", out, *SMALL, *extra)
+def render_args(params_dir, out, *extra, options=SMALL):
+    return ("render", "fractaldb", "--params", params_dir, "--out", out, *options, *extra)
 
 
 def local_tars(folder):
@@ -48,22 +46,26 @@ def test_a_second_render_reads_and_skips_every_shard(s3, cli, params_dir, small_
     assert s3.requests.count("PUT", ".tar") - s3.requests.count("PUT", ".tar.json") == 0
 
 
-def cli_process(params_dir, out, *extra):
-    command = [sys.executable, "-m", "fdsl_gen", *map(str, render_args(params_dir, out, *extra))]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def cli_process(params_dir, out, *extra, options=SMALL, **popen):
+    command = [sys.executable, "-m", "fdsl_gen", *map(str, render_args(params_dir, out, *extra, options=options))]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
 
 
-def test_kill_9_mid_render_then_resume(s3, params_dir, small_dataset, cli):
-    reference, out, rng = local_tars(small_dataset), f"{s3.url}/killed", random.Random(3)
+def test_kill_9_mid_render_then_resume(s3, params_dir, heavy_dataset, cli):
+    out, reference = f"{s3.url}/killed", local_tars(heavy_dataset)
+
+    def recorded():
+        return sum(key.endswith(".tar.json") for key in s3.keys("killed/.render/"))
+
     for _ in range(3):
-        process = cli_process(params_dir, out, "--workers", 2)
-        time.sleep(rng.uniform(2.0, 4.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        wanted = recorded() + 2  # two more shards than the last run left: each run is killed mid-work
+        process = cli_process(params_dir, out, "--workers", 2, options=HEAVY, start_new_session=True)
+        kill_when(process, lambda: recorded() >= wanted)
+        assert recorded() < HEAVY_SHARDS and "killed/manifest.json" not in s3.keys()
         # whatever sits under a final name is a whole shard, byte for byte
         assert all(reference[name] == data for name, data in bucket_tars(s3, "killed").items())
-    assert "killed/manifest.json" not in s3.keys()
-    finished = cli_process(params_dir, out, "--workers", 2)
+    assert len(bucket_tars(s3, "killed")) < HEAVY_SHARDS
+    finished = cli_process(params_dir, out, "--workers", 2, options=HEAVY)
     assert finished.wait(timeout=120) == 0, finished.stderr.read()
     assert bucket_tars(s3, "killed") == reference
     assert cli("verify", out).exit_code == 0

@@ -3,7 +3,6 @@ import functools
 import http.server
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -12,7 +11,7 @@ import threading
 import time
 
 import pytest
-from helpers import SMALL
+from helpers import HEAVY, HEAVY_SHARDS, SMALL, kill_when
 
 
 
@@ -20,8 +19,13 @@ def tars(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.tar"))}
 
 
-def render_args(params_dir, out, *extra):
-    return ("render", "fractaldb", "--params", params_dir, "--out", out, *SMALL, *extra)
+def render_args(params_dir, out, *extra, options=SMALL):
+    return ("render", "fractaldb", "--params", params_dir, "--out", out, *options, *extra)
+
+
+def recorded(out):
+    """How many shards a render into folder `out` has recorded as finished."""
+    return len(list((out / ".render").glob("*.tar.json")))
 
 
 def test_shard_ranges_add_up_to_the_whole_dataset(tmp_path, cli, params_dir, small_dataset):
@@ -103,39 +107,43 @@ def test_dask_local_cluster_gives_identical_shards(tmp_path, cli, params_dir, sm
     assert tars(out) == tars(small_dataset)
 
 
-def test_dask_worker_killed_mid_render_is_replaced(tmp_path, params_dir, small_dataset):
+def test_dask_worker_killed_mid_render_is_replaced(tmp_path, params_dir, heavy_dataset):
     """kill -9 of a Dask worker while shards are in flight: its tasks run again elsewhere, same bytes."""
     from distributed import Client, LocalCluster
     out = tmp_path / "dask-killed"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        process = cli_process(params_dir, out, "--engine", "dask", "--scheduler", cluster.scheduler_address)
-        deadline = time.time() + 120
-        while not list(out.glob("*.tar")) and process.poll() is None and time.time() < deadline:
-            time.sleep(0.02)
-        assert process.poll() is None, "the render ended before a worker could be killed"
+        process = cli_process(params_dir, out, "--engine", "dask", "--scheduler", cluster.scheduler_address,
+                              options=HEAVY)
+        deadline = time.monotonic() + 120
+        while recorded(out) < 2:
+            assert process.poll() is None and time.monotonic() < deadline, "no shard was recorded"
+            time.sleep(0.005)
         victim = next(iter(client.run(os.getpid).values()))
         os.kill(victim, signal.SIGKILL)
+        assert recorded(out) < HEAVY_SHARDS, "the kill came after the last shard"
         assert process.wait(timeout=180) == 0, process.stderr.read()
-    assert tars(out) == tars(small_dataset)
+    assert tars(out) == tars(heavy_dataset)
 
 
-def cli_process(params_dir, out, *extra):
-    command = [sys.executable, "-m", "fdsl_gen", *map(str, render_args(params_dir, out, *extra))]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def cli_process(params_dir, out, *extra, options=SMALL, **popen):
+    command = [sys.executable, "-m", "fdsl_gen", *map(str, render_args(params_dir, out, *extra, options=options))]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
 
 
-def test_kill_9_at_random_moments_then_resume(tmp_path, params_dir, small_dataset, cli):
-    out = tmp_path / "killed"
-    rng = random.Random(7)
-    for _ in range(4):
-        process = cli_process(params_dir, out, "--workers", 2)
-        time.sleep(rng.uniform(1.0, 3.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    finished = cli_process(params_dir, out, "--workers", 2)
+def test_kill_9_mid_render_then_resume(tmp_path, params_dir, heavy_dataset, cli):
+    out, reference = tmp_path / "killed", tars(heavy_dataset)
+    for _ in range(3):
+        wanted = recorded(out) + 2  # two more shards than the last run left: each run is killed mid-work
+        process = cli_process(params_dir, out, "--workers", 2, options=HEAVY, start_new_session=True)
+        kill_when(process, lambda: recorded(out) >= wanted)
+        assert recorded(out) < HEAVY_SHARDS and not (out / "manifest.json").exists()
+        # whatever sits under a final name is a whole shard, byte for byte
+        assert all(reference[name] == data for name, data in tars(out).items())
+    assert len(tars(out)) < HEAVY_SHARDS
+    finished = cli_process(params_dir, out, "--workers", 2, options=HEAVY)
     assert finished.wait(timeout=120) == 0, finished.stderr.read()
-    assert tars(out) == tars(small_dataset)
+    assert tars(out) == reference
     leftovers = [p for p in out.rglob("*") if ".tmp-" in p.name]
     assert leftovers == []
     assert cli("verify", out).exit_code == 0
