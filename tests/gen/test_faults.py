@@ -270,6 +270,87 @@ def test_worker_killed(scene, kills, code):
     assert temporaries(scene / "out") == []
 
 
+def sized(params, out, size):
+    return ("render", "fractaldb", "--params", params, "--out", out, *TINY[2:], "--size", size, "--workers", 1)
+
+
+@pytest.mark.parametrize("round", range(3))
+def test_renders_with_other_settings_started_together(scene, round):
+    """Exactly one configuration takes a new folder; the other gets one line naming it."""
+    out, sizes = scene / "out", (32, 48)
+    command = [sys.executable, "-m", "fdsl_gen"]
+    processes = [subprocess.Popen([*command, *map(str, sized(scene / "params", out, size))], stderr=subprocess.PIPE,
+                                  text=True) for size in sizes]
+    codes = [p.wait(timeout=TIMEOUT) for p in processes]
+    assert sorted(codes) == [0, 2], [p.stderr.read() for p in processes]
+    winner = sizes[codes.index(0)]
+    lines = processes[codes.index(2)].stderr.read().strip().splitlines()
+    assert len(lines) == 1 and f"--size {winner}" in lines[0] and "another dataset" in lines[0], lines
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["image"]["height"] == winner
+    assert {len(fields["png"]) > 0 and png_side(fields["png"]) for fields in samples(out)} == {winner}
+    assert fdsl_gen("verify", out).returncode == 0
+
+
+def samples(out):
+    from fdsl_gen.tarformat import iter_samples
+    return [fields for tar in sorted(out.glob("*.tar")) for _, fields in iter_samples(tar.read_bytes())]
+
+
+def png_side(data):
+    import io
+
+    from PIL import Image
+    with Image.open(io.BytesIO(data)) as image:
+        return image.height
+
+
+def held_claim(params, out, size):
+    """The claim a live render of another size holds, from this process."""
+    from fdsl_gen.lifecycle import claim
+    from fdsl_gen.plan import Plan
+    from fdsl_gen.registry import create_recipe
+    recipe = create_recipe("fractaldb", params=str(params), size=size, points=2000, counts=1, weight_k=0.1,
+                           flips=1)
+    plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 1000)
+    return claim(out, recipe, plan, "fractaldb", "fdsl-gen render fractaldb --size 48 (held)")
+
+
+def test_a_live_claim_is_refused_and_a_dead_one_released(scene):
+    out = scene / "out"
+    with held_claim(scene / "params", out, 48):
+        result = fdsl_gen(*sized(scene / "params", out, 32))
+        assert result.returncode == 2 and "being rendered by another dataset" in result.stderr
+        assert "--size 48 (held)" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert not list(out.glob("*.tar"))
+    # the holder ended before its first shard: its claim holds nothing to lose
+    assert fdsl_gen(*sized(scene / "params", out, 32)).returncode == 0
+    assert json.loads((out / "manifest.json").read_text())["image"]["height"] == 32
+    assert fdsl_gen("verify", out).returncode == 0
+
+
+def test_a_shard_recorded_for_another_config_is_never_skipped(scene):
+    out = scene / "out"
+    assert fdsl_gen(*render(scene / "params", out)).returncode == 0
+    record_file = sorted((out / ".render").glob("*.tar.json"))[0]
+    record = json.loads(record_file.read_text())
+    record_file.write_text(json.dumps(dict(record, config="0" * 64)))
+    result = fdsl_gen("verify", out)
+    assert result.returncode == 1 and f"{record['file']}: its render record names another config" in result.stderr
+    assert fdsl_gen(*render(scene / "params", out)).returncode == 0
+    assert json.loads(record_file.read_text()) == record  # rendered and recorded again
+    assert fdsl_gen("verify", out).returncode == 0
+
+
+def test_params_spelled_another_way_resume_the_same_dataset(scene):
+    out = scene / "out"
+    assert fdsl_gen(*render(scene / "params", out)).returncode == 0
+    records = {p.name: p.stat().st_mtime_ns for p in (out / ".render").glob("*.tar.json")}
+    result = fdsl_gen(*render("./params/", "out"), cwd=scene)
+    assert result.returncode == 0, result.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in (out / ".render").glob("*.tar.json")} == records
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -71,6 +71,40 @@ def test_kill_9_mid_render_then_resume(s3, params_dir, heavy_dataset, cli):
     assert cli("verify", out).exit_code == 0
 
 
+def test_put_new_creates_once(s3):
+    from fdsl_gen.storage import open_store
+    store = open_store(f"{s3.url}/once")
+    assert store.put_new("claim.json", b"first") is True
+    assert store.put_new("claim.json", b"second") is False
+    assert s3.get("once/claim.json") == b"first"
+    assert s3.requests.count("PUT", "claim.json") == 2  # both asked the server: the refusal is the store's
+
+
+def test_renders_with_other_settings_started_together(s3, params_dir, cli):
+    """Exactly one configuration takes a new prefix (a conditional PUT); the other gets one line naming it."""
+    sizes = (32, 48)
+    processes = [cli_process(params_dir, f"{s3.url}/race", "--size", size) for size in sizes]
+    codes = [p.wait(timeout=120) for p in processes]
+    assert sorted(codes) == [0, 2], [p.stderr.read() for p in processes]
+    winner = sizes[codes.index(0)]
+    lines = processes[codes.index(2)].stderr.read().decode().strip().splitlines()
+    assert len(lines) == 1 and f"--size {winner}" in lines[0] and "race" in lines[0], lines
+    assert json.loads(s3.get("race/manifest.json"))["image"]["height"] == winner
+    assert cli("verify", f"{s3.url}/race").exit_code == 0
+
+
+def test_the_claim_of_another_render_is_named(s3, params_dir, cli):
+    """An object store cannot tell a live claim from a dead one: the user is told which file to delete."""
+    out = f"{s3.url}/claimed"
+    assert cli(*render_args(params_dir, out, "--shards", "0:1")).exit_code == 0
+    for key in s3.keys("claimed/"):
+        if key.endswith(".tar") or key.endswith(".tar.json"):
+            s3.client.delete_object(Bucket=s3.name, Key=key)
+    result = cli(*render_args(params_dir, out, "--size", 40))
+    assert_one_line_error(result, "claimed by another render", "--size 48", f"delete {out}/.render/config.json")
+    assert not any(key.endswith(".tar") for key in s3.keys("claimed/"))
+
+
 def test_job_array_into_one_prefix_then_finalize(s3, cli, params_dir, small_dataset):
     out = f"{s3.url}/array"
     assert cli(*render_args(params_dir, out, "--task-index", 0, "--num-tasks", 2)).exit_code == 0
