@@ -166,6 +166,7 @@ def _run_dask(recipe, plan, store, dataset, todo, scheduler):
     with client:
         if not todo:
             return
+        _wait_for_workers(client, lost)
         try:
             recipe_f, plan_f = client.scatter([recipe, plan], broadcast=True)
             futures = client.map(_dask_task, todo, recipe=recipe_f, plan=plan_f, store=store,
@@ -173,6 +174,19 @@ def _run_dask(recipe, plan, store, dataset, todo, scheduler):
         except (OSError, CancelledError):
             raise lost from None
         yield from _dask_results(client, futures, lost)
+
+
+def _wait_for_workers(client, lost):
+    """Until the cluster has a worker (it may be scaling up): scatter would give up after its time-out."""
+    while True:
+        try:
+            client.wait_for_workers(1, timeout=DASK_POLL_S)
+            return
+        except TimeoutError:
+            if client.status != "running":
+                raise lost from None
+        except (OSError, CancelledError):
+            raise lost from None
 
 
 def _dask_results(client, futures, lost):

@@ -369,7 +369,8 @@ def test_dask_scheduler_lost(scene):
         wait_for_line(log, "Scheduler at")
         command = [sys.executable, "-m", "fdsl_gen",
                    *map(str, render(scene / "params", scene / "out", "--engine", "dask", "--scheduler", address))]
-        process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                                   env=dict(os.environ, DASK_DISTRIBUTED__CLIENT__HEARTBEAT="100ms"))
         wait_for_client(address)  # the render waits for workers that never come
     finally:
         scheduler.kill()
@@ -382,14 +383,19 @@ def test_dask_scheduler_lost(scene):
 
 
 def wait_for_client(address):
-    """Until a second client (the render's) is registered with the scheduler, and a little longer."""
+    """Until the render's client has started: the scheduler has had a heartbeat from it, and a client sends
+    them only once its handshake is over."""
     from distributed import Client
     with Client(address, timeout="30s") as client:
-        deadline = time.time() + TIMEOUT
-        while len(client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.clients))) < 3:
-            assert time.time() < deadline  # the two clients and the scheduler's fire-and-forget one
-            time.sleep(0.2)
-    time.sleep(3)  # the render's client reads the scheduler's welcome
+        deadline, first_seen = time.monotonic() + TIMEOUT, {}
+        while True:
+            assert time.monotonic() < deadline, "the render's client never started"
+            seen = client.run_on_scheduler(lambda dask_scheduler: {
+                name: state.last_seen for name, state in dask_scheduler.clients.items()})
+            others = {name: at for name, at in seen.items() if name not in (client.id, "fire-and-forget")}
+            if any(at > first_seen.setdefault(name, at) for name, at in others.items()):
+                return
+            time.sleep(0.05)
 
 
 def wait_for_line(log, words):
