@@ -15,8 +15,11 @@ writer, the dataset lifecycle, verify and publish use only these operations:
   nothing.
 
 Object-store credentials and endpoint come from the standard AWS variables
-and files (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ~/.aws/config, ...); every
-network call has a connect and a read time-out and a bounded number of retries.
+and files (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ~/.aws/config, ...). Every
+network call follows one policy (`client_options`): a 10 s connect and a 20 s
+read time-out (FDSL_IO_TIMEOUT sets the read one) and 3 tries in all, made by
+botocore alone, so that a silent endpoint fails a call within `worst_case()`
+seconds (93 by default).
 """
 import contextlib
 import fcntl
@@ -28,7 +31,11 @@ from pathlib import Path
 from fdsl_gen.errors import UserError
 
 CHUNK = 1 << 22
-CONNECT_TIMEOUT, READ_TIMEOUT = 10, 60
+# The policy of every remote call: seconds to connect, seconds a read may wait for data (the
+# IO_TIMEOUT_VARIABLE overrides it), tries of a call, and the most seconds botocore's back-off
+# sleeps between them (1 s, then 2 s).
+CONNECT_TIMEOUT, READ_TIMEOUT, TRIES, BACKOFF = 10, 20, 3, 3
+IO_TIMEOUT_VARIABLE = "FDSL_IO_TIMEOUT"
 
 
 def is_url(location):
@@ -207,11 +214,7 @@ class RemoteStore:
         """(file system, root path), made once per process: a client made before
         a fork would wait on the parent's event loop thread."""
         if self._client is None or self._client[2] != os.getpid():
-            import fsspec  # its import costs a tenth of a second; folders never need it
-            try:
-                fs, root = fsspec.core.url_to_fs(self.location, **client_options(self.location))
-            except (ImportError, ValueError) as err:
-                raise UserError(f"cannot open {self.location}: {err}") from None
+            fs, root = connect(self.location)
             self._client = fs, root.rstrip("/"), os.getpid()
         return self._client
 
@@ -307,18 +310,53 @@ class RemoteStore:
             raise UserError(f"cannot reach {where}: {_reason(err)}") from None
 
 
-def client_options(url):
-    """fsspec options with time-outs and bounded retries, so that a dead endpoint fails in seconds."""
+def io_timeout():
+    """Seconds a read may wait for data: the IO_TIMEOUT_VARIABLE when set, else READ_TIMEOUT."""
+    text = os.environ.get(IO_TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return READ_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise UserError(f"{IO_TIMEOUT_VARIABLE}={text}: expected a number of seconds above 0")
+    return seconds
+
+
+def worst_case(read_timeout=None):
+    """The most seconds from a call's first try to its failure, for a read time-out (default: io_timeout())."""
+    return TRIES * (CONNECT_TIMEOUT + (read_timeout or io_timeout())) + BACKOFF
+
+
+def client_options(url, read_timeout=None):
+    """fsspec options that apply the policy to `url`: the time-outs, and TRIES tries made by botocore.
+
+    s3fs would try each call again itself (5 times), multiplying botocore's
+    tries: `connect` turns that off on the file system it makes.
+    """
     protocol = url.split("://", 1)[0]
+    read = read_timeout or io_timeout()
     if protocol in ("s3", "s3a"):
-        return {"config_kwargs": {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT,
-                                  "retries": {"max_attempts": 3, "mode": "standard"}},
+        return {"config_kwargs": {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": read,
+                                  "retries": {"total_max_attempts": TRIES, "mode": "standard"}},
                 "use_listings_cache": False, "skip_instance_cache": True}
     if protocol in ("http", "https"):
         import aiohttp
-        return {"client_kwargs": {"timeout": aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT,
-                                                                   sock_read=READ_TIMEOUT)}}
+        return {"client_kwargs": {"timeout": aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, sock_read=read)}}
     return {}
+
+
+def connect(url, read_timeout=None):
+    """(file system, path) of `url` under the policy; UserError when no back-end serves its protocol."""
+    import fsspec  # its import costs a tenth of a second; folders never need it
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **client_options(url, read_timeout))
+    except (ImportError, ValueError) as err:
+        raise UserError(f"cannot open {url}: {err}") from None
+    if url.split("://", 1)[0] in ("s3", "s3a"):
+        fs.retries = 1  # s3fs's own loop: one go, botocore makes the TRIES
+    return fs, path
 
 
 def remote_errors():

@@ -11,7 +11,7 @@ a shard whose manifest gives a digest is kept as <digest prefix>-<shard file>,
 so a dataset published again under the same URL never reads a stale copy.
 Each process checks a copy's digest again before its first use of it, so a
 copy damaged on disk after its download is fetched again. Every network read
-waits at most --io-timeout seconds.
+waits at most --io-timeout seconds (object stores: under the store policy).
 Local paths and pipe: URLs are read as they are.
 """
 import hashlib
@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+from fdsl_train.reading import DEFAULT_TIMEOUT
 from fdsl_train.remote import open_url
 from fdsl_train.shards import is_remote
 
@@ -34,7 +35,7 @@ def cache_path(url: str, cache_dir: str, digest: Optional[str] = None) -> Path:
     return Path(cache_dir) / hashlib.sha256(folder.encode()).hexdigest()[:16] / name
 
 
-def cached(url: str, cache_dir: str, digest: Optional[str] = None, timeout: float = 60.0) -> str:
+def cached(url: str, cache_dir: str, digest: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT) -> str:
     """The local path to read `url` from, downloading it on first use; OSError/ValueError if it cannot be had."""
     if not is_remote(url):
         return url

@@ -14,6 +14,7 @@ from typing import Callable
 
 import click
 
+from fdsl_gen.storage import IO_TIMEOUT_VARIABLE
 from fdsl_train import __version__, presets, reading, rundir, tally
 from fdsl_train.errors import UserError
 
@@ -79,6 +80,18 @@ def _limit(_ctx, _param, value):
     return value.strip()
 
 
+def _io_timeout(_ctx, _param, value):
+    """--io-timeout, else the store policy's read time-out (which FDSL_IO_TIMEOUT sets)."""
+    if value is not None:
+        return value
+    from fdsl_gen.errors import UserError as StoreError
+    from fdsl_gen.storage import io_timeout
+    try:
+        return io_timeout()
+    except StoreError as err:
+        raise UserError(str(err)) from None
+
+
 def _ints(_ctx, _param, value):
     if value is None:
         return None
@@ -141,8 +154,9 @@ RUN_OPTIONS = [
     click.option("--strict", is_flag=True, help="Stop at the first corrupt sample instead of skipping it."),
     click.option("--max-skipped", default=tally.DEFAULT_LIMIT, show_default=True, callback=_limit,
                  help="Stop once an epoch loses more samples: a count (100), share (0.01) or percentage (1%)."),
-    click.option("--io-timeout", type=click.FloatRange(min=0, min_open=True), default=reading.DEFAULT_TIMEOUT,
-                 show_default=True, help="Seconds any http(s) read may wait for data (not pipe: commands)."),
+    click.option("--io-timeout", type=click.FloatRange(min=0, min_open=True), default=None, callback=_io_timeout,
+                 show_default=f"{reading.DEFAULT_TIMEOUT:g}, or {IO_TIMEOUT_VARIABLE} when set",
+                 help="Seconds any http(s) or object-store read may wait for data (not pipe: commands)."),
     click.option("--shuffle-buffer", type=POSITIVE, default=1000, show_default=True),
     click.option("--samples-per-shard", type=POSITIVE, default=None, help="For URL lists without a manifest."),
     click.option("--cache-dir", default=None,

@@ -1,8 +1,9 @@
 """Open one shard and read its samples, noting the samples it lacks.
 
 http(s) shards are read with a time-out on every network read (--io-timeout),
-object-store shards with the store client's time-outs and retries: a server
-that stops answering fails the shard instead of stalling the run.
+object-store shards under the store policy (fdsl_gen.storage), whose read
+time-out is --io-timeout too: a server that stops answering fails the shard
+instead of stalling the run.
 Local paths and file:// URLs are plain files; pipe: URLs run their command
 through webdataset, and nothing here can bound how long that command takes.
 A shard that ends early, cannot be opened or is not a tar file is reported
@@ -13,10 +14,11 @@ import re
 import tarfile
 from typing import BinaryIO, Iterator
 
+from fdsl_gen.storage import READ_TIMEOUT
 from fdsl_train.errors import describe_read_error
 from fdsl_train.tally import Tally
 
-DEFAULT_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = float(READ_TIMEOUT)  # the store policy's read time-out
 KEY = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")  # folder/key.extension, as webdataset groups files
 
 

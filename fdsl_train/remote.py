@@ -1,16 +1,16 @@
 """Opening shard and manifest URLs: http(s) through urllib, object stores (s3://, gs://, ...) through fsspec.
 
-Object-store clients get the same connect/read time-outs and bounded retries
-as fdsl-gen's writer; credentials and endpoint come from the standard AWS
+Object stores are read under fdsl-gen's one remote I/O policy
+(fdsl_gen.storage: connect and read time-outs, tries), with --io-timeout as
+the read time-out; credentials and endpoint come from the standard AWS
 variables and files.
 """
 import urllib.error
 import urllib.request
 from typing import BinaryIO
 
-import fsspec
-
-from fdsl_gen.storage import READ_TIMEOUT, client_options
+from fdsl_gen.errors import UserError as StoreError
+from fdsl_gen.storage import READ_TIMEOUT, connect
 
 
 def is_object_store(url: str) -> bool:
@@ -20,9 +20,13 @@ def is_object_store(url: str) -> bool:
 
 def open_url(url: str, timeout: float = READ_TIMEOUT) -> BinaryIO:
     """A readable binary stream of `url` whose every network read waits at most `timeout` seconds
-    (object stores: the store client's own read time-out); OSError (or a client error) when it cannot be had."""
+    (object stores: each of the policy's tries); OSError, ValueError or a client error when it cannot be had."""
     if is_object_store(url):
-        return fsspec.open(url, "rb", **client_options(url)).open()
+        try:
+            fs, path = connect(url, timeout)
+        except StoreError as err:  # no back-end for the protocol
+            raise ValueError(str(err)) from None
+        return fs.open(path, "rb")
     return urllib.request.urlopen(url, timeout=timeout)
 
 

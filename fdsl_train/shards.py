@@ -16,7 +16,7 @@ from typing import Optional, Tuple
 
 import braceexpand
 
-from fdsl_gen.storage import remote_errors
+from fdsl_gen.storage import READ_TIMEOUT, remote_errors
 from fdsl_train.errors import UserError, describe_read_error
 from fdsl_train.remote import is_missing, is_object_store, open_url
 
@@ -51,7 +51,7 @@ class ShardSet:
 
 
 def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = None,
-            timeout: float = 60.0) -> ShardSet:
+            timeout: float = READ_TIMEOUT) -> ShardSet:
     """The shards that `data` names for `split`; a network read waits at most `timeout` seconds."""
     data = data.strip()
     if not data:
@@ -68,7 +68,7 @@ def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = 
     return _from_list(data, samples_per_shard, timeout)
 
 
-def has_split(data: str, split: str, timeout: float = 60.0) -> bool:
+def has_split(data: str, split: str, timeout: float = READ_TIMEOUT) -> bool:
     """Whether the dataset that `data` names (any form but a shard list: lists have no splits) declares `split`."""
     data = data.strip()
     if data.startswith(LIVE):
