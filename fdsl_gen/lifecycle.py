@@ -132,7 +132,7 @@ def _releasable_claim(store, fingerprint):
         return None
     if held.get("fingerprint") == fingerprint:
         return None
-    holder = f"{held.get('recipe')} {held.get('name')}: {held.get('manifest', {}).get('command', '?')}"
+    holder = _holder(held)
     if _holds_shards(store):
         raise UserError(f"output {store} holds another dataset ({holder}); choose another --out or delete it")
     live = store.in_use(f"{RECORDS}/{HOLDERS}")
@@ -142,6 +142,11 @@ def _releasable_claim(store, fingerprint):
     if live:
         raise UserError(f"output {store} is being rendered by another dataset ({holder}); choose another --out")
     return held
+
+
+def _holder(claimed):
+    """A claim in words: recipe, name and the command that made it."""
+    return f"{claimed.get('recipe')} {claimed.get('name')}: {claimed.get('manifest', {}).get('command', '?')}"
 
 
 def _held_claim(store):
@@ -209,7 +214,10 @@ def missing_shards(location, known=()):
     store = open_store(location)
     described = read_claim(store)
     name, digest = described["name"], described["fingerprint"]
-    known = {r["file"]: r for r in known if r.get("config") == digest}
+    if any(r["config"] != digest for r in known):
+        raise UserError(f"{store} was claimed by another render while this one ran ({_holder(described)}); "
+                        "this run's shards are not its dataset's")
+    known = {r["file"]: r for r in known}
     records, missing = [], []
     for split, count in described["shards"].items():
         for index in range(count):

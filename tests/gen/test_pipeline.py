@@ -5,7 +5,11 @@ import re
 import textwrap
 from pathlib import Path
 
-from fdsl_gen.pipeline import render_dataset, run_search
+import pytest
+
+from fdsl_gen.errors import UserError
+from fdsl_gen.lifecycle import missing_shards
+from fdsl_gen.pipeline import RunOptions, render_dataset, run_search
 from fdsl_gen.recipes.ofdb import OFDB
 
 OPTIONS = {"categories": 2, "instances": 3, "size": 32, "polygons_max": 10}
@@ -51,3 +55,15 @@ def test_readme_worked_example_is_the_recipe_source():
     example = next(b for b in readme_python_blocks() if "def render_group" in b)
     source = textwrap.dedent(inspect.getsource(OFDB.render_group))
     assert example == source
+
+
+def test_a_claim_taken_over_mid_run_stops_the_run_before_its_manifest(tmp_path):
+    """Records of this run that name another config than the store's claim never become its manifest."""
+    out = tmp_path / "taken"
+    assert render_dataset("rcdb", out, categories=2, instances=2, size=32, samples_per_shard=2,
+                          run=RunOptions(shards=(0, 1))) is None
+    claim_file = out / ".render" / "config.json"
+    record = json.loads((out / ".render" / "rcdb-train-000000.tar.json").read_text())
+    claim_file.write_text(json.dumps(dict(json.loads(claim_file.read_text()), fingerprint="0" * 64)))
+    with pytest.raises(UserError, match="claimed by another render while this one ran"):
+        missing_shards(out, [record])
