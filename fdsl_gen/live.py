@@ -98,6 +98,11 @@ def open_live(spec):
     recipe, _, query = spec.partition("?")
     if recipe in entries("recipe"):
         return from_options(recipe, **render_options(recipe, query))
+    if not is_url(spec) and not Path(spec).exists() and (query or "/" not in spec):  # reads as a recipe name
+        try:
+            lookup("recipe", recipe)
+        except UserError as err:
+            raise UserError(f"{PREFIX}{spec}: {'' if query else 'not a dataset folder, and '}{err}") from None
     return from_manifest(spec)
 
 

@@ -419,3 +419,21 @@ def test_real1p_scales_16_bit_pictures(scene):
     assert Image.open(scene / "wide.png").mode == "I;16"
     wide, narrow = (sorted((scene / p).glob("*.tar")) for p in ("wide", "narrow"))
     assert [t.read_bytes() for t in wide] == [t.read_bytes() for t in narrow] != []
+
+
+@pytest.mark.parametrize("spec,words", [
+    ("live:nosuch?size=32", ("live:nosuch?size=32: unknown recipe 'nosuch'", "known: 1p-frac, bezier")),
+    ("live:nosuch", ("live:nosuch: not a dataset folder, and unknown recipe 'nosuch'", "rcdb")),
+    ("live:rcdb?size=nan", ("--size", "'nan'")),
+    ("live:rcdb?noise_max=inf", ("--noise-max", "finite")),
+    ("live:bezier?jitter=nan", ("--jitter", "finite")),
+])
+def test_live_source_refused(tmp_path, monkeypatch, spec, words):
+    """A live source (`fdsl-train --data live:...`) is refused in one line naming what is wrong with it."""
+    from fdsl_gen.errors import UserError
+    from fdsl_gen.live import open_live
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as refused:
+        open_live(spec)
+    assert all(word in str(refused.value) for word in words), (str(refused.value), words)
+    assert "\n" not in str(refused.value) and list(tmp_path.iterdir()) == []
