@@ -28,7 +28,7 @@ from pathlib import Path
 
 from fdsl_gen.errors import UserError
 from fdsl_gen.lifecycle import FORMAT, FORMAT_VERSION, MANIFEST, check_manifest, manifest_base, read_manifest
-from fdsl_gen.plan import Plan
+from fdsl_gen.plan import Plan, check_plan_options
 from fdsl_gen.registry import create_recipe, entries, lookup
 from fdsl_gen.renderer import shard_images
 from fdsl_gen.shardwriter import shard_name
@@ -111,6 +111,7 @@ def from_options(recipe, *, seed=1, name=None, samples_per_shard=1000, val_fract
     from fdsl_gen.pipeline import render_command  # the command the dataset would record
 
     name = recipe if name is None else name
+    check_plan_options(seed, samples_per_shard, val_fraction)
     built = create_recipe(recipe, seed=seed, **options)
     plan = Plan(built.num_classes, built.samples_per_class, built.group_size, seed, samples_per_shard, val_fraction)
     command = render_command(recipe, seed, name, samples_per_shard, val_fraction, options)

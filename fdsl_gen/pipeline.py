@@ -19,7 +19,7 @@ from tqdm import tqdm
 from fdsl_gen.errors import SearchExhausted, UserError
 from fdsl_gen.lifecycle import claim, dataset_command, finalize, missing_shards
 from fdsl_gen.readback import contact_sheet, manifest_sheet, png_bytes
-from fdsl_gen.plan import Plan
+from fdsl_gen.plan import Plan, check_plan_options
 from fdsl_gen.registry import create_recipe, create_search
 from fdsl_gen.runner import all_tasks, array_task_from_environment, render_shards, select_tasks
 
@@ -48,6 +48,7 @@ def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=100
     started = time.time()
     name = recipe if name is None else name
     folder = out if out is not None else DEFAULT_ROOT / name  # a path or a URL (s3://bucket/prefix)
+    check_plan_options(seed, samples_per_shard, val_fraction)
     built = create_recipe(recipe, seed=seed, progress=None if run.quiet else category_progress(),
                           threads=run.workers, **options)
     plan = Plan(built.num_classes, built.samples_per_class, built.group_size, seed, samples_per_shard,

@@ -21,6 +21,13 @@ MAX_SAMPLES = 100_000_000
 MAX_SAMPLES_PER_SHARD = 100_000  # a shard is assembled in memory
 
 
+def check_plan_options(seed, samples_per_shard, val_fraction):
+    """The plan's own options, checked before a recipe's set-up (an inline search) takes minutes."""
+    check_bounds("--seed", seed, 0, MAX_SEED)
+    check_bounds("--samples-per-shard", samples_per_shard, 1, MAX_SAMPLES_PER_SHARD)
+    check_bounds("--val-fraction", val_fraction, 0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class Piece:
     """Samples [lo, hi) of group `group` of class `cls`."""
@@ -40,9 +47,7 @@ class Plan:
     val_fraction: float = 0.0
 
     def __post_init__(self):
-        check_bounds("--seed", self.seed, 0, MAX_SEED)
-        check_bounds("--samples-per-shard", self.samples_per_shard, 1, MAX_SAMPLES_PER_SHARD)
-        check_bounds("--val-fraction", self.val_fraction, 0.0, 1.0)
+        check_plan_options(self.seed, self.samples_per_shard, self.val_fraction)
         total = self.num_classes * self.samples_per_class
         if total > MAX_SAMPLES:
             raise UserError(f"{self.num_classes} classes x {self.samples_per_class} images is {total} images; "

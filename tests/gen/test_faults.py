@@ -141,6 +141,16 @@ FAULTS = {
     "val-fraction-nan": Fault((*R, "--val-fraction", "nan"), ("--val-fraction", "finite")),
     "fill-rate-inf": Fault(("render", "fractaldb", "--search", "--fill-rate", "inf", "--out", "{out}"),
                            ("--fill-rate", "finite")),
+    "weight-k-inf": Fault((*R, "--weight-k", "inf"), ("--weight-k", "finite")),
+    "sigma-nan": Fault(("render", "1p-frac", "--sigma", "nan", "--out", "{out}"), ("--sigma", "finite")),
+    "noise-max-inf": Fault(("render", "rcdb", "--noise-max", "inf", "--out", "{out}"), ("--noise-max", "finite")),
+    "shift-minus-inf": Fault(("render", "perlin", "--shift", "-inf", "--out", "{out}"), ("--shift", "finite")),
+    "variance-nan": Fault(("search", "exfractaldb", "--variance", "nan", "--out", "{out}"), ("--variance", "finite")),
+    # The plan's options are checked before an inline search, which takes minutes with these defaults.
+    "val-fraction-nan-before-search": Fault(("render", "fractaldb", "--search", "--val-fraction", "nan",
+                                             "--out", "{out}"), ("--val-fraction", "finite")),
+    "samples-per-shard-zero-before-search": Fault(("render", "ofdb", "--search", "--samples-per-shard", 0,
+                                                   "--out", "{out}"), ("--samples-per-shard",)),
     "workers-zero": Fault((*R, "--workers", 0), ("--workers",)),
     "unknown-option": Fault((*R, "--colour", "red"), ("--colour",)),
     "unknown-recipe": Fault(("render", "nosuchdb"), ("nosuchdb",)),
@@ -437,3 +447,11 @@ def test_live_source_refused(tmp_path, monkeypatch, spec, words):
         open_live(spec)
     assert all(word in str(refused.value) for word in words), (str(refused.value), words)
     assert "\n" not in str(refused.value) and list(tmp_path.iterdir()) == []
+
+
+def test_live_plan_options_checked_before_the_recipe(monkeypatch):
+    """No recipe (here a search of 1000 categories) is built for a source whose plan is refused anyway."""
+    from fdsl_gen import live
+    monkeypatch.setattr(live, "create_recipe", lambda *args, **options: pytest.fail("recipe built first"))
+    with pytest.raises(live.UserError, match="--val-fraction must be a finite number, not nan"):
+        live.open_live("live:fractaldb?search&val_fraction=nan")
