@@ -309,6 +309,9 @@ def check_manifest(manifest, where):
 
 
 def _manifest_problem(manifest):
+    version = manifest.get("format_version", 1)
+    if type(version) is not int or version < 1:  # JSON true is no version
+        return f"format_version must be a whole number, 1 or more, not {version!r}"
     for key, kind in (("name", str), ("num_classes", int), ("splits", dict), ("image", dict), ("config", dict)):
         if not isinstance(manifest.get(key), kind):
             return f"'{key}' missing or not {kind.__name__}"

@@ -191,8 +191,8 @@ def from_manifest(location):
 
 def _check_version(manifest, location):
     version = manifest.get("format_version", 1)
-    if not isinstance(version, int):
-        raise UserError(f"{location}/{MANIFEST} is malformed: format_version {version!r}")
+    if type(version) is not int or version < 1:
+        return  # check_manifest names it
     if version > FORMAT_VERSION:
         raise UserError(f"{location}: manifest format_version {version} is newer than this fdsl "
                         f"(it renders format {FORMAT_VERSION}); upgrade fdsl")

@@ -84,6 +84,13 @@ def manifest_is(text):
     return lambda tmp: (tmp / "ds" / "manifest.json").write_text(text)
 
 
+def manifest_with(**fields):
+    def setup(tmp):
+        manifest = json.loads((tmp / "ds" / "manifest.json").read_text())
+        (tmp / "ds" / "manifest.json").write_text(json.dumps(dict(manifest, **fields)))
+    return setup
+
+
 def shard_file_is(name):
     def setup(tmp):
         manifest = json.loads((tmp / "ds" / "manifest.json").read_text())
@@ -180,6 +187,12 @@ FAULTS = {
     "preview-manifest-keys": Fault(("preview", "{tmp}/ds"), ("malformed",), setup=manifest_is(
         '{"format": "fdsl-shards", "name": "x", "num_classes": 2, "image": {}, "config": {}, "splits": {"train": 1}}')),
     "verify-shard-outside": Fault(("verify", "{tmp}/ds"), ("not a file name",), setup=shard_file_is("../other.tar")),
+    "verify-version-string": Fault(("verify", "{tmp}/ds"), ("format_version must be a whole number", "'2'"),
+                                   setup=manifest_with(format_version="2")),
+    "info-version-float": Fault(("info", "{tmp}/ds"), ("format_version must be a whole number", "2.5"),
+                                setup=manifest_with(format_version=2.5)),
+    "publish-version-string": Fault(("publish", "{tmp}/ds", "{out}"), ("format_version must be a whole number",),
+                                    setup=manifest_with(format_version="2")),
     "preview-truncated-shard": Fault(("preview", "{tmp}/ds"), ("000000.tar", "damaged"), setup=damage(3000)),
     "preview-random-shard": Fault(("preview", "{tmp}/ds"), ("000000.tar", "damaged"), setup=damage(0)),
     "preview-out-is-a-folder": Fault(("preview", "{tmp}/ds", "--out", "{tmp}"), ("is a folder",)),
@@ -455,3 +468,11 @@ def test_live_plan_options_checked_before_the_recipe(monkeypatch):
     monkeypatch.setattr(live, "create_recipe", lambda *args, **options: pytest.fail("recipe built first"))
     with pytest.raises(live.UserError, match="--val-fraction must be a finite number, not nan"):
         live.open_live("live:fractaldb?search&val_fraction=nan")
+
+
+def test_live_manifest_version_must_be_a_whole_number(scene):
+    from fdsl_gen.errors import UserError
+    from fdsl_gen.live import open_live
+    manifest_with(format_version="2")(scene)
+    with pytest.raises(UserError, match="format_version must be a whole number, 1 or more, not '2'"):
+        open_live(f"live:{scene / 'ds'}")
