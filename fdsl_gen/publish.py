@@ -2,9 +2,12 @@
 
 Resumable and idempotent: an object already there with the same sha256 is
 kept, so a second run, or a run after an interruption, uploads only what is
-missing or different. Each upload is read back and its digest checked. The
-claim goes first, so that no render takes the prefix meanwhile, and
-manifest.json last, so that the copy looks complete only once it is.
+missing or different. Every file is checked against SHA256SUMS and the
+manifest before the destination is touched, so a damaged folder is refused
+with the destination as it was; each upload is read back and its digest
+checked. The claim goes first, so that no render takes the prefix
+meanwhile, and manifest.json last, so that the copy looks complete only
+once it is.
 """
 import hashlib
 import json
@@ -16,16 +19,24 @@ from fdsl_gen.storage import open_store
 
 
 def plan_upload(source, destination):
-    """Check both ends; returns [(name, size, sha256 the manifest gives or None)] in upload order."""
+    """Check both ends, the source first and whole; returns [(name, size, sha256 the manifest gives or None)]
+    in upload order."""
     src, dst = open_store(source), open_store(destination)
     manifest = load_manifest(src)
     claim = src.get(f"{RECORDS}/{CLAIM}")
     if claim is None:
         raise UserError(f"{source} holds no {RECORDS}/{CLAIM}: not a dataset written by fdsl-gen")
-    dst.prepare()
-    check_claim(dst, json.loads(claim)["fingerprint"])
     expected = _listed_digests(src, manifest)
     files = stored_files(src)
+    missing = sorted(set(expected) - set(files))
+    if missing:
+        more = f" ({len(missing)} listed files are)" if len(missing) > 1 else ""
+        raise UserError(f"{src}/{missing[0]} is missing{more}; run fdsl-gen verify {src}")
+    for name, digest in sorted(expected.items()):
+        if src.sha256(name) != digest:
+            raise _damaged(src, name)
+    check_claim(dst, json.loads(claim)["fingerprint"])
+    dst.prepare()
     order = [f"{RECORDS}/{CLAIM}"] + sorted(set(files) - {f"{RECORDS}/{CLAIM}", MANIFEST}) + [MANIFEST]
     return [(name, files[name], expected.get(name)) for name in order]
 
@@ -66,13 +77,17 @@ def _upload(src, dst, name, expected):
     data = src.get(name)
     digest = _sha256(data)
     if expected and digest != expected:
-        raise UserError(f"{src}/{name}: sha256 does not match {CHECKSUMS} or the manifest; run fdsl-gen verify {src}")
+        raise _damaged(src, name)  # changed since plan_upload checked it
     if _sha256(dst.get(name)) == digest:
         return False
     dst.put(name, data)
     if _sha256(dst.get(name)) != digest:
         raise UserError(f"{dst}/{name}: reads back with another sha256 after upload")
     return True
+
+
+def _damaged(src, name):
+    return UserError(f"{src}/{name}: sha256 does not match {CHECKSUMS} or the manifest; run fdsl-gen verify {src}")
 
 
 def _sha256(data):

@@ -184,6 +184,27 @@ def test_publish_refuses_a_file_that_does_not_match_sha256sums(s3, cli, small_da
     assert "bad/manifest.json" not in s3.keys("bad/")
 
 
+def test_a_refused_publish_leaves_the_prefix_as_it_was(s3, cli, small_dataset, tmp_path):
+    """A damaged folder is refused before anything is uploaded: into a new prefix, or one half published."""
+    source = tmp_path / "copy"
+    shutil.copytree(small_dataset, source)
+    shard = source / "fractaldb-train-000003.tar"
+    shard.write_bytes(shard.read_bytes()[:3000])
+    assert_one_line_error(cli("publish", source, f"{s3.url}/new", "--quiet"), "fractaldb-train-000003.tar", "sha256")
+    assert s3.keys() == []
+    assert cli("publish", small_dataset, f"{s3.url}/half", "--quiet").exit_code == 0
+    s3.client.delete_object(Bucket=s3.name, Key="half/manifest.json")
+    before = {key: s3.get(key) for key in s3.keys()}
+    (source / "fractaldb-train-000005.tar").write_bytes(b"other")
+    assert_one_line_error(cli("publish", source, f"{s3.url}/half", "--quiet"), "fractaldb-train-000003.tar")
+    assert {key: s3.get(key) for key in s3.keys()} == before
+    shard.unlink()
+    (source / "fractaldb-train-000004.tar").unlink()
+    assert_one_line_error(cli("publish", source, f"{s3.url}/half", "--quiet"), "fractaldb-train-000003.tar",
+                          "is missing (2 listed files are)")
+    assert {key: s3.get(key) for key in s3.keys()} == before
+
+
 def test_preview_of_an_s3_dataset(s3, cli, small_dataset, tmp_path):
     assert cli("publish", small_dataset, f"{s3.url}/pv", "--quiet").exit_code == 0
     result = cli("preview", f"{s3.url}/pv", "--out", tmp_path / "sheet.png", "--classes", 2)
