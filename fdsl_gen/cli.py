@@ -250,11 +250,9 @@ def preview_command(folder, out, classes, per_class, split):
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def publish_command(folder, url, quiet):
     """Upload the finished dataset FOLDER to URL (s3://bucket/prefix); skips what is there already."""
-    from tqdm import tqdm
-
+    from fdsl_gen.progress import progress
     from fdsl_gen.publish import plan_upload, publish
     plan = plan_upload(folder, url)
-    with tqdm(total=sum(size for _, size, _ in plan), unit="B", unit_scale=True, desc="publish",
-              disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
-        uploaded, sent = publish(folder, url, plan, bar.update)
+    with progress(len(plan), desc="publish", unit="file", disable=quiet) as bar:
+        uploaded, sent = publish(folder, url, plan, lambda size: bar.update(1))
     click.echo(f"{url}: complete, {uploaded} files uploaded ({sent / 2**20:.1f} MiB)")

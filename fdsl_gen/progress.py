@@ -2,8 +2,10 @@
 
 Under a job scheduler stderr is a file, where a bar's carriage-return updates
 pile up by the thousand; a plain line now and then reads well there.
-fdsl-gen and fdsl-train both report progress through `progress()`.
+TQDM_DISABLE=1 turns both off, as it turns off tqdm's bars. fdsl-gen and
+fdsl-train both report progress through `progress()`.
 """
+import os
 import sys
 import time
 from typing import Optional, TextIO
@@ -17,10 +19,16 @@ def progress(total: int, *, desc: str, unit: str, initial: int = 0, disable: boo
              file: Optional[TextIO] = None):
     """A tqdm bar, or `Lines` with the same update/set_postfix/close when `file` (stderr) is not a terminal."""
     file = file or sys.stderr
+    disable = disable or _disabled_by_environment()
     if disable or _is_terminal(file):
         return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=disable, file=file,
                     dynamic_ncols=True)
     return Lines(total, desc=desc, unit=unit, initial=initial, file=file)
+
+
+def _disabled_by_environment() -> bool:
+    """TQDM_DISABLE set to anything but empty, 0, false, no or off."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _is_terminal(file: TextIO) -> bool:

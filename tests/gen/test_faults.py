@@ -476,3 +476,19 @@ def test_live_manifest_version_must_be_a_whole_number(scene):
     manifest_with(format_version="2")(scene)
     with pytest.raises(UserError, match="format_version must be a whole number, 1 or more, not '2'"):
         open_live(f"live:{scene / 'ds'}")
+
+
+@pytest.mark.parametrize("disable,quiet", [("", False), ("1", False), ("", True)])
+def test_publish_progress_off_a_terminal(scene, disable, quiet):
+    """stderr a file: plain progress lines as a render writes them, none with TQDM_DISABLE=1 or --quiet."""
+    result = fdsl_gen("publish", scene / "ds", scene / "copy", *(("--quiet",) if quiet else ()),
+                      env={"TQDM_DISABLE": disable})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{scene / 'copy'}: complete, ")
+    files = len([p for p in (scene / "ds").rglob("*") if p.is_file() and not p.name.endswith(".lock")])
+    if disable or quiet:
+        assert result.stderr == ""
+    else:
+        assert "\r" not in result.stderr and result.stderr.startswith(f"publish: {files}/{files} file, ")
+        assert len(result.stderr.splitlines()) == 1  # a quick publish: the closing line only
+    assert fdsl_gen("verify", scene / "copy").returncode == 0
