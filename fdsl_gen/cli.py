@@ -226,7 +226,7 @@ def info_command(folder):
 @main.command("preview")
 @click.argument("folder", type=OUT)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="PNG file (default: preview.png in the dataset)")
+              help="PNG file (default: preview.png in the dataset); missing folders on its path are created")
 @click.option("--classes", type=int, default=8, show_default=True)
 @click.option("--per-class", type=int, default=8, show_default=True)
 @click.option("--split", default="train", show_default=True)

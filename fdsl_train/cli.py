@@ -7,6 +7,7 @@ Each command imports its own modules inside its function: torch and timm
 take seconds to import, and `--help`, option errors and shell completion
 must not wait for them.
 """
+import math
 import shlex
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,7 +59,24 @@ POSITIVE = click.IntRange(min=1)
 COUNT = click.IntRange(min=0)
 
 
-def _floats(count: int) -> Callable:
+class Finite(click.FloatRange):
+    """A float in a range that is a number: inf and nan are refused as the range's own misfits are."""
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+NON_NEGATIVE = Finite(min=0)
+ABOVE_ZERO = Finite(min=0, min_open=True)
+SHARE = Finite(min=0, max=1)  # a probability
+BELOW_ONE = Finite(min=0, max=1, max_open=True)
+
+
+def _floats(count: int, above_zero: bool = False) -> Callable:
+    """`count` comma-separated finite numbers (all above zero when `above_zero`)."""
     def parse(_ctx, _param, value):
         if value is None:
             return None
@@ -66,8 +84,10 @@ def _floats(count: int) -> Callable:
             numbers = tuple(float(v) for v in value.split(","))
         except ValueError:
             raise click.BadParameter(f"expected {count} comma-separated numbers") from None
-        if len(numbers) != count:
-            raise click.BadParameter(f"expected {count} comma-separated numbers")
+        if len(numbers) != count or not all(map(math.isfinite, numbers)):
+            raise click.BadParameter(f"expected {count} comma-separated finite numbers")
+        if above_zero and min(numbers) <= 0:
+            raise click.BadParameter(f"{value}: every number must be above 0")
         return numbers
     return parse
 
@@ -109,31 +129,32 @@ PRESET_OPTIONS = [
     click.option("-b", "--batch-size", type=POSITIVE, default=None, help="Per rank."),
     click.option("--epochs", type=POSITIVE, default=None),
     click.option("--opt", default=None, help="timm optimizer name (adamw, sgd, lamb, ...)."),
-    click.option("--lr", type=float, default=None, help="Absolute learning rate (overrides --lr-base)."),
-    click.option("--lr-base", type=float, default=None, help="Learning rate at --lr-base-size global batch."),
+    click.option("--lr", type=ABOVE_ZERO, default=None, help="Absolute learning rate (overrides --lr-base)."),
+    click.option("--lr-base", type=ABOVE_ZERO, default=None, help="Learning rate at --lr-base-size global batch."),
     click.option("--lr-base-size", type=POSITIVE, default=None),
-    click.option("--momentum", type=float, default=None),
-    click.option("--weight-decay", type=float, default=None),
+    click.option("--momentum", type=NON_NEGATIVE, default=None),
+    click.option("--weight-decay", type=NON_NEGATIVE, default=None),
     click.option("--sched", default=None, help="timm scheduler name (cosine, multistep, step, ...)."),
-    click.option("--warmup-epochs", type=float, default=None),
-    click.option("--warmup-lr", type=float, default=None),
-    click.option("--min-lr", type=float, default=None),
+    click.option("--warmup-epochs", type=NON_NEGATIVE, default=None),
+    click.option("--warmup-lr", type=NON_NEGATIVE, default=None),
+    click.option("--min-lr", type=NON_NEGATIVE, default=None),
     click.option("--decay-milestones", callback=_ints, default=None, help="Epochs, e.g. 30,60."),
-    click.option("--decay-rate", type=float, default=None),
+    click.option("--decay-rate", type=ABOVE_ZERO, default=None),
     click.option("--crop", type=click.Choice(["rrc", "random"]), default=None,
                  help="rrc: RandomResizedCrop (--scale); random: plain RandomCrop."),
-    click.option("--scale", callback=_floats(2), default=None, help="RandomResizedCrop area range, e.g. 0.08,1."),
-    click.option("--hflip", type=float, default=None),
-    click.option("--vflip", type=float, default=None),
-    click.option("--color-jitter", type=float, default=None),
+    click.option("--scale", callback=_floats(2, above_zero=True), default=None,
+                 help="RandomResizedCrop area range, e.g. 0.08,1."),
+    click.option("--hflip", type=SHARE, default=None),
+    click.option("--vflip", type=SHARE, default=None),
+    click.option("--color-jitter", type=NON_NEGATIVE, default=None),
     click.option("--aa", default=None, help="timm auto-augment string, e.g. rand-m9-mstd0.5-inc1; '' for none."),
-    click.option("--reprob", type=float, default=None, help="Random erasing probability."),
-    click.option("--mixup", type=float, default=None, help="Mixup alpha (0: off)."),
-    click.option("--cutmix", type=float, default=None, help="CutMix alpha (0: off)."),
-    click.option("--smoothing", type=float, default=None, help="Label smoothing."),
-    click.option("--drop-path", type=float, default=None),
+    click.option("--reprob", type=SHARE, default=None, help="Random erasing probability."),
+    click.option("--mixup", type=NON_NEGATIVE, default=None, help="Mixup alpha (0: off)."),
+    click.option("--cutmix", type=NON_NEGATIVE, default=None, help="CutMix alpha (0: off)."),
+    click.option("--smoothing", type=BELOW_ONE, default=None, help="Label smoothing."),
+    click.option("--drop-path", type=BELOW_ONE, default=None),
     click.option("--mean", callback=_floats(3), default=None),
-    click.option("--std", callback=_floats(3), default=None),
+    click.option("--std", callback=_floats(3, above_zero=True), default=None),
 ]
 
 RUN_OPTIONS = [
@@ -154,7 +175,7 @@ RUN_OPTIONS = [
     click.option("--strict", is_flag=True, help="Stop at the first corrupt sample instead of skipping it."),
     click.option("--max-skipped", default=tally.DEFAULT_LIMIT, show_default=True, callback=_limit,
                  help="Stop once an epoch loses more samples: a count (100), share (0.01) or percentage (1%)."),
-    click.option("--io-timeout", type=click.FloatRange(min=0, min_open=True), default=None, callback=_io_timeout,
+    click.option("--io-timeout", type=ABOVE_ZERO, default=None, callback=_io_timeout,
                  show_default=f"{reading.DEFAULT_TIMEOUT:g}, or {IO_TIMEOUT_VARIABLE} when set",
                  help="Seconds any http(s) or object-store read may wait for data (not pipe: commands)."),
     click.option("--shuffle-buffer", type=POSITIVE, default=1000, show_default=True),
@@ -231,7 +252,7 @@ def finetune(pretrained, **kwargs):
               help="Run folder [runs/probe, numbered -2, -3, ... when taken].")
 @click.option("--overwrite", is_flag=True, help="Replace the run that --output holds.")
 @click.option("--epochs", type=POSITIVE, default=100, show_default=True, help="Epochs of the linear classifier.")
-@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--lr", type=ABOVE_ZERO, default=1e-3, show_default=True)
 @click.option("-b", "--batch-size", type=POSITIVE, default=256, show_default=True)
 @click.option("-j", "--workers", type=COUNT, default=4, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)

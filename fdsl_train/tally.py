@@ -48,26 +48,29 @@ class Tally:
 
 
 def parse_limit(text: str) -> Tuple[float, bool]:
-    """(value, is_share) of a --max-skipped value: "2%" or "0.02" (a share of the epoch's samples) or "100"."""
+    """(value, is_share) of a --max-skipped value: "2%" or "0.02" (a share of the epoch's samples), or a
+    count: "100", and any whole number above 1 however written ("1e9", "100.0")."""
     text = text.strip()
     try:
         if text.endswith("%"):
             value, share = float(text[:-1]) / 100, True
         elif any(c in text for c in ".eE"):
-            value, share = float(text), True
+            value = float(text)
+            share = not (value > 1 and value.is_integer())  # 1e9 is a count; 1.0 is all of them
         else:
             value, share = int(text), False
     except ValueError:
         raise UserError(f"--max-skipped {text}: expected a count (100), a share (0.01) or a percentage (1%)") from None
     if not value >= 0 or (share and value > 1):
-        raise UserError(f"--max-skipped {text}: a count must be >= 0 and a share lie in 0..1 (0%..100%)")
-    return value, share
+        raise UserError(f"--max-skipped {text}: a count must be a whole number >= 0 and a share lie in 0..1 "
+                        "(0%..100%)")
+    return (value, True) if share else (int(value), False)
 
 
 def allowed(limit: str, total: int) -> int:
     """How many of `total` samples --max-skipped `limit` lets a run lose."""
     value, share = parse_limit(limit)
-    return int(value * total) if share else int(value)
+    return int(value * total) if share else value
 
 
 class EpochLosses:

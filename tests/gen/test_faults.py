@@ -478,6 +478,13 @@ def test_live_manifest_version_must_be_a_whole_number(scene):
         open_live(f"live:{scene / 'ds'}")
 
 
+def test_preview_out_creates_missing_folders(scene):
+    assert "missing folders on its path are created" in " ".join(fdsl_gen("preview", "--help").stdout.split())
+    result = fdsl_gen("preview", scene / "ds", "--out", scene / "sheets" / "new" / "sheet.png", "--classes", 2)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert (scene / "sheets" / "new" / "sheet.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.parametrize("disable,quiet", [("", False), ("1", False), ("", True)])
 def test_publish_progress_off_a_terminal(scene, disable, quiet):
     """stderr a file: plain progress lines as a render writes them, none with TQDM_DISABLE=1 or --quiet."""
