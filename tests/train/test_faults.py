@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional
 
+import click
 import pytest
 import torch
 
@@ -198,6 +199,13 @@ CASES = {
                                      "'--max-skipped': expected a count (100), a share (0.01) or a percentage"),
     "max-skipped over 100%": Case(lambda f: pretrain(toy(f), "--max-skipped", "150%"), "a share lie in 0..1"),
     "io-timeout 0": Case(lambda f: pretrain(toy(f), "--io-timeout", "0"), "'--io-timeout': 0.0 is not in the range"),
+    "io-timeout inf": Case(lambda f: pretrain(toy(f), "--io-timeout", "inf"), ": inf is not a finite number"),
+    "io-timeout nan": Case(lambda f: pretrain(toy(f), "--io-timeout", "nan"), ": nan is not a finite number"),
+    "max-skipped 1e9 is a count": Case(
+        lambda f: pretrain(truncated(f), "--output", str(f / "r"), "--max-skipped", "1e9"), None,
+        lambda f: lost_shard(f, "r", 11)),
+    "max-skipped neither count nor share": Case(lambda f: pretrain(toy(f), "--max-skipped", "2.5"),
+                                                "--max-skipped': a count must be a whole number >= 0"),
     "unknown command": Case(lambda f: ["retrain"], "No such command 'retrain'"),
     "unknown option": Case(lambda f: ["--fast"], "No such option '--fast'"),
     # the run folder
@@ -273,6 +281,10 @@ def _junk_image(tree: Path) -> Path:
     return tree
 
 
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}  # tiny models: threads only contend
+
+
 def snapshot(folder: Path) -> dict:
     return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
@@ -284,10 +296,9 @@ def test_fault(name, tmp_path):
     folder.mkdir()
     args = case.build(folder)
     before = snapshot(folder)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}  # tiny models: threads only contend
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "fdsl_train", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=folder, timeout=case.seconds)
+                          env=_env(), cwd=folder, timeout=case.seconds)
     assert time.monotonic() - start < case.seconds
     if case.error is None:
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -302,3 +313,32 @@ def test_fault(name, tmp_path):
         assert all(path.read_bytes() == data for path, data in before.items())
     assert not [p for p in folder.rglob("*") if p.name.endswith((".tmp", ".part"))]
     case.check(folder)
+
+
+def _float_options():
+    """(command, option, required options) of every option of fdsl-train that takes floats."""
+    from fdsl_train.cli import cli
+
+    found = []
+    for name, command in cli.commands.items():
+        required = [arg for p in command.params if p.required and isinstance(p, click.Option)
+                    for arg in (p.opts[0], "x")]
+        for param in command.params:
+            floats = isinstance(param.type, click.types.FloatParamType) or param.name in NON_FINITE
+            if isinstance(param, click.Option) and floats:
+                found.append(pytest.param(name, param.opts[-1], required, id=f"{name} {param.opts[-1]}"))
+    return found
+
+
+NON_FINITE = {"scale": "0.5,nan", "mean": "0.5,0.5,nan", "std": "0.5,0.5,inf"}  # options of several numbers
+
+
+@pytest.mark.parametrize("command,option,required", _float_options())
+def test_float_options_refuse_non_finite_numbers(command, option, required, tmp_path):
+    value = NON_FINITE.get(option.lstrip("-"), "nan")
+    proc = subprocess.run([sys.executable, "-m", "fdsl_train", command, option, value, *required],
+                          capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=120)
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
+    assert lines[0].startswith(f"fdsl-train: error: Invalid value for '{option}'") and "finite" in lines[0], lines[0]
+    assert not list(tmp_path.iterdir())
