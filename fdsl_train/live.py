@@ -24,7 +24,7 @@ from PIL import Image
 from fdsl_train import shards
 from fdsl_train.errors import UserError
 from fdsl_train.loader import ShardStream
-from fdsl_train.shards import ShardSet
+from fdsl_train.shards import ShardSet, declared_classes
 
 PREFIX = shards.LIVE
 
@@ -58,11 +58,12 @@ def resolve(data: str, split: str = "train") -> LiveShardSet:
     dataset = open_dataset(data)
     if split not in dataset.splits():
         raise UserError(f"{data} has no '{split}' split (it has: {', '.join(dataset.splits())})")
+    num_classes = declared_classes(dataset.manifest, f"the manifest of {data}")
     shards = dataset.manifest["splits"][split]["shards"]
     return LiveShardSet(
         urls=tuple(f"{PREFIX}{shard['file']}" for shard in shards),
         sizes=dataset.shard_sizes(split),
-        num_classes=dataset.num_classes,
+        num_classes=num_classes,
         loss=dataset.loss,
         digests=tuple(shard.get("sha256", "") for shard in shards),
         dataset=dataset,

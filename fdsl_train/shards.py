@@ -156,16 +156,20 @@ def _split_of(splits: dict, split: str, where: str) -> dict:
 
 def _from_manifest(manifest: dict, base: str, split: str, where: str) -> ShardSet:
     version = manifest.get("format_version", 1)
+    readable = ", ".join(map(str, FORMAT_VERSIONS))
+    if not _whole(version):
+        raise UserError(f"{base}{MANIFEST}: format_version {json.dumps(version)} must be a whole number "
+                        f"(this fdsl-train reads {readable})")
     if version not in FORMAT_VERSIONS:
-        raise UserError(f"{where}: manifest format_version {version}; this fdsl-train reads "
-                        f"{', '.join(map(str, FORMAT_VERSIONS))} (upgrade fdsl)")
+        raise UserError(f"{where}: manifest format_version {version}; this fdsl-train reads {readable} (upgrade fdsl)")
+    num_classes = declared_classes(manifest, f"{base}{MANIFEST}")
     shards = _split_of(manifest.get("splits", {}), split, where)["shards"]
     if not shards:
         raise UserError(f"empty shard list: {where} lists no '{split}' shards")
     return ShardSet(
         urls=tuple(base + shard["file"] for shard in shards),
         sizes=tuple(int(shard["samples"]) for shard in shards),
-        num_classes=manifest.get("num_classes"),
+        num_classes=num_classes,
         loss=manifest.get("loss", "ce"),
         digests=tuple(shard.get("sha256", "") for shard in shards),
     )
@@ -178,8 +182,30 @@ def _from_timm_info(info: dict, folder: Path, split: str) -> ShardSet:
     return ShardSet(
         urls=tuple(str(folder / name) for name in entry["filenames"]),
         sizes=tuple(int(n) for n in entry["shard_lengths"]),
-        num_classes=info.get("num_classes"),
+        num_classes=declared_classes(info, str(folder / TIMM_INFO)),
     )
+
+
+def declared_classes(description: dict, where: str) -> Optional[int]:
+    """The class count a manifest.json or _info.json (at `where`) declares, None when it declares none.
+
+    Its num_classes must be a whole number, and agree with its class_names where it lists them.
+    """
+    count, names = description.get("num_classes"), description.get("class_names")
+    if count is not None and not _whole(count):
+        raise UserError(f"{where}: num_classes {json.dumps(count)} must be a whole number")
+    if names is None:
+        return count
+    if not isinstance(names, list):
+        raise UserError(f"{where}: class_names must be a list of names")
+    if count is not None and len(names) != count:
+        raise UserError(f"{where} lists {len(names)} class_names but says num_classes {count}: "
+                        "the two must agree")
+    return len(names)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_local(paths) -> None:
@@ -204,7 +230,7 @@ def _from_list(data: str, samples_per_shard: Optional[int], timeout: float) -> S
     return ShardSet(
         urls=tuple(local if is_local else urls),
         sizes=sizes,
-        num_classes=manifest.get("num_classes") if manifest else None,
+        num_classes=declared_classes(manifest, _beside(local[0], is_local)) if manifest else None,
         loss=manifest.get("loss", "ce") if manifest else "ce",
         digests=tuple(known.get(_file_name(path), {}).get("sha256", "") for path in local),
     )
@@ -217,11 +243,16 @@ def _sibling_manifest(first: str, is_local: bool, timeout: float) -> Optional[di
     answer cannot serve the shards either, and says so now.
     """
     if is_local:
-        path = Path(first).parent / MANIFEST
+        path = Path(_beside(first, is_local))
         return _read_json(path) if path.is_file() else None
     if is_remote(first):
-        return _fetch_json(first.rsplit("/", 1)[0] + "/" + MANIFEST, timeout, missing_ok=True)
+        return _fetch_json(_beside(first, is_local), timeout, missing_ok=True)
     return None
+
+
+def _beside(first: str, is_local: bool) -> str:
+    """Where the manifest.json of a listed shard's folder would be."""
+    return str(Path(first).parent / MANIFEST) if is_local else first.rsplit("/", 1)[0] + "/" + MANIFEST
 
 
 def _size_of(url: str, path: str, known: dict, is_local: bool, samples_per_shard: Optional[int]) -> int:

@@ -238,6 +238,18 @@ CASES = {
     # data
     "labels beyond num_classes": Case(lambda f: pretrain(relabel(toy(f), 2), "--output", str(f / "r")),
                                       "outside the data's 2 classes (0..1): its num_classes is smaller than its labels"),
+    "more class names than classes": Case(lambda f: pretrain(named(f, 5, num_classes=3), "--output", str(f / "r")),
+                                          "named/manifest.json lists 5 class_names but says num_classes 3",
+                                          lambda f: no_folder(f / "r")),
+    "fewer class names than classes": Case(lambda f: finetune(named(f, 3, num_classes=4), f / "ft"),
+                                           "named/manifest.json lists 3 class_names but says num_classes 4",
+                                           lambda f: no_folder(f / "ft")),
+    "class names disagree in a probe": Case(lambda f: probe(weights(f / "w"), named(f, 5, num_classes=3), f / "p"),
+                                            "named/manifest.json lists 5 class_names but says num_classes 3",
+                                            lambda f: no_folder(f / "p")),
+    "format_version a string": Case(lambda f: pretrain(versioned(toy(f), "2"), "--output", str(f / "r")),
+                                    'toy/manifest.json: format_version "2" must be a whole number',
+                                    lambda f: no_folder(f / "r")),
     "truncated shard counted": Case(lambda f: pretrain(truncated(f), "--output", str(f / "r"), "--max-skipped", "50%"),
                                     None, lambda f: lost_shard(f, "r", 11)),
     "random-bytes shard counted": Case(
@@ -279,6 +291,37 @@ def _saved_state(value=None) -> bytes:
 def _junk_image(tree: Path) -> Path:
     (tree / "train" / "a" / "0000.png").write_bytes(b"not an image")
     return tree
+
+
+def weights(folder: Path) -> Path:
+    """model.safetensors and config.json of an untrained test_resnet of 4 classes."""
+    from dataclasses import replace
+
+    from fdsl_train import checkpoint, models, presets
+
+    model = models.create("test_resnet", num_classes=4, img_size=32)
+    checkpoint.save_weights(model, folder, replace(presets.Preset(), model="test_resnet", img_size=32))
+    return folder
+
+
+def probe(pretrained: Path, data: Path, out: Path) -> List[str]:
+    return ["probe", "--pretrained", str(pretrained), "--data", str(data), "--output", str(out), "-j", "0", "-b", "8",
+            "--epochs", "1"]
+
+
+def named(folder: Path, names: int, num_classes: int) -> Path:
+    """A dataset of `num_classes` classes whose manifest lists `names` class names."""
+    data = write_dataset(folder / "named", [20, 20], num_classes=num_classes, extra_splits={"val": [8]})
+    manifest = json.loads((data / "manifest.json").read_text())
+    manifest["class_names"] = [f"toy-{k:05d}" for k in range(names)]
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    return data
+
+
+def versioned(data: Path, version) -> Path:
+    manifest = json.loads((data / "manifest.json").read_text())
+    (data / "manifest.json").write_text(json.dumps(dict(manifest, format_version=version)))
+    return data
 
 
 def _env() -> dict:
