@@ -20,8 +20,10 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+from fdsl_train.errors import UserError
 from fdsl_train.reading import DEFAULT_TIMEOUT
 from fdsl_train.remote import open_url
+from fdsl_train.rundir import writable
 from fdsl_train.shards import is_remote
 
 CHUNK = 1 << 20
@@ -78,3 +80,10 @@ def _download(url: str, dest: Path, timeout: float) -> str:
             digest.update(chunk)
             out.write(chunk)
     return digest.hexdigest()
+
+
+def check_folder(cache_dir: str) -> None:
+    """Refuse a --cache-dir that cannot hold copies (a file, a read-only or missing place) before a run starts."""
+    if Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+        raise UserError(f"--cache-dir {cache_dir} is a file, not a folder")
+    writable(Path(cache_dir), "--cache-dir")

@@ -19,7 +19,7 @@ from timm.scheduler import create_scheduler_v2
 from torch import nn
 
 from fdsl_train import dist
-from fdsl_train.errors import UserError
+from fdsl_train.errors import UserError, brief
 from fdsl_train.losses import create_loss
 from fdsl_train.models import unwrap
 from fdsl_train.monitor import Monitor
@@ -78,16 +78,9 @@ class Trainer:
         self.monitor = monitor or Monitor()
         self.strict = strict
         self.max_skipped = max_skipped
-        self.optimizer = create_optimizer_v2(
-            model, opt=preset.opt, lr=preset.learning_rate(global_batch),
-            weight_decay=preset.weight_decay, momentum=preset.momentum,
-        )
-        self.scheduler, _ = create_scheduler_v2(
-            self.optimizer, sched=preset.sched, num_epochs=preset.epochs,
-            decay_milestones=list(preset.decay_milestones), decay_rate=preset.decay_rate,
-            warmup_epochs=preset.warmup_epochs, warmup_lr=preset.warmup_lr, min_lr=preset.min_lr,
-            step_on_epochs=False, updates_per_epoch=updates_per_epoch,
-        )
+        check_preset(preset)
+        self.optimizer = _optimizer(model, preset, global_batch)
+        self.scheduler = _scheduler(self.optimizer, preset, updates_per_epoch)
         self.mixup = self._mixup(preset, num_classes)
         self.loss_fn = create_loss(preset.loss, num_classes, preset.smoothing, self.mixup is not None)
         self.scaler = torch.amp.GradScaler(accel.device.type, enabled=accel.needs_scaler())
@@ -96,8 +89,6 @@ class Trainer:
     def _mixup(preset: Preset, num_classes: int) -> Optional[Mixup]:
         if preset.mixup <= 0 and preset.cutmix <= 0:
             return None
-        if preset.batch_size % 2:
-            raise UserError(f"mixup/cutmix pair samples within a batch: --batch-size {preset.batch_size} must be even")
         return Mixup(mixup_alpha=preset.mixup, cutmix_alpha=preset.cutmix,
                      label_smoothing=preset.smoothing, num_classes=num_classes)
 
@@ -183,6 +174,35 @@ class Trainer:
         if len(outside):
             raise UserError(f"a sample has label {int(outside[0])}, outside the data's {self.num_classes} classes "
                             f"(0..{self.num_classes - 1}): its num_classes is smaller than its labels")
+
+
+def check_preset(preset: Preset) -> None:
+    """Refuse a preset that timm cannot train with (an unknown optimizer or schedule, mixup on an odd batch),
+    before a run touches its folder."""
+    if (preset.mixup > 0 or preset.cutmix > 0) and preset.batch_size % 2:
+        raise UserError(f"mixup/cutmix pair samples within a batch: --batch-size {preset.batch_size} must be even")
+    _scheduler(_optimizer(nn.Linear(1, 1), preset, preset.batch_size), preset, updates_per_epoch=1)
+
+
+def _optimizer(model: nn.Module, preset: Preset, global_batch: int) -> torch.optim.Optimizer:
+    try:
+        return create_optimizer_v2(model, opt=preset.opt, lr=preset.learning_rate(global_batch),
+                                   weight_decay=preset.weight_decay, momentum=preset.momentum)
+    except (ValueError, ImportError) as err:  # an unknown name; an optimizer whose package is not installed
+        raise UserError(f"--opt {preset.opt}: {brief(err)} (timm.optim.list_optimizers() names them)") from None
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, preset: Preset, updates_per_epoch: int):
+    try:
+        scheduler, _ = create_scheduler_v2(
+            optimizer, sched=preset.sched, num_epochs=preset.epochs,
+            decay_milestones=list(preset.decay_milestones), decay_rate=preset.decay_rate,
+            warmup_epochs=preset.warmup_epochs, warmup_lr=preset.warmup_lr, min_lr=preset.min_lr,
+            step_on_epochs=False, updates_per_epoch=updates_per_epoch,
+        )
+    except ValueError as err:
+        raise UserError(f"--sched {preset.sched}: {brief(err)}") from None
+    return scheduler
 
 
 def train_epochs(trainer: Trainer, loader, position: Position, *, save: Callable[[Position], None],

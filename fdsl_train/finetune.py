@@ -3,9 +3,9 @@ from typing import Optional
 
 from fdsl_train import checkpoint, models, presets
 from fdsl_train.datasets import check_classes, open_split
-from fdsl_train.engine import Position
+from fdsl_train.engine import Position, check_preset
 from fdsl_train.errors import UserError
-from fdsl_train.run import RunOptions, build_trainer, fit, session_for, source_for, val_metrics
+from fdsl_train.run import RunOptions, build_trainer, check_options, fit, session_for, source_for, val_metrics
 from fdsl_train.transforms import eval_transform, train_transform
 
 
@@ -21,6 +21,8 @@ def finetune(preset_name: Optional[str], overrides: dict, opts: RunOptions, pret
     given = {k: v for k, v in overrides.items() if v is not None}
     preset = presets.resolve(preset_name or "finetune", {**checkpoint_defaults(pretrained), **given})
     models.check_name(preset.model)
+    check_preset(preset)
+    check_options(opts)
     with session_for("finetune", preset, opts, pretrained) as session:
         _train(preset, opts, pretrained, session)
 

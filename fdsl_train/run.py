@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from fdsl_train import card, checkpoint, dist, rundir
+from fdsl_train import cache, card, checkpoint, dist, models, rundir
 from fdsl_train.datasets import Source
 from fdsl_train.engine import Accel, Position, Trainer, evaluate, train_epochs
 from fdsl_train.errors import UserError, brief
@@ -114,6 +114,63 @@ def session_for(command: str, preset: Preset, opts: RunOptions, pretrained: Opti
             dist.teardown()
 
 
+def check_options(opts: RunOptions) -> None:
+    """What the run options need of the machine, checked before the run folder is touched."""
+    if opts.cache_dir:
+        cache.check_folder(opts.cache_dir)
+
+
+def resume_state(opts: RunOptions, command: str, preset: Preset, num_classes: int) -> dict:
+    """The training state that --resume names, once it is known to continue this run; each refusal comes
+    before the run folder is touched.
+
+    It must be a state of the same command, not yet at --epochs, saved with the optimizer named and a model
+    of the same shape, and a mid-epoch state needs the saved ranks, workers, batch size and seed.
+    """
+    state = checkpoint.load_state(opts.resume)
+    position = state["position"]
+    if position["epoch"] >= preset.epochs:
+        raise UserError(f"{opts.resume} already finished its {position['epoch']} epochs; "
+                        f"--epochs {preset.epochs} asks for no more")
+    ran = _command_of(rundir.resume_folder(opts.resume))
+    if ran and ran != command:
+        raise UserError(f"{opts.resume} holds a {ran} run: {command} --resume continues {command} runs only")
+    layout = _layout(opts, preset, dist.ranks_from_env(os.environ).world)
+    if position["batch"] and state["layout"] != layout:
+        raise UserError(f"a mid-epoch resume needs the saved ranks, workers, batch size and seed "
+                        f"{state['layout']}, not {layout}")
+    saved_opt = state.get("preset", {}).get("opt")
+    if saved_opt and saved_opt.lower() != preset.opt.lower():
+        raise UserError(f"{opts.resume} was trained with --opt {saved_opt}: a resume continues that optimizer, "
+                        f"not --opt {preset.opt}")
+    misfit = _misfit(state["model"], preset, num_classes)
+    if misfit:
+        raise UserError(f"{opts.resume} does not fit {preset.model} with {num_classes} classes: {misfit}")
+    return state
+
+
+def _misfit(saved: dict, preset: Preset, num_classes: int) -> str:
+    """How the tensors of a saved model differ from the model the preset builds; "" when they fit."""
+    with torch.device("meta"):  # the shapes only: no weights are allocated
+        wanted = models.create(preset.model, num_classes=num_classes, img_size=preset.img_size).state_dict()
+    for name, tensor in wanted.items():
+        if name not in saved:
+            return f"it lacks {name}"
+        shape = list(getattr(saved[name], "shape", ()))
+        if shape != list(tensor.shape):
+            return f"{name} is {shape} in the state, {list(tensor.shape)} in the model"
+    extra = sorted(set(saved) - set(wanted))
+    return f"it holds {extra[0]}, which the model lacks" if extra else ""
+
+
+def _command_of(folder: Path) -> Optional[str]:
+    """The command that ran in a run folder, by its run.json; None when that does not say."""
+    try:
+        return json.loads((folder / "run.json").read_text()).get("command")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _sinks(opts: RunOptions, run: dict, continuing: bool) -> list:
     # log.jsonl first: curves.png and the model card are drawn from it, and the card shows curves.png
     sinks = [RunLog(opts.output / "log.jsonl", append=continuing), TensorBoard(opts.output, run),
@@ -178,12 +235,8 @@ def _weights_metadata(trainer: Trainer, position: Position, opts: RunOptions) ->
 
 
 def restore(trainer: Trainer, state: dict, opts: RunOptions) -> Position:
-    """Load a training state (checkpoint.load_state of --resume) into the trainer; the position to continue from."""
+    """Load a training state (resume_state of --resume) into the trainer; the position to continue from."""
     position = Position(**state["position"])
-    layout = _layout(opts, trainer.preset, trainer.ranks.world)
-    if position.batch and state["layout"] != layout:
-        raise UserError(f"a mid-epoch resume needs the saved ranks, workers, batch size and seed "
-                        f"{state['layout']}, not {layout}")
     try:
         unwrap(trainer.model).load_state_dict(state["model"])
     except RuntimeError as err:

@@ -9,6 +9,7 @@ stops on bad input before it has trained or saved anything leaves no run
 files behind, so the corrected command can use the same folder.
 """
 import json
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Tuple
@@ -51,14 +52,24 @@ def claim(folder: Path, *, resume: Optional[str] = None, overwrite: bool = False
         raise UserError(f"--output {folder} is a file, not a folder")
     found = held(folder)
     continuing = bool(found) and resume_folder(resume) is not None and _same(resume_folder(resume), folder)
+    if found and not continuing and not overwrite:
+        raise UserError(f"{folder} already holds a run ({', '.join(found)}): pass --resume {folder} to continue "
+                        "it, --overwrite to replace it, or another --output")
+    writable(folder, "--output")
     if found and not continuing:
-        if not overwrite:
-            raise UserError(f"{folder} already holds a run ({', '.join(found)}): pass --resume {folder} to continue "
-                            "it, --overwrite to replace it, or another --output")
         _remove_run(folder)
         (folder / CARD).unlink(missing_ok=True)
-    folder.mkdir(parents=True, exist_ok=True)
     return continuing
+
+
+def writable(folder: Path, option: str) -> None:
+    """Create `folder` if need be and make sure files can be written in it; a UserError naming it if not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UserError(f"{option} {folder} cannot be written ({err.strerror or err})") from None
 
 
 @contextmanager

@@ -4,7 +4,8 @@ A row builds its input in a fresh folder and gives the command's arguments. The
 run must end with the row's exit status; a failure prints exactly one line,
 `fdsl-train: error: ...`, holding the row's words. Afterwards no file that was
 there before has changed (unless the row asks for a change), a failed run has
-left no weights or training state, and no temporary file remains.
+left no weights or training state, a run folder the row keeps holds the same
+files, and no temporary file remains.
 """
 import functools
 import http.server
@@ -173,6 +174,7 @@ class Case:
     error: Optional[str]  # words of the one stderr line; None: the command succeeds
     check: Callable[[Path], None] = lambda folder: None  # the folder after the command
     changes: bool = False  # the command may rewrite files that were there before
+    keeps: str = ""  # a run folder in which the command may create no file either
     seconds: float = 600  # the command must end within this (a hang would not; Python's start-up takes its part)
 
 
@@ -206,6 +208,10 @@ CASES = {
         lambda f: lost_shard(f, "r", 11)),
     "max-skipped neither count nor share": Case(lambda f: pretrain(toy(f), "--max-skipped", "2.5"),
                                                 "--max-skipped': a count must be a whole number >= 0"),
+    "unknown optimizer": Case(lambda f: pretrain(toy(f), "--output", str(f / "r"), "--opt", "foo"),
+                              "--opt foo: Optimizer foo not found", lambda f: no_folder(f / "r")),
+    "unknown schedule": Case(lambda f: pretrain(toy(f), "--output", str(f / "r"), "--sched", "foo"),
+                             "--sched foo: Unknown scheduler 'foo'", lambda f: no_folder(f / "r")),
     "unknown command": Case(lambda f: ["retrain"], "No such command 'retrain'"),
     "unknown option": Case(lambda f: ["--fast"], "No such option '--fast'"),
     # the run folder
@@ -214,6 +220,12 @@ CASES = {
                                "pass --resume"),
     "output is a file": Case(lambda f: pretrain(toy(f), "--output", str(f / "toy" / "manifest.json")),
                              "is a file, not a folder"),
+    "output inside a file": Case(lambda f: pretrain(toy(f), "--output", str(f / "toy" / "manifest.json" / "run")),
+                                 "manifest.json/run cannot be written (Not a directory)"),
+    "output where nothing is written": Case(lambda f: pretrain(toy(f), "--output", "/proc/fdsl-run"),
+                                            "--output /proc/fdsl-run cannot be written"),
+    "output read-only": Case(lambda f: pretrain(toy(f), "--output", str(read_only(f / "locked"))),
+                             "locked cannot be written (Permission denied)", lambda f: no_files(f / "locked")),
     "overwrite replaces a run": Case(lambda f: pretrain(toy(f), "--output", str(fake_run(f / "run")), "--overwrite"),
                                      None, lambda f: epoch_record(f / "run"), changes=True),
     "resume and overwrite": Case(lambda f: pretrain(toy(f), "--resume", str(fake_run(f / "run")), "--overwrite"),
@@ -235,6 +247,13 @@ CASES = {
         "is not a training state of fdsl-train (no model, optimizer, scaler, position, layout)"),
     "resume a finished run": Case(lambda f: pretrain(toy(f), "--resume", str(finished_state(f / "run", 1))),
                                   "already finished its 1 epochs; --epochs 1 asks for no more"),
+    "resume a fine-tuning": Case(lambda f: pretrain(toy(f), "--resume", str(finetune_run(f)), "--epochs", "2"),
+                                 "ft holds a finetune run: pretrain --resume continues pretrain runs only", keeps="ft"),
+    "resume with other classes": Case(
+        lambda f: pretrain(write_dataset(f / "two", [20, 20], num_classes=2), "--resume", str(pretrain_run(f)),
+                           "--epochs", "2"),
+        "run does not fit test_resnet with 2 classes: fc.weight is [4, 96] in the state, [2, 96] in the model",
+        keeps="run"),
     # data
     "labels beyond num_classes": Case(lambda f: pretrain(relabel(toy(f), 2), "--output", str(f / "r")),
                                       "outside the data's 2 classes (0..1): its num_classes is smaller than its labels"),
@@ -259,6 +278,17 @@ CASES = {
                                 None, lambda f: lost_shard(f, "r", 20)),
     "losses over --max-skipped": Case(lambda f: pretrain(truncated(f), "--output", str(f / "r")),
                                       f"lost 11 of 40 samples, more than --max-skipped 1% allows: shard"),
+    "cache-dir is a file": Case(
+        lambda f: pretrain(serve(toy(f).parent) + "toy/", "--cache-dir", str(f / "toy" / "manifest.json"),
+                           "--output", str(f / "r")),
+        "toy/manifest.json is a file, not a folder", lambda f: no_folder(f / "r")),
+    "cache-dir where nothing is written": Case(
+        lambda f: pretrain(serve(toy(f).parent) + "toy/", "--cache-dir", "/proc/fdsl-cache", "--output", str(f / "r")),
+        "--cache-dir /proc/fdsl-cache cannot be written", lambda f: no_folder(f / "r")),
+    "cache-dir read-only": Case(
+        lambda f: pretrain(serve(toy(f).parent) + "toy/", "--cache-dir", str(read_only(f / "locked")),
+                           "--output", str(f / "r")),
+        "locked cannot be written (Permission denied)", lambda f: no_folder(f / "r")),
     "digest mismatch in the cache": Case(
         lambda f: pretrain(serve(with_bad_digest(toy(f)).parent) + "toy/", "--cache-dir", str(f / "cache"),
                            "--output", str(f / "r")),
@@ -293,6 +323,22 @@ def _junk_image(tree: Path) -> Path:
     return tree
 
 
+def fdsl_train(args: List[str], cwd: Path) -> None:
+    """Run fdsl-train as the rows do, to make a row's input (a run to resume)."""
+    subprocess.run([sys.executable, "-m", "fdsl_train", *map(str, args)], check=True, capture_output=True,
+                   env=_env(), cwd=cwd, timeout=600)
+
+
+def finetune_run(folder: Path) -> Path:
+    fdsl_train(finetune(write_image_folder(folder / "images", per_class=4), folder / "ft"), folder)
+    return folder / "ft"
+
+
+def pretrain_run(folder: Path) -> Path:
+    fdsl_train(pretrain(toy(folder), "--output", folder / "run"), folder)
+    return folder / "run"
+
+
 def weights(folder: Path) -> Path:
     """model.safetensors and config.json of an untrained test_resnet of 4 classes."""
     from dataclasses import replace
@@ -322,6 +368,18 @@ def versioned(data: Path, version) -> Path:
     manifest = json.loads((data / "manifest.json").read_text())
     (data / "manifest.json").write_text(json.dumps(dict(manifest, format_version=version)))
     return data
+
+
+def read_only(folder: Path) -> Path:
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+def no_files(folder: Path) -> None:
+    assert not list(folder.iterdir())
 
 
 def _env() -> dict:
@@ -354,6 +412,9 @@ def test_fault(name, tmp_path):
         assert not made & {"model.safetensors", "state.pt", "config.json"}, made
     if not case.changes:
         assert all(path.read_bytes() == data for path, data in before.items())
+    if case.keeps:
+        kept = folder / case.keeps
+        assert {p for p in kept.rglob("*") if p.is_file()} == {p for p in before if kept in p.parents}
     assert not [p for p in folder.rglob("*") if p.name.endswith((".tmp", ".part"))]
     case.check(folder)
 
