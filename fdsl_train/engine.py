@@ -111,18 +111,20 @@ class Trainer:
         return loss.detach()
 
     def train_epoch(self, batches: Iterable, expected: int, position: Position, *, log_interval: int = 50,
-                    after_step: Callable[[Position], None] = lambda p: None, stop_at: Optional[int] = None) -> dict:
+                    after_step: Callable[[Position], None] = lambda p: None, stop_at: Optional[int] = None,
+                    data_samples: int = 0) -> dict:
         """Run the remaining `expected` batches of `position.epoch` (or up to step `stop_at`).
 
         The figures returned are summed over ranks; lost samples are counted once each, and the lost
-        shards named, in the figures and in a "lost" log record per shard.
+        shards named, in the figures and in a "lost" log record per shard. Losses are counted against the
+        epoch's samples: the `data_samples` its data holds, or the samples of its batches where more.
         """
         self.model.train()
         self.scheduler.step_update(position.step)
         loss_sum = torch.zeros((), device=self.accel.device)
         done, samples = 0, 0
-        losses = EpochLosses(self.max_skipped, (expected + position.batch) * self.preset.batch_size * self.ranks.world,
-                             self.strict)
+        batched = (expected + position.batch) * self.preset.batch_size * self.ranks.world
+        losses = EpochLosses(self.max_skipped, max(batched, data_samples), self.strict)
         start = time.perf_counter()
         bar = self.monitor.progress(expected, f"epoch {position.epoch}")
         for images, labels, lost in batches:
@@ -221,7 +223,8 @@ def train_epochs(trainer: Trainer, loader, position: Position, *, save: Callable
         position.epoch = epoch
         skip = position.batch
         stats = trainer.train_epoch(loader.epoch(epoch, skip), len(loader) - skip, position,
-                                    log_interval=log_interval, after_step=checkpoint_due, stop_at=stop_at)
+                                    log_interval=log_interval, after_step=checkpoint_due, stop_at=stop_at,
+                                    data_samples=loader.num_samples)
         if position.batch < len(loader):
             save(position)
             monitor.record("stop", epoch=epoch, batch=position.batch, step=position.step)

@@ -269,6 +269,8 @@ CASES = {
     "format_version a string": Case(lambda f: pretrain(versioned(toy(f), "2"), "--output", str(f / "r")),
                                     'toy/manifest.json: format_version "2" must be a whole number',
                                     lambda f: no_folder(f / "r")),
+    "every shard lost": Case(lambda f: pretrain(all_lost(f), "--output", str(f / "r")),
+                             "lost 43 of 43 samples, more than --max-skipped 1% allows"),
     "truncated shard counted": Case(lambda f: pretrain(truncated(f), "--output", str(f / "r"), "--max-skipped", "50%"),
                                     None, lambda f: lost_shard(f, "r", 11)),
     "random-bytes shard counted": Case(
@@ -367,6 +369,14 @@ def named(folder: Path, names: int, num_classes: int) -> Path:
 def versioned(data: Path, version) -> Path:
     manifest = json.loads((data / "manifest.json").read_text())
     (data / "manifest.json").write_text(json.dumps(dict(manifest, format_version=version)))
+    return data
+
+
+def all_lost(folder: Path) -> Path:
+    """43 training samples (5 batches of 8 leave 3 out) in shards that are all empty."""
+    data = write_dataset(folder / "toy", [20, 20, 3], extra_splits={"val": [8]})
+    for shard in data.glob("toy-train-*.tar"):
+        shard.write_bytes(b"")
     return data
 
 
