@@ -285,7 +285,7 @@ def import_idx(images, labels, out, limit):
 @click.option("--plot", type=click.Path(path_type=Path), default=Path("report.png"), show_default=True,
               help="PNG of every run's loss, learning rate and val top-1 against steps.")
 def report(runs, plot):
-    """Compare run folders: model, data digest, epochs, final loss, best top-1, images/s, wall time."""
+    """Compare run folders: model, data digest (else name), epochs, final loss, best top-1, images/s, wall time."""
     from fdsl_train.report import report as report_runs
 
     click.echo(report_runs(runs, plot))

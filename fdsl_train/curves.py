@@ -70,5 +70,8 @@ def draw(runs: Dict[str, Curves], path: Path) -> None:
         loss.legend(fontsize="small")
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
-    figure.savefig(partial, format="png")
-    os.replace(partial, path)
+    try:
+        figure.savefig(partial, format="png")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)  # what a failed write left

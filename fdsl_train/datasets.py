@@ -77,6 +77,8 @@ def _collate(samples):
 class FolderLoader:
     """Epoch by epoch DataLoaders over an ImageFolder, split over ranks."""
 
+    digest = ""  # of shards only: image files have no manifest sha256
+
     def __init__(self, folder: ImageFolder, source: Source, batch_size: int, training: bool) -> None:
         world, rank = source.ranks.world, source.ranks.rank
         self.classes = folder.classes

@@ -47,6 +47,7 @@ def _train(preset, opts, pretrained, session) -> None:
                               drop_path=preset.drop_path)
     trainer = build_trainer(model, preset, num_classes=num_classes, updates_per_epoch=len(train), opts=opts,
                             session=session)
+    session.monitor.record("data", split=opts.train_split, samples=train.num_samples, digest=train.digest)
     session.say(f"finetune {preset.model} from {pretrained or 'scratch'} on {opts.data}: {num_classes} classes, "
                 f"{len(train)} batches per epoch per rank")
 

@@ -257,6 +257,10 @@ class ShardLoader:
     def num_samples(self) -> int:
         return self.stream.shardset.num_samples
 
+    @property
+    def digest(self) -> str:
+        return self.stream.shardset.digest
+
     def epoch(self, epoch: int, skip: int = 0) -> DataLoader:
         self.stream.set_epoch(epoch, skip)
         return DataLoader(self.stream, batch_size=None, num_workers=self.workers, pin_memory=self.pin_memory)

@@ -22,13 +22,14 @@ def summary(folder: Path) -> dict:
     found = curves.records(folder)
     epochs = [r for r in found if r["event"] == "epoch"]
     data = next((r for r in reversed(found) if r["event"] == "data"), {})
+    dataset = run.get("dataset", {})  # named where the data has no digest (an ImageFolder, fresh epochs)
     samples = sum(r["batches"] for r in epochs) * run["preset"]["batch_size"]
     seconds = sum(r["seconds"] for r in epochs)
     tops = [r["top1"] for r in epochs if "top1" in r]
     return {
         "run": str(folder),
         "model": run["preset"]["model"],
-        "data": data.get("digest") or "-",
+        "data": data.get("digest") or dataset.get("name") or dataset.get("source") or "-",
         "epochs": f"{len(epochs)}/{run['preset']['epochs']}",
         "final loss": f"{epochs[-1]['loss']:.4f}" if epochs else "-",
         "best top-1": f"{max(tops):.2f}" if tops else "-",
@@ -63,5 +64,10 @@ def table(rows: Sequence[dict]) -> str:
 def report(folders: Sequence[Path], plot: Path) -> str:
     """The table of `folders`; their curves drawn together into `plot`."""
     rows = [summary(folder) for folder in folders]
-    curves.draw({row["run"]: curves.read(folder) for row, folder in zip(rows, folders)}, plot)
+    if Path(plot).is_dir():
+        raise UserError(f"--plot {plot} is a folder: name the PNG file to write")
+    try:
+        curves.draw({row["run"]: curves.read(folder) for row, folder in zip(rows, folders)}, plot)
+    except OSError as err:
+        raise UserError(f"--plot {plot}: cannot write it ({err.strerror or err})") from None
     return table(rows)

@@ -309,6 +309,13 @@ CASES = {
     "undecodable image skipped": Case(
         lambda f: finetune(_junk_image(image_tree(f, ["a", "b"], ["a", "b"])), f / "ft", "--max-skipped", "1"),
         None, lambda f: skipped(f / "ft", 1)),
+    "report names a fine-tuning's data": Case(lambda f: finetune(toy(f), f / "ft"), None,
+                                              lambda f: reported_data(f / "ft")),
+    # report
+    "report plot is a folder": Case(lambda f: ["report", stub_run(f / "run"), "--plot", folder_at(f / "plots")],
+                                    "plots is a folder: name the PNG file to write"),
+    "report plot where nothing is written": Case(lambda f: ["report", stub_run(f / "run"), "--plot", "/proc/r.png"],
+                                                 "--plot /proc/r.png: cannot write it"),
 }
 
 
@@ -392,6 +399,27 @@ def no_files(folder: Path) -> None:
     assert not list(folder.iterdir())
 
 
+def folder_at(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def stub_run(folder: Path) -> Path:
+    """The run.json and log.jsonl of a run that has not finished an epoch yet."""
+    folder.mkdir()
+    (folder / "run.json").write_text(json.dumps({"command": "pretrain", "dataset": {"source": "toy"},
+                                                 "preset": {"model": "test_resnet", "batch_size": 8, "epochs": 1}}))
+    (folder / "log.jsonl").write_text(json.dumps({"event": "start", "time": 1.0, "command": "pretrain"}) + "\n")
+    return folder
+
+
+def reported_data(run: Path) -> None:
+    from fdsl_train.report import summary
+
+    digest = read_log(run, "data")[0]["digest"]
+    assert len(digest) == 16 and summary(run)["data"] == digest
+
+
 def _env() -> dict:
     return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}  # tiny models: threads only contend
 
@@ -425,7 +453,7 @@ def test_fault(name, tmp_path):
     if case.keeps:
         kept = folder / case.keeps
         assert {p for p in kept.rglob("*") if p.is_file()} == {p for p in before if kept in p.parents}
-    assert not [p for p in folder.rglob("*") if p.name.endswith((".tmp", ".part"))]
+    assert not [p for p in folder.rglob("*") if p.name.endswith((".tmp", ".part", ".partial"))]
     case.check(folder)
 
 

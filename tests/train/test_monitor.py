@@ -95,7 +95,7 @@ def test_report_compares_two_runs(shard_dir, tmp_path, fast_args, log_records, m
     # both evaluate the toy set's val split: pretrain because the dataset has one
     best = {run: f"{max(e['top1'] for e in log_records(run, 'epoch')):.2f}" for run in (pre, fine)}
     expected = {"runs/pretrain": [digest, "1/1", loss[pre], best[pre]],
-                "runs/finetune": ["-", "2/2", loss[fine], best[fine]]}
+                "runs/finetune": [digest, "2/2", loss[fine], best[fine]]}  # the same shards
     for line in lines[1:]:
         cells = line.split()
         assert cells[1] == "test_resnet" and cells[2:6] == expected.pop(cells[0])
