@@ -8,6 +8,8 @@ printed from inside the dataset folder.
 """
 import json
 
+from fdsl_gen.contract import CHECKSUMS, MANIFEST, PARAMS, PREVIEW, TIMM_INFO
+
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
                     (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
 # JSON value types and their Arrow/datasets names; bool before int, as bool is an int to Python.
@@ -120,18 +122,18 @@ def dataset_card(manifest, json_examples):
 A formula-driven image classification dataset ({manifest['recipe']}): {manifest['num_classes']} classes,
 {total} images of {image['width']} x {image['height']} pixels, {image['channels']} channel(s), stored as
 WebDataset shards (`png`, `cls`, `json` per sample). No photograph is involved: every image is drawn from
-a mathematical formula whose parameters are in `params/` and in each sample's `json`.
+a mathematical formula whose parameters are in `{PARAMS}/` and in each sample's `json`.
 
 | split | images | shards | files |
 | --- | --- | --- | --- |
 {split_rows}
 
 Classes are named `{manifest['class_names'][0]}` to `{manifest['class_names'][-1]}` (`class_names` in
-`manifest.json` and `_info.json`; `cls` is the index into that list). Preview: `preview.png`.
+`{MANIFEST}` and `{TIMM_INFO}`; `cls` is the index into that list). Preview: `{PREVIEW}`.
 
 ## Pre-training
 
-Loss: {_LOSSES[manifest['loss']]}. `fdsl-train` reads it from `manifest.json`
+Loss: {_LOSSES[manifest['loss']]}. `fdsl-train` reads it from `{MANIFEST}`
 (from inside this folder; the run goes to `../runs/{name}`):
 
 ```
@@ -146,8 +148,8 @@ fdsl-train pretrain --data . --output ../runs/{name}
 
 Same command and seed give byte-identical files for any `--workers` (fdsl {manifest['fdsl_version']},
 seed {manifest['seed']}).
-Check the files with `sha256sum -c SHA256SUMS` or `fdsl-gen verify .` (SHA256SUMS lists every file
-of the dataset, manifest.json included).
+Check the files with `sha256sum -c {CHECKSUMS}` or `fdsl-gen verify .` ({CHECKSUMS} lists every file
+of the dataset, {MANIFEST} included).
 
 ## Load
 
@@ -167,7 +169,7 @@ import webdataset as wds
 train = wds.WebDataset("{train_urls}", shardshuffle=False).decode("pil").to_tuple("png", "cls")
 ```
 
-timm (`wds/` reads `_info.json`; `hfds/` goes through `datasets`):
+timm (`wds/` reads `{TIMM_INFO}`; `hfds/` goes through `datasets`):
 
 ```python
 import os
@@ -178,7 +180,7 @@ hfds_train = create_dataset("hfds/" + os.getcwd(), split="train", input_key="png
 
 ## Configuration
 
-Every option of the run (per-category parameters are in `manifest.json` and `params/`):
+Every option of the run (per-category parameters are in `{MANIFEST}` and `{PARAMS}/`):
 
 ```json
 {json.dumps(_scalars(manifest['config']), indent=1, sort_keys=True)}

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from fdsl_gen import registry
+from fdsl_gen.contract import PREVIEW
 from fdsl_gen.errors import RenderIncomplete, UserError
 from fdsl_gen.storage import is_url, open_store
 
@@ -237,8 +238,8 @@ def preview_command(folder, out, classes, per_class, split):
     from fdsl_gen import pipeline
     png, shown = pipeline.preview_png(folder, classes, per_class, split)
     if out is None:
-        open_store(folder).put("preview.png", png)
-        out = f"{folder}/preview.png"
+        open_store(folder).put(PREVIEW, png)
+        out = f"{folder}/{PREVIEW}"
     else:
         open_store(out.parent).put(out.name, png)
     click.echo(f"{out}: classes {', '.join(map(str, shown))}")

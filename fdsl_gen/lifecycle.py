@@ -16,21 +16,17 @@ import re
 import sys
 
 
-from fdsl_gen import __version__
+from fdsl_gen import __version__, contract
 from fdsl_gen.card import dataset_card
+from fdsl_gen.contract import CARD, CHECKSUMS, FORMAT, FORMAT_VERSION, MANIFEST, PREVIEW, TIMM_INFO
 from fdsl_gen.errors import UserError
 from fdsl_gen.shardwriter import RECORDS, finished_record, shard_name
 from fdsl_gen.storage import open_store
 from fdsl_gen.tarformat import iter_samples
 
-FORMAT = "fdsl-shards"
-FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
-CHECKSUMS = "SHA256SUMS"
 CLAIM = "config.json"
 CLAIM_LOCK = "claim.lock"  # taken while a claim is checked and written
 HOLDERS = "holders.lock"  # shared by every live render of the dataset
-PREVIEW = "preview.png"
 FINALIZE = "finalize"  # the name of the lock finalizers share
 # Options that say how or where a run works, not what it makes.
 RUN_OPTIONS = {"--out": 1, "--workers": 1, "--quiet": 0, "--shards": 1, "--task-index": 1, "--num-tasks": 1,
@@ -247,7 +243,7 @@ def finalize(location, known=(), preview=None):
         split["num_samples"] += record["samples"]
     first = next(iter(manifest["splits"].values()))["shards"][0]["file"]
     examples = [json.loads(fields["json"]) for _, fields in iter_samples(store.get(first))]
-    files = {"_info.json": _json(timm_info(manifest)), "README.md": dataset_card(manifest, examples).encode()}
+    files = {TIMM_INFO: _json(timm_info(manifest)), CARD: dataset_card(manifest, examples).encode()}
     if preview is not None:
         files[PREVIEW] = preview(store, manifest)
     manifest_bytes = _json(manifest)
@@ -281,47 +277,7 @@ def _json(data):
 
 
 def load_manifest(location):
-    """The manifest of a complete dataset (folder or URL)."""
+    """The checked manifest of a complete dataset (folder or URL); one line when the folder is missing."""
     store = open_store(location)
     store.require()
-    return check_manifest(read_manifest(store, location), f"{location}/{MANIFEST}")
-
-
-def read_manifest(store, location):
-    """The parsed manifest.json in `store`, not yet checked; one line when it is absent or not JSON."""
-    data = store.get(MANIFEST)
-    if data is None:
-        raise UserError(f"{location} holds no {MANIFEST}: not a finished fdsl dataset")
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise UserError(f"{location}/{MANIFEST} is not valid JSON") from None
-
-
-def check_manifest(manifest, where):
-    """The manifest when it has the shape every reader relies on; else one line naming what is wrong."""
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise UserError(f"{where} is not an fdsl manifest")
-    problem = _manifest_problem(manifest)
-    if problem:
-        raise UserError(f"{where} is malformed: {problem}")
-    return manifest
-
-
-def _manifest_problem(manifest):
-    version = manifest.get("format_version", 1)
-    if type(version) is not int or version < 1:  # JSON true is no version
-        return f"format_version must be a whole number, 1 or more, not {version!r}"
-    for key, kind in (("name", str), ("num_classes", int), ("splits", dict), ("image", dict), ("config", dict)):
-        if not isinstance(manifest.get(key), kind):
-            return f"'{key}' missing or not {kind.__name__}"
-    for split, info in manifest["splits"].items():
-        if not isinstance(info, dict) or not isinstance(info.get("shards"), list) \
-                or not isinstance(info.get("num_samples"), int):
-            return f"split {split!r} lacks its shards or num_samples"
-        for shard in info["shards"]:
-            if not isinstance(shard, dict) or not all(k in shard for k in ("file", "samples", "bytes", "sha256")):
-                return f"a shard of split {split!r} lacks file, samples, bytes or sha256"
-            if not isinstance(shard["file"], str) or "/" in shard["file"] or shard["file"].startswith("."):
-                return f"shard file {shard['file']!r} is not a file name inside the dataset"
-    return None
+    return contract.load_manifest(store)

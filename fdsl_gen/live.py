@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fdsl_gen.errors import UserError
-from fdsl_gen.lifecycle import FORMAT, FORMAT_VERSION, MANIFEST, check_manifest, manifest_base, read_manifest
+from fdsl_gen import contract
+from fdsl_gen.contract import CHECKSUMS, LIVE_READABLE, MANIFEST, PARAMS
+from fdsl_gen.lifecycle import manifest_base
 from fdsl_gen.plan import Plan, check_plan_options
 from fdsl_gen.registry import create_recipe, entries, lookup
 from fdsl_gen.renderer import shard_images
@@ -169,10 +171,7 @@ def from_manifest(location):
     if location.endswith(MANIFEST):
         location = location[: -len(MANIFEST)].rstrip("/") or "."
     store = open_store(location)
-    manifest = read_manifest(store, location)
-    if isinstance(manifest, dict) and manifest.get("format") == FORMAT:
-        _check_version(manifest, location)  # before its shape: a newer format may differ
-    check_manifest(manifest, f"{location}/{MANIFEST}")
+    manifest = contract.load_manifest(store, LIVE_READABLE)
     missing = [key for key in ("recipe", "seed", "samples_per_shard", "val_fraction") if key not in manifest]
     if missing:
         raise UserError(f"{location}/{MANIFEST} is malformed: '{missing[0]}' missing")
@@ -189,18 +188,6 @@ def from_manifest(location):
     return LiveDataset(recipe, plan, manifest)
 
 
-def _check_version(manifest, location):
-    version = manifest.get("format_version", 1)
-    if type(version) is not int or version < 1:
-        return  # check_manifest names it
-    if version > FORMAT_VERSION:
-        raise UserError(f"{location}: manifest format_version {version} is newer than this fdsl "
-                        f"(it renders format {FORMAT_VERSION}); upgrade fdsl")
-    if version < FORMAT_VERSION:
-        raise UserError(f"{location}: manifest format_version {version}; live rendering follows format "
-                        f"{FORMAT_VERSION} (render the dataset again, or read its shards)")
-
-
 @contextlib.contextmanager
 def _stored_files(store):
     """A local folder holding the dataset's `params/` files: the folder itself, or a temporary copy of a
@@ -212,7 +199,7 @@ def _stored_files(store):
         for name, digest in _param_files(store):
             data = store.get(name)
             if data is None or hashlib.sha256(data).hexdigest() != digest:
-                raise UserError(f"{store}/{name} is missing or does not match SHA256SUMS")
+                raise UserError(f"{store}/{name} is missing or does not match {CHECKSUMS}")
             target = Path(folder) / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -220,9 +207,9 @@ def _stored_files(store):
 
 
 def _param_files(store):
-    data = store.get("SHA256SUMS") or b""
+    data = store.get(CHECKSUMS) or b""
     rows = (line.split("  ", 1) for line in data.decode().splitlines() if "  " in line)
-    return [(name, digest) for digest, name in rows if name.startswith("params/")]
+    return [(name, digest) for digest, name in rows if name.startswith(f"{PARAMS}/")]
 
 
 def _check_same(recipe, manifest, changed, location):

@@ -13,7 +13,8 @@ import hashlib
 import json
 
 from fdsl_gen.errors import UserError
-from fdsl_gen.lifecycle import CHECKSUMS, CLAIM, MANIFEST, check_claim, load_manifest
+from fdsl_gen.contract import CHECKSUMS, MANIFEST
+from fdsl_gen.lifecycle import CLAIM, check_claim, load_manifest
 from fdsl_gen.shardwriter import RECORDS
 from fdsl_gen.storage import open_store
 

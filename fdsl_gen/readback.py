@@ -11,7 +11,8 @@ import tarfile
 from collections import defaultdict
 
 from fdsl_gen.errors import UserError, check_bounds
-from fdsl_gen.lifecycle import CHECKSUMS, MANIFEST, dataset_files, load_manifest, timm_info
+from fdsl_gen.contract import CHECKSUMS, MANIFEST, TIMM_INFO
+from fdsl_gen.lifecycle import dataset_files, load_manifest, timm_info
 from fdsl_gen.shardwriter import record_name
 from fdsl_gen.storage import is_web, open_store
 from fdsl_gen.tarformat import iter_samples
@@ -91,10 +92,10 @@ def _check_records(store, manifest):
 def _check_side_files(store, manifest):
     problems = _check_sums(store, manifest)
     try:
-        if json.loads(store.get("_info.json") or b"null") != timm_info(manifest):
-            problems.append("_info.json: missing or does not match the manifest")
+        if json.loads(store.get(TIMM_INFO) or b"null") != timm_info(manifest):
+            problems.append(f"{TIMM_INFO}: missing or does not match the manifest")
     except ValueError:
-        problems.append("_info.json: malformed")
+        problems.append(f"{TIMM_INFO}: malformed")
     return problems
 
 

@@ -166,7 +166,7 @@ def test_a_manifest_of_a_newer_format_is_refused_by_name(tmp_path):
     with pytest.raises(UserError, match=r"format_version 3 is newer than this fdsl"):
         from_manifest(out)
     (out / "manifest.json").write_text(json.dumps(dict(manifest, format_version=1)))
-    with pytest.raises(UserError, match=r"format_version 1; live rendering follows format 2"):
+    with pytest.raises(UserError, match=r"format_version 1; this reads format 2 only"):
         from_manifest(out)
 
 
