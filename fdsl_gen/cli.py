@@ -2,42 +2,60 @@
 
 `search NAME` and `render NAME` get one sub-command per registered search or
 recipe; their options are the fields of its config dataclass, plus the
-options every recipe shares. User errors print one line and exit 2.
+options every recipe shares, each parsed by fdsl_gen.options. User errors
+print one line and exit 2, the parameters they name spelled as flags.
 
 Start-up is paid by every help screen, shell completion and array task, so
 this module imports only click and the registry: each command imports what
 it needs when it runs, and the recipe and search commands are made from the
 registry when they are asked for.
 """
-import dataclasses
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from fdsl_gen import registry
+from fdsl_gen import options, registry
 from fdsl_gen.contract import PREVIEW
 from fdsl_gen.errors import RenderIncomplete, UserError
 from fdsl_gen.storage import is_url, open_store
 
 
+class FieldType(click.ParamType):
+    """The values of one options field, parsed and checked by fdsl_gen.options."""
+
+    def __init__(self, field):
+        self.field, self.choices = field, field.metadata.get("choices")
+        self.name = {int: "integer", float: "float"}.get(options.kind(field), "text")
+
+    def convert(self, value, param, ctx):
+        return options.parse(self.field, value) if isinstance(value, str) else value  # defaults are values
+
+    def get_metavar(self, param, ctx=None):
+        return f"[{'|'.join(map(str, self.choices))}]" if self.choices else self.name.upper()
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+        return [CompletionItem(str(c)) for c in self.choices or () if str(c).startswith(incomplete)]
+
+
+def field_option(field):
+    """The click option of one options field (`--field-name`; a yes/no field: `--name/--no-name`)."""
+    flag = options.flag(field.name)
+    help_text = field.metadata.get("help", "")
+    if options.kind(field) is bool:
+        return click.option(f"{flag}/--no-{flag[2:]}", field.name, default=field.default, show_default=True,
+                            help=help_text)
+    return click.option(flag, field.name, default=field.default, type=FieldType(field), show_default=True,
+                        help=help_text)
+
+
 def config_options(config_class):
     """click options for every field of a config dataclass (`--field-name`)."""
     def decorate(command):
-        for field in reversed(dataclasses.fields(config_class)):
-            flag = "--" + field.name.replace("_", "-")
-            help_text = field.metadata.get("help", "")
-            if field.type in (bool, "bool"):
-                command = click.option(f"{flag}/--no-{flag[2:]}", field.name, default=field.default,
-                                       show_default=True, help=help_text)(command)
-                continue
-            kind = {"int": int, "float": float, "str": str}.get(field.type, field.type)
-            choices = field.metadata.get("choices")
-            if choices:
-                kind = click.Choice([str(c) for c in choices])
-            command = click.option(flag, field.name, default=field.default, type=kind,
-                                   show_default=True, help=help_text)(command)
+        for field in reversed(options.fields(config_class).values()):
+            command = field_option(field)(command)
         return command
     return decorate
 
@@ -49,7 +67,8 @@ def fail(message, status=2):
 
 
 class Group(click.Group):
-    """Turns UserError (and a missing output path) into one line and exit code 2."""
+    """Turns UserError (the parameters it names spelled as flags) and a missing output path into one
+    line and exit code 2."""
 
     def parse_args(self, ctx, args):
         if ctx.parent is None:
@@ -60,7 +79,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as err:
-            fail(err)
+            fail(err.spelled(options.flag))
         except RenderIncomplete as err:
             fail(f"{err}; run the same command again to resume", status=1)
         except OSError as err:
@@ -93,14 +112,14 @@ OUT = Location()
 
 
 def common_options(command):
-    options = [
-        click.option("--seed", type=int, default=1, show_default=True, help="run seed: same seed, same bytes"),
+    """--out, --workers and --quiet; `render` and `search` each add their --seed."""
+    decorators = [
         click.option("--out", type=OUT, default=None, help="output folder or fsspec URL (s3://bucket/prefix)"),
         click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True,
                      help="processes (threads for a search)"),
         click.option("--quiet", is_flag=True, help="no progress bar"),
     ]
-    for decorate in reversed(options):
+    for decorate in reversed(decorators):
         command = decorate(command)
     return command
 
@@ -116,11 +135,10 @@ def parse_range(ctx, param, value):
 
 
 def render_options(command):
-    options = [
-        click.option("--name", "dataset_name", default=None, help="dataset name (default: the recipe's)"),
-        click.option("--samples-per-shard", type=int, default=1000, show_default=True),
-        click.option("--val-fraction", type=float, default=0.0, show_default=True,
-                     help="share of each class's groups written to a separate validation split"),
+    """The dataset's own options (configs.DatasetOptions), --out, --workers, --quiet, then the other
+    run options (pipeline.RunOptions's fields)."""
+    from fdsl_gen.configs import DatasetOptions
+    decorators = [
         click.option("--shards", "shard_range", callback=parse_range, default=None, metavar="A:B",
                      help="render only shards A..B-1 (train shards first, then validation)"),
         click.option("--task-index", type=int, default=None,
@@ -130,37 +148,32 @@ def render_options(command):
         click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True),
         click.option("--scheduler", default=None, help="Dask scheduler address (with --engine dask)"),
     ]
-    for decorate in reversed(options):
+    for decorate in reversed(decorators):
         command = decorate(command)
-    return common_options(command)
+    return config_options(DatasetOptions)(common_options(command))
 
 
-def render_command(name, entry):
-    @click.command(name, help=entry.summary)
+def render_command(recipe, entry):
+    @click.command(recipe, help=entry.summary)
     @render_options
     @config_options(entry.config)
-    def command(seed, out, workers, quiet, dataset_name, samples_per_shard, val_fraction,
-                shard_range, task_index, num_tasks, engine, scheduler, **values):
+    def command(seed, name, samples_per_shard, val_fraction, out, workers, quiet, shard_range, task_index,
+                num_tasks, engine, scheduler, **values):
         from fdsl_gen import pipeline
         from fdsl_gen.lifecycle import dataset_command
-        run = pipeline.RunOptions(workers, quiet, shard_range, task_index, num_tasks,
-                                  engine_address(engine, scheduler))
-        argv = click.get_current_context().find_root().meta.get("argv", sys.argv[1:])
-        pipeline.render_dataset(name, out, seed=seed, name=dataset_name, samples_per_shard=samples_per_shard,
-                                val_fraction=val_fraction, run=run, command=dataset_command(argv), **values)
+        run = pipeline.RunOptions(workers=workers, quiet=quiet, shards=shard_range, task_index=task_index,
+                                  num_tasks=num_tasks, engine=engine, scheduler=scheduler)
+        pipeline.render_dataset(recipe, out, seed=seed, name=name, samples_per_shard=samples_per_shard,
+                                val_fraction=val_fraction, run=run,
+                                command=dataset_command(click.get_current_context().find_root().meta["argv"]), **values)
     return command
 
 
-def engine_address(engine, scheduler):
-    if engine == "dask" and not scheduler:
-        raise UserError("--engine dask needs --scheduler ADDRESS (e.g. tcp://head-node:8786)")
-    if engine == "local" and scheduler:
-        raise UserError("--scheduler goes with --engine dask")
-    return scheduler
-
-
 def search_command(name, entry):
+    from fdsl_gen.configs import DatasetOptions
+
     @click.command(name, help=entry.summary)
+    @field_option(options.fields(DatasetOptions)["seed"])
     @common_options
     @config_options(entry.config)
     def command(seed, out, workers, quiet, **values):

@@ -1,7 +1,9 @@
 """The options of every recipe and search: one frozen dataclass each, one field per CLI option.
 
-A field's metadata holds its help text, choices and bounds; `check_options`
-enforces the bounds when a recipe or search is built. This module imports no
+A field's metadata holds its help text, choices and bounds; `fdsl_gen.options`
+parses a field's text by it, and `check_options` enforces the bounds when a
+recipe or search is built. `DatasetOptions` are the options every recipe's
+dataset has besides its config. This module imports no
 kernel, so that listing recipes and their options (`--help`) is instant; the
 registry (`fdsl_gen/recipes/__init__.py`) pairs each config with the class
 that renders it. The docstring's first line is the command's summary.
@@ -9,7 +11,7 @@ that renders it. The docstring's first line is the command's summary.
 import dataclasses
 from dataclasses import dataclass
 
-from fdsl_gen.errors import check_bounds
+from fdsl_gen import options
 
 # Upper bounds that keep one image, one point cloud and one dataset plan in memory.
 MAX_SIZE = 8192
@@ -17,6 +19,7 @@ MAX_POINTS = 10_000_000
 MAX_CLASSES = 1_000_000
 MAX_SAMPLES_PER_CLASS = 1_000_000
 MAX_SEED = 2**63 - 1
+MAX_SAMPLES_PER_SHARD = 100_000  # a shard is assembled in memory
 
 
 def option(default, help, choices=None, low=None, high=None):
@@ -39,12 +42,18 @@ def path_fields(config):
 
 def check_options(config, seed):
     """Raise UserError, naming the option, for the first value out of its declared bounds."""
-    check_bounds("--seed", seed, 0, MAX_SEED)
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            check_bounds("--" + field.name.replace("_", "-"), value, field.metadata.get("low"),
-                         field.metadata.get("high"))
+    options.check_values(DatasetOptions, {"seed": seed})
+    options.check_values(type(config), dataclasses.asdict(config))
+
+
+@dataclass(frozen=True)
+class DatasetOptions:
+    """What every recipe's dataset has besides its config: `render_dataset`'s keywords, `fdsl-gen render`'s options."""
+    seed: int = option(1, "run seed: same seed, same bytes", low=0, high=MAX_SEED)
+    name: str = option(None, "dataset name (default: the recipe's)")
+    samples_per_shard: int = option(1000, "images per shard file", low=1, high=MAX_SAMPLES_PER_SHARD)
+    val_fraction: float = option(0.0, "share of each class's groups written to a separate validation split",
+                                 low=0, high=1)
 
 
 @dataclass(frozen=True)

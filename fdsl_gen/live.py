@@ -26,10 +26,12 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from fdsl_gen.configs import DatasetOptions
 from fdsl_gen.errors import UserError
 from fdsl_gen import contract
 from fdsl_gen.contract import CHECKSUMS, LIVE_READABLE, MANIFEST, PARAMS
 from fdsl_gen.lifecycle import manifest_base
+from fdsl_gen.options import fields as option_fields, parse as parse_option
 from fdsl_gen.plan import Plan, check_plan_options
 from fdsl_gen.registry import create_recipe, entries, lookup
 from fdsl_gen.renderer import shard_images
@@ -38,9 +40,6 @@ from fdsl_gen.storage import is_url, open_store
 
 __all__ = ["LiveDataset", "UserError", "from_manifest", "from_options", "open_live"]
 PREFIX = "live:"
-# Options of `fdsl-gen render` that say how a render runs, not what it makes: a live source has none.
-RUN_OPTIONS = ("out", "workers", "quiet", "shards", "task-index", "num-tasks", "engine", "scheduler")
-_TRUE, _FALSE = ("", "1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -126,43 +125,22 @@ def from_options(recipe, *, seed=1, name=None, samples_per_shard=1000, val_fract
 
 
 def render_options(recipe, query):
-    """The keyword arguments of `from_options` from a query `size=64&search&...`, parsed and checked as
-    `fdsl-gen render RECIPE --size 64 --search ...` parses them (same types, choices and messages)."""
-    from fdsl_gen import cli  # click, and the render commands built from the configs
+    """The keyword arguments of `from_options` from a query `size=64&search&...`: the options of
+    `fdsl-gen render RECIPE` that shape the data (`size_min` or `size-min`), each parsed and checked
+    by fdsl_gen.options as the command parses it. A yes/no option alone (`search`) is true."""
+    from fdsl_gen.pipeline import RunOptions
 
-    command = cli.render.get_command(None, recipe)
-    flags = {name for param in command.params for name in param.opts}
-    booleans = {name for param in command.params if param.secondary_opts for name in param.opts}
-    argv, given = [], []
-    for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
-        word = key.replace("_", "-")
-        flag = "--" + word
-        if word in RUN_OPTIONS or flag not in flags or flag == "--help":
-            reason = "says how a render runs" if word in RUN_OPTIONS else "is no option"
+    shaping = {**option_fields(DatasetOptions), **option_fields(lookup("recipe", recipe).config)}
+    running = {"out", *option_fields(RunOptions)}
+    values = {}
+    for key, text in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        name = key.replace("-", "_")
+        if name not in shaping:
+            reason = "says how a render runs" if name in running else "is no option"
             raise UserError(f"live:{recipe}: {key} {reason}; a live source takes the options of "
                             f"`fdsl-gen render {recipe}` that shape the data")
-        argv += _words(flag, value, flag in booleans)
-        given.append(word.replace("-", "_"))
-    try:
-        context = command.make_context(f"fdsl-gen render {recipe}", argv)
-    except cli.click.UsageError as err:
-        raise UserError(f"{err.ctx.command_path if err.ctx else recipe}: {err.format_message()}") from None
-    params = context.params
-    # the options given, in the order given, as the manifest's command records them
-    fields = lookup("recipe", recipe).config.__dataclass_fields__
-    options = {key: params[key] for key in given if key in fields}
-    return dict(options, seed=params["seed"], name=params["dataset_name"],
-                samples_per_shard=params["samples_per_shard"], val_fraction=params["val_fraction"])
-
-
-def _words(flag, value, boolean):
-    if not boolean:
-        return [flag, value]
-    if value.lower() in _TRUE:
-        return [flag]
-    if value.lower() in _FALSE:
-        return ["--no-" + flag[2:]]
-    raise UserError(f"{flag[2:]}={value}: a yes/no option takes true or false")
+        values[name] = parse_option(shaping[name], text)
+    return values
 
 
 def from_manifest(location):

@@ -28,13 +28,24 @@ DEFAULT_ROOT = Path("shards")
 
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
-    """How and where a render works; none of it changes a byte of the dataset."""
+    """How a render works; none of it changes a byte of the dataset. Its fields (with `out`, where the
+    dataset goes) are the run options of `fdsl-gen render`, which the manifest's command leaves out."""
     workers: int = 1
     quiet: bool = True
     shards: tuple = None  # (start, stop): render only these shards
     task_index: int = None  # with num_tasks: render every num_tasks-th shard from task_index
     num_tasks: int = None
-    scheduler: str = None  # a Dask scheduler address instead of local processes
+    engine: str = "local"  # local processes, or "dask": the cluster of `scheduler`
+    scheduler: str = None  # the Dask scheduler's address (tcp://head-node:8786)
+
+    def __post_init__(self):
+        if self.engine not in ("local", "dask"):
+            raise UserError(f"engine must be local or dask, not {self.engine!r}", options="engine")
+        if self.engine == "dask" and not self.scheduler:
+            raise UserError("engine dask needs scheduler ADDRESS (e.g. tcp://head-node:8786)",
+                            options=("engine", "scheduler"))
+        if self.engine == "local" and self.scheduler:
+            raise UserError("scheduler goes with engine dask", options=("scheduler", "engine"))
 
 
 def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=1000, val_fraction=0.0,
@@ -90,7 +101,8 @@ def task_selection(plan, run):
     if task_index is None and env_index is not None:
         task_index = env_index
         if num_tasks is None and env_count is None:
-            raise UserError("JOB_COMPLETION_INDEX is set: give --num-tasks (the job's completions)")
+            raise UserError("JOB_COMPLETION_INDEX is set: give num_tasks (the job's completions)",
+                            options="num_tasks")
     if num_tasks is None:
         num_tasks = env_count
     return select_tasks(all_tasks(plan), run.shards, task_index, num_tasks)
@@ -147,9 +159,10 @@ def claim_search_folder(folder, record):
     if previous.exists():
         held = json.loads(previous.read_text())
         if {k: held.get(k) for k in ("search", "seed", "config")} != record:
-            raise UserError(f"{folder} holds the result of another search; choose another --out")
+            raise UserError(f"{folder} holds the result of another search; choose another folder as out",
+                            options="out")
     elif any(folder.glob("*.csv")):
-        raise UserError(f"{folder} already holds .csv files; choose another --out")
+        raise UserError(f"{folder} already holds .csv files; choose another folder as out", options="out")
 
 
 def category_progress(total=None):

@@ -1,7 +1,7 @@
 """Which samples go into which shard, in which order: a pure function of the seed.
 
 Groups (class, group) are dealt in one seeded global order, so every shard
-mixes many classes; a `--val-fraction` of each class's groups goes to a
+mixes many classes; a `val_fraction` of each class's groups goes to a
 `validation` split. Inside a shard the samples are shuffled once more, seeded by
 (seed, split, shard), so that even a small shuffle buffer sees many classes.
 """
@@ -10,22 +10,21 @@ from functools import cached_property
 
 import numpy as np
 
-from fdsl_gen.configs import MAX_SEED
-from fdsl_gen.errors import UserError, check_bounds
+from fdsl_gen import options
+from fdsl_gen.configs import DatasetOptions
+from fdsl_gen.errors import UserError
 from fdsl_gen.recipe import derive_seed
 
 _ORDER, _VAL, _SHUFFLE = 1, 2, 3
 SPLITS = ("train", "validation")
 # The plan holds a few integers per (class, group) pair: this bound keeps it under a few GiB.
 MAX_SAMPLES = 100_000_000
-MAX_SAMPLES_PER_SHARD = 100_000  # a shard is assembled in memory
 
 
 def check_plan_options(seed, samples_per_shard, val_fraction):
     """The plan's own options, checked before a recipe's set-up (an inline search) takes minutes."""
-    check_bounds("--seed", seed, 0, MAX_SEED)
-    check_bounds("--samples-per-shard", samples_per_shard, 1, MAX_SAMPLES_PER_SHARD)
-    check_bounds("--val-fraction", val_fraction, 0.0, 1.0)
+    options.check_values(DatasetOptions, {"seed": seed, "samples_per_shard": samples_per_shard,
+                                          "val_fraction": val_fraction})
 
 
 @dataclass(frozen=True)
@@ -54,12 +53,12 @@ class Plan:
                             f"one dataset holds at most {MAX_SAMPLES}")
         if self.val_fraction and self.val_groups_per_class == 0:
             raise UserError(
-                f"--val-fraction {self.val_fraction} leaves no validation group: "
-                f"each class has {self.groups_per_class} groups of {self.group_size}")
+                f"val_fraction {self.val_fraction} leaves no validation group: "
+                f"each class has {self.groups_per_class} groups of {self.group_size}", options="val_fraction")
         if self.val_fraction and self.val_groups_per_class == self.groups_per_class:
             raise UserError(
-                f"--val-fraction {self.val_fraction} leaves no training group: "
-                f"each class has {self.groups_per_class} groups of {self.group_size}")
+                f"val_fraction {self.val_fraction} leaves no training group: "
+                f"each class has {self.groups_per_class} groups of {self.group_size}", options="val_fraction")
 
     @property
     def groups_per_class(self):

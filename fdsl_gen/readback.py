@@ -155,8 +155,8 @@ MAX_SHEET_COLUMNS = 64
 
 def contact_sheet(location, classes=8, per_class=8, thumb=96, split="train"):
     """A grid image: one row per class (the first `classes` met), `per_class` samples each."""
-    check_bounds("--classes", classes, 1, MAX_SHEET_ROWS)
-    check_bounds("--per-class", per_class, 1, MAX_SHEET_COLUMNS)
+    check_bounds("classes", classes, 1, MAX_SHEET_ROWS)
+    check_bounds("per_class", per_class, 1, MAX_SHEET_COLUMNS)
     store = open_store(location)
     return manifest_sheet(store, load_manifest(store), classes, per_class, thumb, split)
 

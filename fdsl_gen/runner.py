@@ -28,7 +28,7 @@ def all_tasks(plan):
 
 
 def select_tasks(tasks, shards=None, task_index=None, num_tasks=None):
-    """The tasks of a `--shards A:B` range and/or of array task `task_index` of `num_tasks`."""
+    """The tasks of a range `shards` (start, stop) and/or of array task `task_index` of `num_tasks`."""
     if shards is not None:
         start, stop = shards
         if not 0 <= start < stop <= len(tasks):
@@ -36,11 +36,11 @@ def select_tasks(tasks, shards=None, task_index=None, num_tasks=None):
         tasks = tasks[start:stop]
     if num_tasks is not None or task_index is not None:
         if num_tasks is None or task_index is None:
-            raise UserError("give both --task-index and --num-tasks (or neither)")
+            raise UserError("give both task_index and num_tasks (or neither)", options=("task_index", "num_tasks"))
         if num_tasks < 1:
-            raise UserError(f"--num-tasks must be at least 1, not {num_tasks}")
+            raise UserError(f"num_tasks must be at least 1, not {num_tasks}", options="num_tasks")
         if not 0 <= task_index < num_tasks:
-            raise UserError(f"--task-index {task_index} is outside 0..{num_tasks - 1}")
+            raise UserError(f"task_index {task_index} is outside 0..{num_tasks - 1}", options="task_index")
         tasks = tasks[task_index::num_tasks]
     return tasks
 
@@ -155,7 +155,7 @@ def _run_dask(recipe, plan, store, dataset, todo, scheduler):
     try:
         from distributed import Client
     except ImportError:
-        raise UserError("--engine dask needs the dist extra: pip install 'fdsl[dist]'") from None
+        raise UserError("engine dask needs the dist extra: pip install 'fdsl[dist]'", options="engine") from None
     # The client logs a lost connection with a traceback; the one line of RenderIncomplete says it.
     logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
     try:

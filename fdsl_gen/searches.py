@@ -15,7 +15,7 @@ class FractalDBSearch(Search):
     def __init__(self, config, seed):
         super().__init__(config, seed)
         if config.fill_rate == 0:
-            raise UserError("--fill-rate must be in (0, 1]")
+            raise UserError("fill_rate must be in (0, 1]", options="fill_rate")
 
     def find(self, threads, on_accept):
         _, trials = search(self.config.categories, seed=self.seed, fill=self.config.fill_rate,

@@ -61,7 +61,7 @@ class ContourRecipe(Recipe):
         raise UserError(
             f"{self.name} category {cls}: {self.config.retries + 1} parameter draws in a row give only "
             f"blank images (fewer than {self.min_pixels} pixels drawn); widen the parameter ranges, "
-            "lower --min-ink or raise --retries")
+            "lower min_ink or raise retries", options=("min_ink", "retries"))
 
     @property
     def min_pixels(self):
@@ -108,7 +108,7 @@ class ContourRecipe(Recipe):
         if found is None:
             raise UserError(
                 f"{self.name} category {cls}, instance {group}: {self.config.retries + 1} draws in a row "
-                "are blank; lower --min-ink or raise --retries")
+                "are blank; lower min_ink or raise retries", options=("min_ink", "retries"))
         image, meta = found
         return [(image, dict(meta, category=cls, instance=group, **params))]
 
@@ -120,7 +120,7 @@ class ContourRecipe(Recipe):
 
 def _check_common(config):
     if config.gray_min > config.gray_max:
-        raise UserError("grey levels must satisfy 0 <= --gray-min <= --gray-max <= 255")
+        raise UserError("grey levels must satisfy 0 <= gray_min <= gray_max <= 255", options=("gray_min", "gray_max"))
     check_range(config.vertices_min, config.vertices_max, "vertices", least=3)
     check_range(config.noise_min, config.noise_max, "noise", least=0)
     check_range(config.step_min, config.step_max, "step")
@@ -129,11 +129,11 @@ def _check_common(config):
 
 
 def check_range(low, high, name, least=None):
-    """One line for a `--NAME-min`/`--NAME-max` pair that is empty or starts below `least`."""
+    """One line for a `NAME_min`/`NAME_max` pair that is empty or starts below `least`."""
     if low > high:
-        raise UserError(f"--{name}-min must not exceed --{name}-max")
+        raise UserError(f"{name}_min must not exceed {name}_max", options=(f"{name}_min", f"{name}_max"))
     if least is not None and low < least:
-        raise UserError(f"--{name}-min must be at least {least}")
+        raise UserError(f"{name}_min must be at least {least}", options=f"{name}_min")
 
 
 def centre(rng, offset):

@@ -70,8 +70,8 @@ class ProjectedIFS(Recipe):
                         else instance_weights(config.weight_table))
         self.group_size = self.views_per_instance()
         if self.groups > len(self.weights):
-            raise UserError(f"--instances {config.instances} needs {self.groups} weight instances of {self.group_size} "
-                            f"views, the weight table has {len(self.weights)} rows")
+            raise UserError(f"instances {config.instances} needs {self.groups} weight instances of {self.group_size} "
+                            f"views, the weight table has {len(self.weights)} rows", options="instances")
         self._check_categories()
 
     def views_per_instance(self):
@@ -126,7 +126,7 @@ class ProjectedIFS(Recipe):
         for cls, system in enumerate(self.systems):
             if ifs3d.point_cloud(system, u) is None:
                 raise UserError(f"category {cls} ({self.names[cls]}): the system diverges or collapses to a "
-                                "point (its normalised points are all NaN); remove it from --params")
+                                "point (its normalised points are all NaN); remove it from params", options="params")
 
     dataset_options = staticmethod(stored_category_options)
 
@@ -146,11 +146,12 @@ def _camera_meta(camera, fov):
 
 def _check(config):
     if config.point_size > config.size:
-        raise UserError("--point-size must be between 1 and --size")
+        raise UserError("point_size must be between 1 and size", options=("point_size", "size"))
     if config.fov in (0.0, 180.0) or config.distance == 0.0:
-        raise UserError("--fov must be strictly between 0 and 180 degrees and --distance positive")
+        raise UserError("fov must be strictly between 0 and 180 degrees and distance positive",
+                        options=("fov", "distance"))
     if config.search == bool(config.params):
-        raise UserError("give either --params DIR or --search")
+        raise UserError("give either params DIR or search", options=("params", "search"))
 
 
 def _load_systems(config, progress, threads):

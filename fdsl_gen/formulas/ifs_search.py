@@ -67,7 +67,7 @@ def sequential_search(categories, seed, draw, score, passes, threads=1, on_accep
                 for _, future in pending:
                     future.cancel()
                 raise SearchExhausted(f"{len(accepted)} of {categories} categories found in {trials} trials; "
-                                      "loosen the acceptance test or raise --max-trials (fdsl-gen search)")
+                                      "loosen the acceptance test or raise max_trials", options="max_trials")
             while len(pending) < 2 * max(1, threads):
                 system, u = draw(rs)
                 pending.append((system, pool.submit(score, system, u)))

@@ -25,7 +25,7 @@ class BezierCurves(Recipe):
     def __init__(self, config, seed, progress=None, threads=1):
         super().__init__(config, seed, progress, threads)
         if config.curves_min > config.curves_max:
-            raise UserError("--curves-min must not exceed --curves-max")
+            raise UserError("curves_min must not exceed curves_max", options=("curves_min", "curves_max"))
 
     @property
     def num_classes(self):

@@ -19,7 +19,7 @@ class ExFractalDB(ProjectedIFS):
 
     def views_per_instance(self):
         if self.config.views < 0:
-            raise UserError("--views must not be negative")
+            raise UserError("views must not be negative", options="views")
         return self.config.views or -(-self.config.instances // len(self.weights))
 
     def cameras(self, rng):

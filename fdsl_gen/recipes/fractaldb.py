@@ -87,7 +87,7 @@ class FractalDB(Recipe):
 
 def _check(config):
     if config.search == bool(config.params):
-        raise UserError("give either --params DIR or --search")
+        raise UserError("give either params DIR or search", options=("params", "search"))
     if config.draw == "point" and config.counts > 1:
-        raise UserError("point mode draws no random masks: every count would repeat; use --counts 1")
+        raise UserError("point mode draws no random masks: every count would repeat; use counts 1", options="counts")
 

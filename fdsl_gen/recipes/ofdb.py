@@ -52,4 +52,4 @@ class OFDB(Recipe):
 
 def _check(config):
     if config.search == bool(config.params):
-        raise UserError("give either --params DIR or --search")
+        raise UserError("give either params DIR or search", options=("params", "search"))

@@ -91,8 +91,8 @@ class OnePFrac(Recipe):
             best = max(best, fill)
         raise UserError(
             f"class {cls}: {config.retries + 1} perturbations in a row fill at most {config.fill_rate} "
-            f"of the image (best {best:.4f}); the base system is too sparse: try another --seed, "
-            "another --sigma, a lower --fill-rate or more --retries")
+            f"of the image (best {best:.4f}); the base system is too sparse: try another seed, "
+            "another sigma, a lower fill_rate or more retries", options=("seed", "sigma", "fill_rate", "retries"))
 
     def render_group(self, cls, group):
         seed = self.group_seed(cls, group)
@@ -131,8 +131,8 @@ class OnePFrac(Recipe):
 
 def _check(config):
     if config.fill_rate == 1.0:
-        raise UserError("--fill-rate must be below 1: no image fills its whole canvas")
+        raise UserError("fill_rate must be below 1: no image fills its whole canvas", options="fill_rate")
     low, high = sigma_range(config.maps)
     if not config.params and not low + SIGMA_MARGIN <= config.sigma <= high - SIGMA_MARGIN:
-        raise UserError(f"--sigma must be in [{low + SIGMA_MARGIN:g}, {high - SIGMA_MARGIN:g}] "
-                        f"for {config.maps} maps (each map adds at most {high / config.maps:g})")
+        raise UserError(f"sigma must be in [{low + SIGMA_MARGIN:g}, {high - SIGMA_MARGIN:g}] "
+                        f"for {config.maps} maps (each map adds at most {high / config.maps:g})", options="sigma")

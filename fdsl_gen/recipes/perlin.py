@@ -33,7 +33,7 @@ class PerlinNoise(Recipe):
                                 (config.octaves_min, config.octaves_max, "octaves"),
                                 (config.persistence_min, config.persistence_max, "persistence")):
             if low > high:
-                raise UserError(f"--{name}-min must not exceed --{name}-max")
+                raise UserError(f"{name}_min must not exceed {name}_max", options=(f"{name}_min", f"{name}_max"))
 
     @property
     def num_classes(self):

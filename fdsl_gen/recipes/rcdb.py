@@ -25,7 +25,7 @@ class RCDB(ContourRecipe):
     def check(self, config):
         check_range(config.polygons_min, config.polygons_max, "polygons", least=1)
         if config.vertices_mean <= 0:
-            raise UserError("--vertices-mean must be positive")
+            raise UserError("vertices_mean must be positive", options="vertices_mean")
 
     def draw_category(self, rng):
         config = self.config

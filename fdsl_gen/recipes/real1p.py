@@ -38,7 +38,8 @@ class Real1P(Recipe):
         self.edges = canny(load_grey(config.image, config.size), config.canny_low, config.canny_high)
         if not self.edges.any():
             raise UserError(f"Canny finds no edge in {config.image} with thresholds "
-                            f"{config.canny_low:g}/{config.canny_high:g}; lower --canny-low/--canny-high")
+                            f"{config.canny_low:g}/{config.canny_high:g}; lower canny_low/canny_high",
+                            options=("canny_low", "canny_high"))
         self.image_sha256 = hashlib.sha256(Path(config.image).read_bytes()).hexdigest()
         self.draws = np.stack([self._draws(cls) for cls in range(config.classes)])
 
@@ -92,6 +93,7 @@ def _luma8(pil):
 
 def _check(config):
     if not config.image:
-        raise UserError("give the photo with --image PATH")
+        raise UserError("give the photo with image PATH", options="image")
     if config.canny_low > config.canny_high:
-        raise UserError("Canny thresholds must satisfy 0 <= --canny-low <= --canny-high")
+        raise UserError("Canny thresholds must satisfy 0 <= canny_low <= canny_high",
+                        options=("canny_low", "canny_high"))

@@ -27,7 +27,8 @@ class VisualAtom(ContourRecipe):
         check_range(config.orbits_min, config.orbits_max, "orbits", least=1)
         check_range(config.frequency_min, config.frequency_max, "frequency", least=0)
         if 0 < config.frequency_min == config.frequency_max:
-            raise UserError("--frequency-min must be below --frequency-max: n2 must differ from n1")
+            raise UserError("frequency_min must be below frequency_max: n2 must differ from n1",
+                            options=("frequency_min", "frequency_max"))
 
     def draw_category(self, rng):
         config = self.config

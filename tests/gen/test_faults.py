@@ -447,9 +447,9 @@ def test_real1p_scales_16_bit_pictures(scene):
 @pytest.mark.parametrize("spec,words", [
     ("live:nosuch?size=32", ("live:nosuch?size=32: unknown recipe 'nosuch'", "known: 1p-frac, bezier")),
     ("live:nosuch", ("live:nosuch: not a dataset folder, and unknown recipe 'nosuch'", "rcdb")),
-    ("live:rcdb?size=nan", ("--size", "'nan'")),
-    ("live:rcdb?noise_max=inf", ("--noise-max", "finite")),
-    ("live:bezier?jitter=nan", ("--jitter", "finite")),
+    ("live:rcdb?size=nan", ("size", "'nan'")),
+    ("live:rcdb?noise_max=inf", ("noise_max", "finite")),
+    ("live:bezier?jitter=nan", ("jitter", "finite")),
 ])
 def test_live_source_refused(tmp_path, monkeypatch, spec, words):
     """A live source (`fdsl-train --data live:...`) is refused in one line naming what is wrong with it."""
@@ -466,7 +466,7 @@ def test_live_plan_options_checked_before_the_recipe(monkeypatch):
     """No recipe (here a search of 1000 categories) is built for a source whose plan is refused anyway."""
     from fdsl_gen import live
     monkeypatch.setattr(live, "create_recipe", lambda *args, **options: pytest.fail("recipe built first"))
-    with pytest.raises(live.UserError, match="--val-fraction must be a finite number, not nan"):
+    with pytest.raises(live.UserError, match="^val_fraction must be a finite number, not nan$"):
         live.open_live("live:fractaldb?search&val_fraction=nan")
 
 

@@ -1,5 +1,9 @@
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import fdsl_gen
 
 CHECK = """
 import importlib, pkgutil, sys
@@ -20,3 +24,20 @@ def test_fdsl_gen_renders_without_importing_torch(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "none"
     assert (tmp_path / "out" / "manifest.json").is_file()
+
+
+def imported(path):
+    """The top-level names of every module a source file imports, at its top or inside a function."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0]
+
+
+def test_no_module_of_fdsl_gen_but_the_cli_imports_click():
+    """The library (live sources, render_dataset) parses its options without click; cli.py is a layer over it."""
+    package = Path(fdsl_gen.__file__).parent
+    importers = sorted(path.relative_to(package).as_posix() for path in package.rglob("*.py")
+                       if "click" in set(imported(path)))
+    assert importers == ["cli.py"]

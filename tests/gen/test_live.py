@@ -16,6 +16,7 @@ from fdsl_gen import registry
 from fdsl_gen.cli import main
 from fdsl_gen.errors import UserError
 from fdsl_gen.live import from_manifest, open_live
+from fdsl_gen.options import flag
 from fdsl_gen.pipeline import render_dataset
 from fdsl_gen.tarformat import iter_samples
 from helpers import TINY
@@ -136,13 +137,15 @@ def test_a_recipe_spec_is_the_dataset_fdsl_gen_would_write(param_folders, tmp_pa
     ("gray_min=200&gray-max=100", ["--gray-min", "200", "--gray-max", "100"]),
 ])
 def test_bad_options_fail_with_the_line_fdsl_gen_render_prints(query, flags, tmp_path):
+    """The same refusal, its parameters named as a query names them (`gray_min`), the CLI's as flags."""
     result = CliRunner().invoke(main, ["render", "rcdb", *flags, "--out", str(tmp_path / "out"), "--quiet"],
                                 prog_name="fdsl-gen")
     assert result.exit_code == 2
     line = result.stderr.strip().removeprefix("fdsl-gen: error: ")
     with pytest.raises(UserError) as refused:
         open_live(f"live:rcdb?{query}")
-    assert str(refused.value) == line
+    assert refused.value.spelled(flag) == line
+    assert "--" not in str(refused.value)
 
 
 @pytest.mark.parametrize("query, words", [
@@ -150,7 +153,9 @@ def test_bad_options_fail_with_the_line_fdsl_gen_render_prints(query, flags, tmp
     ("task_index=1", ["task_index", "says how a render runs"]),
     ("colour=red", ["colour", "is no option"]),
     ("help", ["help", "is no option"]),
-    ("antialias=maybe", ["antialias=maybe", "true or false"]),
+    ("antialias=maybe", ["antialias", "'maybe'", "true or false"]),
+    ("out=here", ["out", "says how a render runs"]),
+    ("engine=dask", ["engine", "says how a render runs"]),
 ])
 def test_options_a_live_source_has_not_are_refused_by_name(query, words):
     with pytest.raises(UserError) as refused:

@@ -29,6 +29,24 @@ def test_render_dataset_from_python_equals_the_cli_render(cli, tmp_path):
     assert recorded.startswith("fdsl-gen render rcdb --seed 3") and "--polygons-max 10" in recorded
 
 
+@pytest.mark.parametrize("call, words", [
+    (lambda out: render_dataset("rcdb", out, seed=-1, **OPTIONS), "seed must be at least 0, not -1"),
+    (lambda out: render_dataset("rcdb", out, val_fraction=float("nan"), **OPTIONS),
+     "val_fraction must be a finite number, not nan"),
+    (lambda out: render_dataset("rcdb", out, **dict(OPTIONS, gray_min=9, gray_max=3)),
+     "grey levels must satisfy 0 <= gray_min <= gray_max <= 255"),
+    (lambda out: render_dataset("rcdb", out, run=RunOptions(task_index=1), **OPTIONS),
+     "give both task_index and num_tasks (or neither)"),
+    (lambda out: RunOptions(engine="dask"), "engine dask needs scheduler ADDRESS"),
+])
+def test_a_library_call_names_parameters_as_python_spells_them(tmp_path, call, words):
+    """`seed`, not `--seed`: the flags are fdsl-gen's (test_faults.py); nothing is written."""
+    with pytest.raises(UserError) as refused:
+        call(tmp_path / "out")
+    assert words in str(refused.value) and "--" not in str(refused.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_run_search_from_python_writes_the_cli_search(cli, tmp_path):
     record = run_search("fractaldb", tmp_path / "py", categories=2)
     assert cli("search", "fractaldb", "--categories", 2, "--out", tmp_path / "cli", "--quiet").exit_code == 0
