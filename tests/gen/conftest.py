@@ -25,22 +25,24 @@ def params_dir(tmp_path_factory):
     return folder
 
 
+def rendered(folder, params_dir, *options):
+    """A FractalDB of `params_dir` rendered into a new `folder`/fractaldb."""
+    out = folder / "fractaldb"
+    result = run_cli("render", "fractaldb", "--params", params_dir, "--out", out, *options)
+    assert result.exit_code == 0, result.output
+    return out
+
+
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory, params_dir):
     """A small FractalDB rendered once: 4 categories x 200 images."""
-    out = tmp_path_factory.mktemp("ds") / "fractaldb"
-    result = run_cli("render", "fractaldb", "--params", params_dir, "--out", out, "--workers", 1, *SMALL)
-    assert result.exit_code == 0, result.output
-    return out
+    return rendered(tmp_path_factory.mktemp("ds"), params_dir, "--workers", 1, *SMALL)
 
 
 @pytest.fixture(scope="session")
 def heavy_dataset(tmp_path_factory, params_dir):
     """The render kill tests interrupt, made whole once without a kill."""
-    out = tmp_path_factory.mktemp("heavy") / "fractaldb"
-    result = run_cli("render", "fractaldb", "--params", params_dir, "--out", out, "--workers", 2, *HEAVY)
-    assert result.exit_code == 0, result.output
-    return out
+    return rendered(tmp_path_factory.mktemp("heavy"), params_dir, "--workers", 2, *HEAVY)
 
 
 @pytest.fixture(scope="session")
