@@ -19,7 +19,7 @@ from fdsl_gen.shardwriter import finished_record, shard_name, write_shard
 from fdsl_gen.storage import open_store
 
 _WORKER = {}
-POOL_RESTARTS = 3  # as many as Dask's retries per shard
+POOL_RESTARTS = 3  # a lost pool starts again this often, and Dask retries a shard as often
 DASK_POLL_S = 10  # how often a Dask run checks that its scheduler is still there
 
 
@@ -170,7 +170,7 @@ def _run_dask(recipe, plan, store, dataset, todo, scheduler):
         try:
             recipe_f, plan_f = client.scatter([recipe, plan], broadcast=True)
             futures = client.map(_dask_task, todo, recipe=recipe_f, plan=plan_f, store=store,
-                                 dataset=dataset, retries=3, pure=False)
+                                 dataset=dataset, retries=POOL_RESTARTS, pure=False)
         except (OSError, CancelledError):
             raise lost from None
         yield from _dask_results(client, futures, lost)
@@ -190,7 +190,8 @@ def _wait_for_workers(client, lost):
 
 
 def _dask_results(client, futures, lost):
-    """Results as they finish; a lost scheduler or a shard whose workers died 4 times stops the run."""
+    """Results as they finish; a lost scheduler, or a shard whose workers died POOL_RESTARTS + 1 times, stops the
+    run."""
     from distributed import wait
     from distributed.scheduler import KilledWorker
     pending = set(futures)
@@ -205,8 +206,8 @@ def _dask_results(client, futures, lost):
             try:
                 yield future.result()
             except KilledWorker:
-                raise RenderIncomplete("Dask workers died 4 times on one shard (killed, or out of memory?); "
-                                       f"{len(pending) + 1} shards left unfinished") from None
+                raise RenderIncomplete(f"Dask workers died {POOL_RESTARTS + 1} times on one shard (killed, or out of "
+                                       f"memory?); {len(pending) + 1} shards left unfinished") from None
             except CancelledError:
                 raise lost from None
         if client.status != "running":
