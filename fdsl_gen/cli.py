@@ -70,11 +70,6 @@ class Group(click.Group):
     """Turns UserError (the parameters it names spelled as flags) and a missing output path into one
     line and exit code 2."""
 
-    def parse_args(self, ctx, args):
-        if ctx.parent is None:
-            ctx.meta["argv"] = list(args)  # the manifest records the command as typed
-        return super().parse_args(ctx, args)
-
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -160,12 +155,10 @@ def render_command(recipe, entry):
     def command(seed, name, samples_per_shard, val_fraction, out, workers, quiet, shard_range, task_index,
                 num_tasks, engine, scheduler, **values):
         from fdsl_gen import pipeline
-        from fdsl_gen.lifecycle import dataset_command
         run = pipeline.RunOptions(workers=workers, quiet=quiet, shards=shard_range, task_index=task_index,
                                   num_tasks=num_tasks, engine=engine, scheduler=scheduler)
         pipeline.render_dataset(recipe, out, seed=seed, name=name, samples_per_shard=samples_per_shard,
-                                val_fraction=val_fraction, run=run,
-                                command=dataset_command(click.get_current_context().find_root().meta["argv"]), **values)
+                                val_fraction=val_fraction, run=run, **values)
     return command
 
 

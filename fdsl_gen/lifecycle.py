@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import re
-import sys
 
 
 from fdsl_gen import __version__, contract
@@ -28,24 +27,6 @@ CLAIM = "config.json"
 CLAIM_LOCK = "claim.lock"  # taken while a claim is checked and written
 HOLDERS = "holders.lock"  # shared by every live render of the dataset
 FINALIZE = "finalize"  # the name of the lock finalizers share
-# Options that say how or where a run works, not what it makes.
-RUN_OPTIONS = {"--out": 1, "--workers": 1, "--quiet": 0, "--shards": 1, "--task-index": 1, "--num-tasks": 1,
-               "--engine": 1, "--scheduler": 1}
-
-
-def dataset_command(argv):
-    """The command that makes the dataset: argv without the options of one run."""
-    words, skip = ["fdsl-gen"], 0
-    for word in argv:
-        if skip:
-            skip -= 1
-            continue
-        option = word.split("=", 1)[0]
-        if option in RUN_OPTIONS:
-            skip = RUN_OPTIONS[option] if "=" not in word else 0
-            continue
-        words.append(word)
-    return " ".join(words)
 
 
 def identity(recipe, plan, name):
@@ -68,7 +49,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 @contextlib.contextmanager
-def claim(location, recipe, plan, name, command=None):
+def claim(location, recipe, plan, name, command):
     """Hold a folder or prefix for this dataset while the block runs; yields its config digest.
 
     Exactly one configuration can hold a store. The claim file is created
@@ -83,7 +64,6 @@ def claim(location, recipe, plan, name, command=None):
     wanted = identity(recipe, plan, name)
     _releasable_claim(store, wanted["fingerprint"])  # refuse before creating anything
     store.prepare()
-    command = command or dataset_command(sys.argv[1:])
     extra = recipe.extra_files()
     described = dict(wanted, manifest=manifest_base(recipe, plan, name, command),
                      shards={split: plan.num_shards(split) for split in plan.splits()}, files=sorted(extra))

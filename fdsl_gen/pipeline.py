@@ -10,17 +10,20 @@ layer over `render_dataset` and `run_search`.
 """
 import dataclasses
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
+from fdsl_gen.configs import DatasetOptions
 from fdsl_gen.errors import SearchExhausted, UserError
-from fdsl_gen.lifecycle import claim, dataset_command, finalize, missing_shards
+from fdsl_gen.lifecycle import claim, finalize, missing_shards
+from fdsl_gen.options import command_words
 from fdsl_gen.readback import contact_sheet, manifest_sheet, png_bytes
 from fdsl_gen.plan import Plan, check_plan_options
-from fdsl_gen.registry import create_recipe, create_search
+from fdsl_gen.registry import create_recipe, create_search, lookup
 from fdsl_gen.runner import all_tasks, array_task_from_environment, render_shards, select_tasks
 
 DEFAULT_ROOT = Path("shards")
@@ -49,12 +52,12 @@ class RunOptions:
 
 
 def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=1000, val_fraction=0.0,
-                   run=RunOptions(), command=None, **options):
+                   run=RunOptions(), **options):
     """Render the registered recipe `recipe` with config `options` into folder or URL `out`.
 
     Returns the manifest, or None when shards of the dataset remain for other
-    tasks (job arrays). `command`, the words recorded in the manifest,
-    defaults to the equivalent `fdsl-gen render` line.
+    tasks (job arrays). The manifest records the `fdsl-gen render` line that
+    makes the dataset (`render_command`).
     """
     started = time.time()
     name = recipe if name is None else name
@@ -65,8 +68,7 @@ def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=100
     plan = Plan(built.num_classes, built.samples_per_class, built.group_size, seed, samples_per_shard,
                 val_fraction)
     tasks = task_selection(plan, run)
-    if command is None:
-        command = render_command(recipe, seed, name, samples_per_shard, val_fraction, options)
+    command = render_command(recipe, seed, name, samples_per_shard, val_fraction, options)
     with claim(folder, built, plan, name, command) as digest:
         records = render_shards(built, plan, folder, name, digest, tasks, run.workers, run.quiet, run.scheduler)
         missing, _ = missing_shards(folder, records)
@@ -109,22 +111,12 @@ def task_selection(plan, run):
 
 
 def render_command(recipe, seed, name, samples_per_shard, val_fraction, options):
-    """The `fdsl-gen render` line that makes this dataset, as its manifest records it."""
-    return dataset_command(["render", recipe, "--seed", str(seed), "--name", name,
-                            "--samples-per-shard", str(samples_per_shard),
-                            "--val-fraction", str(val_fraction), *option_words(options)])
-
-
-def option_words(options):
-    """Config values as the `--field-name value` words of the equivalent command."""
-    words = []
-    for field, value in options.items():
-        flag = "--" + field.replace("_", "-")
-        if isinstance(value, bool):
-            words.append(flag if value else "--no-" + flag[2:])
-        else:
-            words += [flag, str(value)]
-    return words
+    """The `fdsl-gen render` line that makes this dataset, as its manifest records it: one spelling
+    whether it was rendered by the CLI or from Python. The dataset's own options always, then the
+    config options not at their defaults, in the config's order; no run option (`run`, `out`)."""
+    dataset = {"seed": seed, "name": name, "samples_per_shard": samples_per_shard, "val_fraction": val_fraction}
+    return shlex.join(["fdsl-gen", "render", recipe, *command_words(DatasetOptions, dataset, defaults=True),
+                       *command_words(lookup("recipe", recipe).config, options)])
 
 
 def run_search(search, out=None, *, seed=1, workers=1, quiet=True, **options):

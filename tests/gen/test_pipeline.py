@@ -25,8 +25,23 @@ def test_render_dataset_from_python_equals_the_cli_render(cli, tmp_path):
     assert tars == sorted(p.name for p in (tmp_path / "py").glob("*.tar")) and len(tars) == 2
     for name in tars:
         assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
-    recorded = json.loads((tmp_path / "py" / "manifest.json").read_text())["command"]
-    assert recorded.startswith("fdsl-gen render rcdb --seed 3") and "--polygons-max 10" in recorded
+    recorded = {way: json.loads((tmp_path / way / "manifest.json").read_text())["command"] for way in ("py", "cli")}
+    assert recorded["py"] == recorded["cli"] == ("fdsl-gen render rcdb --seed 3 --name rcdb --samples-per-shard 4 "
+                                                 "--val-fraction 0.0 --categories 2 --instances 3 --size 32 "
+                                                 "--polygons-max 10")
+
+
+def test_the_recorded_command_is_one_spelling_of_the_dataset(cli, tmp_path):
+    """Options given in another order, at their defaults, as other types, or with run options: one command."""
+    render_dataset("rcdb", tmp_path / "py", size=32.0, polygons_max=10, categories=2, instances=3, antialias=False,
+                   noise="independent", samples_per_shard=4, val_fraction=0, run=RunOptions(workers=2))
+    result = cli("render", "rcdb", "--polygons-max", 10, "--noise", "independent", "--size", 32, "--categories", 2,
+                 "--instances", 3, "--samples-per-shard", 4, "--workers", 1, "--quiet", "--out", tmp_path / "cli")
+    assert result.exit_code == 0, result.output
+    recorded = {way: json.loads((tmp_path / way / "manifest.json").read_text())["command"] for way in ("py", "cli")}
+    assert recorded["py"] == recorded["cli"] == ("fdsl-gen render rcdb --seed 1 --name rcdb --samples-per-shard 4 "
+                                                 "--val-fraction 0.0 --categories 2 --instances 3 --size 32 "
+                                                 "--polygons-max 10")
 
 
 @pytest.mark.parametrize("call, words", [
