@@ -111,13 +111,19 @@ def one_line_error(result):
 
 @pytest.mark.parametrize("query", ["size=8", "noise=wavy", "gray-min=9&gray-max=3"])
 def test_bad_live_options_fail_as_fdsl_gen_render_fails(query, tmp_path, fast_args):
+    """One refusal: fdsl-train names the query's parameter (`size`), fdsl-gen its flag (`--size`)."""
     from fdsl_gen.cli import main
+    from fdsl_gen.errors import UserError
+    from fdsl_gen.live import open_live
+    from fdsl_gen.options import flag
 
     flags = [word for pair in query.split("&") for word in ("--" + pair.split("=")[0], pair.split("=")[1])]
     gen = CliRunner().invoke(main, ["render", "rcdb", *flags, "--out", str(tmp_path / "g")], prog_name="fdsl-gen")
     train = invoke("pretrain", "--data", f"live:rcdb?{query}", "--output", tmp_path / "run", *fast_args)
-    assert one_line_error(train).removeprefix("fdsl-train: error: ") == \
-        one_line_error(gen).removeprefix("fdsl-gen: error: ")
+    with pytest.raises(UserError) as refused:
+        open_live(f"live:rcdb?{query}")
+    assert one_line_error(train).removeprefix("fdsl-train: error: ") == str(refused.value)
+    assert one_line_error(gen).removeprefix("fdsl-gen: error: ") == refused.value.spelled(flag)
     assert not (tmp_path / "run").exists()  # refused before training starts
 
 
