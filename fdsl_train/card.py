@@ -14,10 +14,11 @@ from typing import List, Optional
 import braceexpand
 from safetensors import safe_open
 
+from fdsl_gen import contract
+from fdsl_gen.contract import MANIFEST
 from fdsl_train import checkpoint, curves, report, shards
 
 CARD = "README.md"
-MANIFEST = "manifest.json"
 EPOCH_ROWS = 20  # at most, in the per-epoch table, besides the last epoch
 
 
@@ -29,7 +30,7 @@ def dataset_facts(data: str) -> dict:
     if manifest is None:
         return {"source": data}
     raw = manifest.read_bytes()
-    content = json.loads(raw)
+    content = contract.parse(raw, str(manifest))
     return {"source": data, "name": content.get("name", ""), "recipe": content.get("recipe", ""),
             "command": content.get("command", ""), "manifest_sha256": hashlib.sha256(raw).hexdigest()}
 

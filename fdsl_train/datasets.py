@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from torch.utils.data import default_collate
 from torchvision.datasets import ImageFolder
 
+from fdsl_gen import contract
 from fdsl_train import shards
 from fdsl_train.decode import load_image
 from fdsl_train.dist import Ranks
@@ -45,7 +46,7 @@ class Source:
     def folder_split(self, split: str) -> str:
         """The sub-folder of an ImageFolder tree that holds `split` (DATA/validation, else DATA/val)."""
         present = [p.name for p in Path(self.data).iterdir() if p.is_dir()] if Path(self.data).is_dir() else []
-        return shards.split_or_old_name(split, present)
+        return contract.split_name(split, present)
 
 
 class _Skipping(Dataset):
@@ -162,7 +163,7 @@ def open_shards(shardset: shards.ShardSet, source: Source, transform: Callable, 
 
 
 def _is_shard_folder(data: str) -> bool:
-    return any((Path(data) / name).is_file() for name in (shards.MANIFEST, shards.TIMM_INFO))
+    return any((Path(data) / name).is_file() for name in (contract.MANIFEST, contract.TIMM_INFO))
 
 
 def check_classes(given: Optional[int], found: Optional[int], where: str) -> int:

@@ -1,11 +1,15 @@
-"""The one exception type for mistakes a user can fix (bad paths, names, counts), and short reasons."""
+"""The one exception type for mistakes a user can fix (bad paths, names, counts), and short reasons.
+
+UserError is fdsl_gen's own class: the shard contract, the stores and live sources raise it, and
+fdsl-train's CLI prints it as one line and exits with 2.
+"""
 import socket
 import tarfile
 import urllib.error
 
+from fdsl_gen.errors import UserError
 
-class UserError(Exception):
-    """Raised for bad input; the CLI prints its message as one line and exits with 2."""
+__all__ = ["UserError", "brief", "describe_read_error"]
 
 
 def brief(err: Exception, limit: int = 200) -> str:

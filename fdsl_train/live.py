@@ -21,10 +21,11 @@ from typing import Iterator, Tuple
 
 from PIL import Image
 
+from fdsl_gen import contract
 from fdsl_train import shards
 from fdsl_train.errors import UserError
 from fdsl_train.loader import ShardStream
-from fdsl_train.shards import ShardSet, declared_classes
+from fdsl_train.shards import ShardSet
 
 PREFIX = shards.LIVE
 
@@ -56,10 +57,9 @@ def has_split(data: str, split: str) -> bool:
 def resolve(data: str, split: str = "train") -> LiveShardSet:
     """The virtual shards of `split`; sample counts and, for a manifest, checksums as its shards'."""
     dataset = open_dataset(data)
-    if split not in dataset.splits():
-        raise UserError(f"{data} has no '{split}' split (it has: {', '.join(dataset.splits())})")
-    num_classes = declared_classes(dataset.manifest, f"the manifest of {data}")
-    shards = dataset.manifest["splits"][split]["shards"]
+    shards = contract.split(dataset.manifest["splits"], split, data)["shards"]
+    split = contract.split_name(split, dataset.manifest["splits"])
+    num_classes = contract.declared_classes(dataset.manifest, f"the manifest of {data}")
     return LiveShardSet(
         urls=tuple(f"{PREFIX}{shard['file']}" for shard in shards),
         sizes=dataset.shard_sizes(split),

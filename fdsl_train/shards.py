@@ -8,7 +8,6 @@ are needed to give every rank the same number of batches; they come from the
 manifest, from reading local tar headers, or from --samples-per-shard.
 """
 import hashlib
-import json
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +15,12 @@ from typing import Optional, Tuple
 
 import braceexpand
 
+from fdsl_gen import contract
+from fdsl_gen.contract import MANIFEST, READABLE, TIMM_INFO
 from fdsl_gen.storage import READ_TIMEOUT, remote_errors
 from fdsl_train.errors import UserError, describe_read_error
 from fdsl_train.remote import is_missing, is_object_store, open_url
 
-MANIFEST = "manifest.json"
-TIMM_INFO = "_info.json"
-FORMAT_VERSIONS = (1, 2)  # of manifest.json, read alike but for the split name below
-# Format 1 datasets (and many ImageFolder trees) call the validation split `val`.
-OLD_SPLIT_NAMES = {"validation": "val"}
 LIVE = "live:"  # the prefix of a rendered source: fdsl_train.live
 
 
@@ -76,16 +72,23 @@ def has_split(data: str, split: str, timeout: float = READ_TIMEOUT) -> bool:
         return live.has_split(data, split)
     base = _remote_base(data)
     if base is not None:
-        splits = _fetch_json(base + MANIFEST, timeout).get("splits", {})
-        return split_or_old_name(split, splits) in splits
-    folder = _local_folder(data)
-    if folder is None:
-        return False
-    for name in (MANIFEST, TIMM_INFO):
-        if (folder / name).is_file():
-            splits = _read_json(folder / name).get("splits", {})
-            return split_or_old_name(split, splits) in splits
-    return False
+        splits = _checked(_fetch_json(base + MANIFEST, timeout), base + MANIFEST)["splits"]
+    else:
+        folder = _local_folder(data)
+        if folder is None:
+            return False
+        if (folder / MANIFEST).is_file():
+            splits = _checked(_read_json(folder / MANIFEST), f"{folder}/{MANIFEST}")["splits"]
+        elif (folder / TIMM_INFO).is_file():
+            splits = _read_json(folder / TIMM_INFO).get("splits", {})
+        else:
+            return False
+    return contract.split_name(split, splits) in splits
+
+
+def _checked(manifest: dict, where: str) -> dict:
+    """A manifest of one of the versions fdsl-train reads, in the shape the contract gives it."""
+    return contract.check(manifest, where, READABLE)
 
 
 def _remote_base(data: str) -> Optional[str]:
@@ -114,20 +117,22 @@ def is_remote(url: str) -> bool:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot read {path}: {err}") from None
+        data = path.read_bytes()
+    except OSError as err:
+        raise UserError(f"cannot read {path}: {err.strerror or err}") from None
+    return contract.parse(data, str(path))
 
 
 def _fetch_json(url: str, timeout: float, missing_ok: bool = False) -> Optional[dict]:
     """The JSON document at `url`; None when `missing_ok` and the server answers with an HTTP error."""
     try:
         with open_url(url, timeout) as response:
-            return json.loads(response.read())
+            data = response.read()
     except (ValueError, *remote_errors()) as err:
         if missing_ok and is_missing(err):
             return None
         raise UserError(f"cannot read {url}: {describe_read_error(err, timeout)}") from None
+    return contract.parse(data, url)
 
 
 def _from_folder(folder: Path, split: str) -> ShardSet:
@@ -141,71 +146,29 @@ def _from_folder(folder: Path, split: str) -> ShardSet:
     return shardset
 
 
-def split_or_old_name(split: str, present) -> str:
-    """`split`, or its format-1 name when only that one is present."""
-    old = OLD_SPLIT_NAMES.get(split)
-    return old if split not in present and old in present else split
-
-
-def _split_of(splits: dict, split: str, where: str) -> dict:
-    split = split_or_old_name(split, splits)
-    if split not in splits:
-        raise UserError(f"{where} has no '{split}' split (it has: {', '.join(sorted(splits)) or 'none'})")
-    return splits[split]
-
-
 def _from_manifest(manifest: dict, base: str, split: str, where: str) -> ShardSet:
-    version = manifest.get("format_version", 1)
-    readable = ", ".join(map(str, FORMAT_VERSIONS))
-    if not _whole(version):
-        raise UserError(f"{base}{MANIFEST}: format_version {json.dumps(version)} must be a whole number "
-                        f"(this fdsl-train reads {readable})")
-    if version not in FORMAT_VERSIONS:
-        raise UserError(f"{where}: manifest format_version {version}; this fdsl-train reads {readable} (upgrade fdsl)")
-    num_classes = declared_classes(manifest, f"{base}{MANIFEST}")
-    shards = _split_of(manifest.get("splits", {}), split, where)["shards"]
+    manifest = _checked(manifest, f"{base}{MANIFEST}")
+    shards = contract.split(manifest["splits"], split, where)["shards"]
     if not shards:
         raise UserError(f"empty shard list: {where} lists no '{split}' shards")
     return ShardSet(
         urls=tuple(base + shard["file"] for shard in shards),
         sizes=tuple(int(shard["samples"]) for shard in shards),
-        num_classes=num_classes,
+        num_classes=contract.declared_classes(manifest, f"{base}{MANIFEST}"),
         loss=manifest.get("loss", "ce"),
-        digests=tuple(shard.get("sha256", "") for shard in shards),
+        digests=tuple(shard["sha256"] for shard in shards),
     )
 
 
 def _from_timm_info(info: dict, folder: Path, split: str) -> ShardSet:
-    entry = _split_of(info.get("splits", {}), split, str(folder))
+    entry = contract.split(info.get("splits", {}), split, str(folder))
     if not entry.get("filenames"):
         raise UserError(f"empty shard list: {folder} lists no '{split}' shards")
     return ShardSet(
         urls=tuple(str(folder / name) for name in entry["filenames"]),
         sizes=tuple(int(n) for n in entry["shard_lengths"]),
-        num_classes=declared_classes(info, str(folder / TIMM_INFO)),
+        num_classes=contract.declared_classes(info, str(folder / TIMM_INFO)),
     )
-
-
-def declared_classes(description: dict, where: str) -> Optional[int]:
-    """The class count a manifest.json or _info.json (at `where`) declares, None when it declares none.
-
-    Its num_classes must be a whole number, and agree with its class_names where it lists them.
-    """
-    count, names = description.get("num_classes"), description.get("class_names")
-    if count is not None and not _whole(count):
-        raise UserError(f"{where}: num_classes {json.dumps(count)} must be a whole number")
-    if names is None:
-        return count
-    if not isinstance(names, list):
-        raise UserError(f"{where}: class_names must be a list of names")
-    if count is not None and len(names) != count:
-        raise UserError(f"{where} lists {len(names)} class_names but says num_classes {count}: "
-                        "the two must agree")
-    return len(names)
-
-
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_local(paths) -> None:
@@ -225,12 +188,13 @@ def _from_list(data: str, samples_per_shard: Optional[int], timeout: float) -> S
     manifest = _sibling_manifest(local[0], is_local, timeout)
     known = {}
     if manifest:
+        manifest = _checked(manifest, _beside(local[0], is_local))
         known = {shard["file"]: shard for split in manifest["splits"].values() for shard in split["shards"]}
     sizes = tuple(_size_of(url, path, known, is_local, samples_per_shard) for url, path in zip(urls, local))
     return ShardSet(
         urls=tuple(local if is_local else urls),
         sizes=sizes,
-        num_classes=declared_classes(manifest, _beside(local[0], is_local)) if manifest else None,
+        num_classes=contract.declared_classes(manifest, _beside(local[0], is_local)) if manifest else None,
         loss=manifest.get("loss", "ce") if manifest else "ce",
         digests=tuple(known.get(_file_name(path), {}).get("sha256", "") for path in local),
     )

@@ -267,7 +267,7 @@ CASES = {
                                             "named/manifest.json lists 5 class_names but says num_classes 3",
                                             lambda f: no_folder(f / "p")),
     "format_version a string": Case(lambda f: pretrain(versioned(toy(f), "2"), "--output", str(f / "r")),
-                                    'toy/manifest.json: format_version "2" must be a whole number',
+                                    "toy/manifest.json is malformed: format_version must be a whole number",
                                     lambda f: no_folder(f / "r")),
     "every shard lost": Case(lambda f: pretrain(all_lost(f), "--output", str(f / "r")),
                              "lost 43 of 43 samples, more than --max-skipped 1% allows"),
