@@ -3,9 +3,11 @@ import hashlib
 import json
 import re
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
+from google.protobuf.message import DecodeError
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -135,13 +137,26 @@ def wandb_history(run_file):
     return history
 
 
+def settled_history(run_file, steps, timeout=60):
+    """The history once wandb's service has written every one of `steps`: it writes the file after finish()."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            history = wandb_history(run_file)
+        except DecodeError:  # a record half written
+            history = {}
+        if set(steps) <= set(history) or time.monotonic() > deadline:
+            return history
+        time.sleep(0.1)
+
+
 def test_log_wandb_writes_an_offline_run(shard_dir, tmp_path, fast_args, monkeypatch, log_records):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     out = tmp_path / "run"
     invoke("finetune", "--data", shard_dir, "--output", out, *fast_args, "--epochs", "1", "--log-wandb")
-    history = wandb_history(next((out / "wandb").glob("offline-run-*/run-*.wandb")))
     steps, epoch = log_records(out, "step"), log_records(out, "epoch")[0]
+    history = settled_history(next((out / "wandb").glob("offline-run-*/run-*.wandb")), [s["step"] for s in steps])
     assert sorted(history) == [s["step"] for s in steps]
     assert [history[s["step"]]["train/loss"] for s in steps] == [pytest.approx(s["loss"]) for s in steps]
     last = history[epoch["step"]]
