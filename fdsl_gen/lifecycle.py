@@ -41,8 +41,8 @@ def identity(recipe, plan, name):
 def check_name(name):
     """A dataset name is one plain word: it starts every shard's file name inside the folder."""
     if not _NAME.fullmatch(name or "") or ".." in name:
-        raise UserError(f"--name {name!r} is not a dataset name: use letters, digits, '_', '-' and '.' "
-                        "(starting with a letter or digit, at most 100 characters)")
+        raise UserError(f"name {name!r} is not a dataset name: use letters, digits, '_', '-' and '.' "
+                        "(starting with a letter or digit, at most 100 characters)", options="name")
 
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
