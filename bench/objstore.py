@@ -80,7 +80,7 @@ def main():
                         str(args.categories), "--out", str(tmp / "params"), "--quiet"], check=True)
         recipe = FractalDB(FractalDBConfig(params=str(tmp / "params"), categories=args.categories,
                                            instances=args.instances, size=args.size), seed=1)
-        plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 200)
+        plan = Plan.of(recipe, 1, 200)
         write_shard(recipe, Plan(1, 4, 4, 0, 4), tmp / "warmup", "warmup", "train", 0, "warmup")  # numba compile
         images = plan.num_samples("train")
         folder_s = render(recipe, plan, tmp / "folder", args.workers)

@@ -62,7 +62,7 @@ def reference_image_rate(systems, instances, views):
 def fdsl_image_rate(recipe_class, config, out, shards):
     """Images/s of one worker writing `shards` shards of 1000, PNG bytes per image, views per cloud."""
     recipe = recipe_class(config, seed=1)
-    plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 1000)
+    plan = Plan.of(recipe, 1, 1000)
     write_shard(recipe, Plan(1, recipe.group_size, recipe.group_size, 0, 100), out, "warmup", "train", 0, "warmup")
     started = time.perf_counter()
     records = render_shards(recipe, plan, out, recipe_class.name, "bench", workers=1, quiet=True,

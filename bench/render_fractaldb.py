@@ -32,7 +32,7 @@ from fdsl_gen.shardwriter import RECORDS, write_shard  # noqa: E402
 
 def ours(systems_dir, categories, shards, out):
     recipe = FractalDB(FractalDBConfig(params=str(systems_dir), categories=categories), seed=1)
-    plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 1000)
+    plan = Plan.of(recipe, 1, 1000)
     write_shard(recipe, Plan(1, 4, 4, 0, 4), out, "warmup", "train", 0, "warmup")  # numba compile outside the clock
     started = time.perf_counter()
     tasks = [("train", i) for i in range(shards)]

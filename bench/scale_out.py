@@ -65,7 +65,7 @@ def main():
         for i, (system, _) in enumerate(search(args.categories)[0]):
             np.savetxt(tmp / "params" / f"{i:05d}.csv", system, delimiter=",")
         recipe = FractalDB(FractalDBConfig(params=str(tmp / "params")), seed=1)
-        plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, 1, 1000)
+        plan = Plan.of(recipe, 1, 1000)
         tasks = [("train", i) for i in range(args.shards)]
         timed_render(recipe, Plan(1, 4, 4, 0, 4), tmp / "warmup", [("train", 0)])  # numba compile
         rows = [("local, 1 worker", *timed_render(recipe, plan, tmp / "one", tasks, 1)),

@@ -114,7 +114,7 @@ def from_options(recipe, *, seed=1, name=None, samples_per_shard=1000, val_fract
     name = recipe if name is None else name
     check_plan_options(seed, samples_per_shard, val_fraction)
     built = create_recipe(recipe, seed=seed, **options)
-    plan = Plan(built.num_classes, built.samples_per_class, built.group_size, seed, samples_per_shard, val_fraction)
+    plan = Plan.of(built, seed, samples_per_shard, val_fraction)
     command = render_command(recipe, seed, name, samples_per_shard, val_fraction, options)
     manifest = dict(manifest_base(built, plan, name, command), splits={})
     for split in plan.splits():
@@ -160,8 +160,7 @@ def from_manifest(location):
         options = entry.load().dataset_options(written, folder)
         recipe = create_recipe(entry.name, seed=manifest["seed"], **options)
     _check_same(recipe, manifest, {key for key in options if options[key] != written.get(key)}, location)
-    plan = Plan(recipe.num_classes, recipe.samples_per_class, recipe.group_size, manifest["seed"],
-                manifest["samples_per_shard"], manifest["val_fraction"])
+    plan = Plan.of(recipe, manifest["seed"], manifest["samples_per_shard"], manifest["val_fraction"])
     _check_shards(plan, manifest, location)
     return LiveDataset(recipe, plan, manifest)
 

@@ -65,8 +65,7 @@ def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=100
     check_plan_options(seed, samples_per_shard, val_fraction)
     built = create_recipe(recipe, seed=seed, progress=None if run.quiet else category_progress(),
                           threads=run.workers, **options)
-    plan = Plan(built.num_classes, built.samples_per_class, built.group_size, seed, samples_per_shard,
-                val_fraction)
+    plan = Plan.of(built, seed, samples_per_shard, val_fraction)
     tasks = task_selection(plan, run)
     command = render_command(recipe, seed, name, samples_per_shard, val_fraction, options)
     with claim(folder, built, plan, name, command) as digest:

@@ -60,6 +60,12 @@ class Plan:
                 f"val_fraction {self.val_fraction} leaves no training group: "
                 f"each class has {self.groups_per_class} groups of {self.group_size}", options="val_fraction")
 
+    @classmethod
+    def of(cls, recipe, seed, samples_per_shard, val_fraction=0.0):
+        """The plan of a built recipe's samples."""
+        return cls(recipe.num_classes, recipe.samples_per_class, recipe.group_size, seed, samples_per_shard,
+                   val_fraction)
+
     @property
     def groups_per_class(self):
         return -(-self.samples_per_class // self.group_size)
