@@ -15,7 +15,7 @@ from typing import Callable
 
 import click
 
-from fdsl_gen.storage import IO_TIMEOUT_VARIABLE
+from fdsl_gen.storage import IO_TIMEOUT_VARIABLE, io_timeout
 from fdsl_train import __version__, presets, reading, rundir, tally
 from fdsl_train.errors import UserError
 
@@ -102,14 +102,7 @@ def _limit(_ctx, _param, value):
 
 def _io_timeout(_ctx, _param, value):
     """--io-timeout, else the store policy's read time-out (which FDSL_IO_TIMEOUT sets)."""
-    if value is not None:
-        return value
-    from fdsl_gen.errors import UserError as StoreError
-    from fdsl_gen.storage import io_timeout
-    try:
-        return io_timeout()
-    except StoreError as err:
-        raise UserError(str(err)) from None
+    return value if value is not None else io_timeout()
 
 
 def _ints(_ctx, _param, value):

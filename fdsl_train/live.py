@@ -44,10 +44,7 @@ def open_dataset(data: str):
     """The LiveDataset of a `live:` source, built once per process (recipe set-up can take seconds)."""
     from fdsl_gen import live  # the generator's kernels load with it: only live sources pay for them
 
-    try:
-        return live.open_live(data.strip())
-    except live.UserError as err:
-        raise UserError(str(err)) from None
+    return live.open_live(data.strip())
 
 
 def has_split(data: str, split: str) -> bool:

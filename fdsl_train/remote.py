@@ -9,7 +9,6 @@ import urllib.error
 import urllib.request
 from typing import BinaryIO
 
-from fdsl_gen.errors import UserError as StoreError
 from fdsl_gen.storage import READ_TIMEOUT, connect
 
 
@@ -22,10 +21,7 @@ def open_url(url: str, timeout: float = READ_TIMEOUT) -> BinaryIO:
     """A readable binary stream of `url` whose every network read waits at most `timeout` seconds
     (object stores: each of the policy's tries); OSError, ValueError or a client error when it cannot be had."""
     if is_object_store(url):
-        try:
-            fs, path = connect(url, timeout)
-        except StoreError as err:  # no back-end for the protocol
-            raise ValueError(str(err)) from None
+        fs, path = connect(url, timeout)  # a UserError when no back-end serves the protocol
         return fs.open(path, "rb")
     return urllib.request.urlopen(url, timeout=timeout)
 

@@ -103,3 +103,13 @@ def test_a_damaged_state_is_refused_in_one_line(shard_dir, fast_args, tmp_path, 
     (tmp_path / "state.pt").write_bytes(content)
     fails(["pretrain", "--data", str(shard_dir), *fast_args, "--resume", str(tmp_path / "state.pt"),
            "--output", str(tmp_path / "r")], "state.pt is not a readable training state")
+
+
+def test_errors_of_the_store_layer_are_the_same_one_line(shard_dir, fast_args, monkeypatch):
+    """fdsl_gen's UserError is fdsl-train's: a bad FDSL_IO_TIMEOUT is refused by the store policy itself."""
+    from fdsl_gen.errors import UserError as GenUserError
+    from fdsl_train.errors import UserError
+
+    assert UserError is GenUserError
+    monkeypatch.setenv("FDSL_IO_TIMEOUT", "soon")
+    fails(["pretrain", "--data", str(shard_dir), *fast_args], "FDSL_IO_TIMEOUT=soon: expected a number of seconds")
