@@ -101,9 +101,12 @@ def check_claim(store, fingerprint):
 
 def _releasable_claim(store, fingerprint):
     """The claim of another dataset that a killed render left with no shard, or None; refuses the rest."""
+    # Listed before the claim is read: a render writes its claim before any other file, so files listed
+    # with no claim after them are not a render's (read the other way, a render starting meanwhile looks foreign).
+    names = store.list()
     held = _held_claim(store)
     if held is None:
-        if any(not name.startswith(f"{RECORDS}/") for name in store.list()):
+        if any(not name.startswith(f"{RECORDS}/") for name in names):
             raise UserError(f"output {store} is not empty and holds no fdsl dataset; choose another --out")
         return None
     if held.get("fingerprint") == fingerprint:
