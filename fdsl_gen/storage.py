@@ -1,13 +1,22 @@
 """Where a dataset lives: a local folder or an object-store prefix, behind the same few operations.
 
-`open_store(location)` gives a Store for a path or for any fsspec URL
-(`s3://bucket/prefix`, `gs://...`, `http(s)://...` for reading). The shard
-writer, the dataset lifecycle, verify and publish use only these operations:
+A location is parsed once, into a `Location`: a local path (a `file://` URL
+is one), a web URL (`http(s)://`, read file by file, never listed) or an
+object-store URL (`s3://bucket/prefix`, `gs://...`, any other fsspec
+protocol); webdataset's `pipe:COMMAND` is a location a reader runs, never a
+store. `open_store(location)` gives the Store of a path or URL. The shard
+writer, the dataset lifecycle, verify, publish and fdsl_train use only these
+operations:
 
 - `put(name, data)`: the object appears under `name` whole or not at all.
   A folder writes a temporary name, syncs and renames; an object store's
   PUT (or multipart upload) is atomic by itself.
 - `get(name)`, `size(name)`, `sha256(name)`: None when there is no such object.
+- `open(name, timeout)`: a binary stream of the object, for reads too large to
+  hold at once (shards); FileNotFoundError when there is no such object, and
+  the back-end's own errors (`remote_errors()`) when it cannot be read, so
+  that a reader can count a lost shard and go on. `open_file(location)`
+  opens the file a location names.
 - `list()`: {name: size} of every object under the store.
 - `lock(name)`: an exclusive lock in a folder (flock), shared by every process
   of the machine. Object stores have no lock; two writers of one shard there
@@ -16,17 +25,18 @@ writer, the dataset lifecycle, verify and publish use only these operations:
 
 Object-store credentials and endpoint come from the standard AWS variables
 and files (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ~/.aws/config, ...). Every
-network call follows one policy (`client_options`): a 10 s connect and a 20 s
-read time-out (FDSL_IO_TIMEOUT sets the read one) and 3 tries in all, made by
-botocore alone, so that a silent endpoint fails a call within `worst_case()`
-seconds (93 by default).
+network call, object store or web server, follows one policy
+(`client_options`): a 10 s connect and a 20 s read time-out (FDSL_IO_TIMEOUT
+sets the read one, and a reader may pass its own) and, for object stores, 3
+tries in all, made by botocore alone, so that a silent endpoint fails a call
+within `worst_case()` seconds (93 by default).
 """
 import contextlib
 import fcntl
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
-
 
 from fdsl_gen.errors import UserError
 
@@ -38,25 +48,90 @@ CONNECT_TIMEOUT, READ_TIMEOUT, TRIES, BACKOFF = 10, 20, 3, 3
 IO_TIMEOUT_VARIABLE = "FDSL_IO_TIMEOUT"
 
 
+LOCAL_SCHEME = "file://"
+PIPE = "pipe:"  # webdataset's form: the output of a shell command
+WEB_SCHEMES = ("http", "https")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A path or URL, parsed once: `scheme` is "" for a local path, "pipe" for a pipe: command, else the
+    URL's protocol; `text` is the location as given, less a `file://`."""
+
+    text: str
+    scheme: str = ""
+
+    @classmethod
+    def parse(cls, location):
+        """The Location of a path, URL or Location."""
+        if isinstance(location, Location):
+            return location
+        text = str(location)
+        if text.startswith(PIPE):  # before any "://" inside the command
+            return cls(text, "pipe")
+        if text.startswith(LOCAL_SCHEME):
+            return cls(text[len(LOCAL_SCHEME):])
+        scheme, found, _ = text.partition("://")
+        return cls(text, scheme if found else "")
+
+    def __str__(self):
+        return self.text
+
+    @property
+    def is_local(self):
+        return not self.scheme
+
+    @property
+    def is_pipe(self):
+        return self.scheme == "pipe"
+
+    @property
+    def is_url(self):
+        """A web server's or an object store's: read through fsspec under the one policy."""
+        return not self.is_local and not self.is_pipe
+
+    @property
+    def is_web(self):
+        """http(s): readable file by file, never listed."""
+        return self.scheme in WEB_SCHEMES
+
+    @property
+    def is_object_store(self):
+        return self.is_url and not self.is_web
+
+    def split(self):
+        """(the Location of the folder or prefix that holds this file, the file's name)."""
+        if self.is_local:
+            path = Path(self.text)
+            return Location(str(path.parent)), path.name
+        head, _, name = self.text.rstrip("/").rpartition("/")
+        return Location(head, self.scheme), name
+
+
 def is_url(location):
     """Whether `location` names an fsspec URL rather than a local path."""
-    text = str(location)
-    return "://" in text and not text.startswith("file://")
+    return Location.parse(location).is_url
 
 
 def is_web(location):
     """Whether `location` is an http(s) URL: readable file by file, never listed."""
-    return str(location).split("://", 1)[0] in ("http", "https")
+    return Location.parse(location).is_web
 
 
 def open_store(location):
     """The Store for a folder path or URL (a Store is passed through)."""
     if isinstance(location, (LocalStore, RemoteStore)):
         return location
-    text = str(location)
-    if is_url(text):
-        return RemoteStore(text)
-    return LocalStore(text[len("file://"):] if text.startswith("file://") else location)
+    where = Location.parse(location)
+    if where.is_pipe:
+        raise UserError(f"{where}: a pipe: command is read by fdsl-train, not a place to store a dataset")
+    return RemoteStore(where.text) if where.is_url else LocalStore(where.text)
+
+
+def open_file(location, timeout=None):
+    """A binary stream of the file a path or URL names: its store's `open`."""
+    folder, name = Location.parse(location).split()
+    return open_store(folder).open(name, timeout)
 
 
 class LocalStore:
@@ -130,6 +205,10 @@ class LocalStore:
     def get(self, name):
         path = self.root / name
         return path.read_bytes() if path.is_file() else None
+
+    def open(self, name, timeout=None):
+        """A binary stream of `name` (a local file waits on no network: `timeout` does not apply)."""
+        return open(self.root / name, "rb")
 
     def size(self, name):
         try:
@@ -249,6 +328,23 @@ class RemoteStore:
                 return self.fs.cat_file(self._path(name))
             except FileNotFoundError:
                 return None
+
+    def open(self, name, timeout=None):
+        """A binary stream of `name` whose every read waits at most `timeout` seconds [the policy's read
+        time-out]; errors as the back-end raises them (module docstring)."""
+        fs, root = self._connect() if timeout is None else connect(self.location, timeout)
+        path = f"{root.rstrip('/')}/{name}"
+        if not is_web(self.location):
+            return fs.open(path, "rb")
+        try:
+            return fs.open(path, "rb", block_size=0)  # a stream of one GET: shards are read once, in order
+        except FileNotFoundError as err:
+            # fsspec's http asks for the file's size first and reports any failure of that as
+            # FileNotFoundError: the cause tells a refused or silent server from an absent file
+            cause = err.__cause__
+            if cause is None or isinstance(cause, FileNotFoundError) or getattr(cause, "status", None) == 404:
+                raise
+            raise cause from None
 
     def size(self, name):
         with self._errors(name):
@@ -370,6 +466,17 @@ def remote_errors():
         import aiohttp
         errors.append(aiohttp.ClientError)
     return tuple(errors)
+
+
+def answered_absent(err):
+    """Whether a failed read means that the server answered without the file (no such file or object, an
+    HTTP error status), rather than that it could not be reached."""
+    if isinstance(err, FileNotFoundError):
+        return True
+    with contextlib.suppress(ImportError):
+        import aiohttp
+        return isinstance(err, aiohttp.ClientResponseError)
+    return False
 
 
 def _reason(err):

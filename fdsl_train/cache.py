@@ -10,8 +10,8 @@ URL>/<shard file>, so datasets whose shards share file names do not collide;
 a shard whose manifest gives a digest is kept as <digest prefix>-<shard file>,
 so a dataset published again under the same URL never reads a stale copy.
 Each process checks a copy's digest again before its first use of it, so a
-copy damaged on disk after its download is fetched again. Every network read
-waits at most --io-timeout seconds (object stores: under the store policy).
+copy damaged on disk after its download is fetched again. Downloads read
+through fdsl_train.reading, under the store policy with --io-timeout.
 Local paths and pipe: URLs are read as they are.
 """
 import hashlib
@@ -20,11 +20,10 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+from fdsl_gen.storage import Location
 from fdsl_train.errors import UserError
-from fdsl_train.reading import DEFAULT_TIMEOUT
-from fdsl_train.remote import open_url
+from fdsl_train.reading import DEFAULT_TIMEOUT, open_url
 from fdsl_train.rundir import writable
-from fdsl_train.shards import is_remote
 
 CHUNK = 1 << 20
 _checked = set()  # (path, size, mtime) of the copies this process found intact
@@ -39,7 +38,7 @@ def cache_path(url: str, cache_dir: str, digest: Optional[str] = None) -> Path:
 
 def cached(url: str, cache_dir: str, digest: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT) -> str:
     """The local path to read `url` from, downloading it on first use; OSError/ValueError if it cannot be had."""
-    if not is_remote(url):
+    if not Location.parse(url).is_url:
         return url
     dest = cache_path(url, cache_dir, digest)
     if dest.is_file() and (not digest or _intact(dest, digest)):

@@ -16,6 +16,7 @@ from safetensors import safe_open
 
 from fdsl_gen import contract
 from fdsl_gen.contract import MANIFEST
+from fdsl_gen.storage import Location
 from fdsl_train import checkpoint, curves, report, shards
 
 CARD = "README.md"
@@ -46,9 +47,10 @@ def checkpoint_facts(pretrained: str) -> dict:
 
 def _local_manifest(data: str) -> Optional[Path]:
     data = data[len(shards.LIVE):] if data.startswith(shards.LIVE) else data  # live:FOLDER renders FOLDER's
-    if "://" in data or data.startswith("pipe:"):
+    first = Location.parse(next(iter(braceexpand.braceexpand(data.split("::")[0])), data))
+    if not first.is_local:
         return None
-    first = Path(next(iter(braceexpand.braceexpand(data.split("::")[0])), data))
+    first = Path(first.text)
     if first.name == MANIFEST:
         candidate = first
     elif first.is_dir():

@@ -3,9 +3,8 @@
 UserError is fdsl_gen's own class: the shard contract, the stores and live sources raise it, and
 fdsl-train's CLI prints it as one line and exits with 2.
 """
-import socket
+import asyncio
 import tarfile
-import urllib.error
 
 from fdsl_gen.errors import UserError
 
@@ -20,16 +19,28 @@ def brief(err: Exception, limit: int = 200) -> str:
 
 
 def describe_read_error(err: Exception, timeout: float) -> str:
-    """A short reason for a failed read of a file or URL that waited at most `timeout` seconds per read."""
-    if isinstance(err, urllib.error.HTTPError):
-        return f"HTTP {err.code} {err.reason}"
-    reason = err.reason if isinstance(err, urllib.error.URLError) else err
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, (socket.timeout, TimeoutError)):
-        return f"no answer within {timeout:g} s (--io-timeout)"
-    if isinstance(reason, tarfile.TarError):
-        return f"not a whole tar file: {reason}"
-    if isinstance(reason, Exception):
-        return f"{type(reason).__name__}: {brief(reason)}"
-    return str(reason)
+    """A short reason for a failed read of a file or URL that waited at most `timeout` seconds per read.
+
+    A network client's error names its cause (`__cause__`, aiohttp's `os_error`): a refused connection or a
+    time-out is said as such, whichever client met it.
+    """
+    for cause in _causes(err):
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, (TimeoutError, asyncio.TimeoutError)):
+            return f"no answer within {timeout:g} s (--io-timeout)"
+    if isinstance(err, FileNotFoundError):
+        return "no such file"
+    if isinstance(getattr(err, "status", None), int):  # an HTTP error status (aiohttp.ClientResponseError)
+        return f"HTTP {err.status} {getattr(err, 'message', '')}".rstrip()
+    if isinstance(err, tarfile.TarError):
+        return f"not a whole tar file: {err}"
+    return f"{type(err).__name__}: {brief(err)}"
+
+
+def _causes(err: BaseException):
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or getattr(err, "os_error", None)

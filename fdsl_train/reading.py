@@ -1,11 +1,10 @@
 """Open one shard and read its samples, noting the samples it lacks.
 
-http(s) shards are read with a time-out on every network read (--io-timeout),
-object-store shards under the store policy (fdsl_gen.storage), whose read
-time-out is --io-timeout too: a server that stops answering fails the shard
-instead of stalling the run.
-Local paths and file:// URLs are plain files; pipe: URLs run their command
-through webdataset, and nothing here can bound how long that command takes.
+Paths, file://, http(s) and object-store URLs are read through their store
+(fdsl_gen.storage.open_file), network reads under the store policy with
+--io-timeout as its read time-out: a server that stops answering fails the
+shard instead of stalling the run. pipe: URLs run their command through
+webdataset, and nothing here can bound how long that command takes.
 A shard that ends early, cannot be opened or is not a tar file is reported
 with the number of samples it lacks against its expected count, so every lost
 sample is counted, not just the error that ended the shard.
@@ -14,7 +13,7 @@ import re
 import tarfile
 from typing import BinaryIO, Iterator
 
-from fdsl_gen.storage import READ_TIMEOUT
+from fdsl_gen.storage import READ_TIMEOUT, Location, open_file
 from fdsl_train.errors import describe_read_error
 from fdsl_train.tally import Tally
 
@@ -23,16 +22,12 @@ KEY = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")  # folder/key.extension, as web
 
 
 def open_url(url: str, timeout: float) -> BinaryIO:
-    """A readable stream of `url`: every network read waits at most `timeout` seconds."""
-    # the network clients load in the readers only: the CLI imports this module for its defaults
-    from fdsl_train import remote
-    from fdsl_train.shards import is_remote
-    if is_remote(url):
-        return remote.open_url(url, timeout)
-    if url.startswith("pipe:"):
+    """A readable stream of `url` (a path, file://, http(s), object-store or pipe: URL): every network read
+    waits at most `timeout` seconds; OSError, ValueError or a network error (`_network_errors`) if not."""
+    if Location.parse(url).is_pipe:
         from webdataset import gopen  # webdataset loads torch: only the readers need it, not the CLI
         return gopen(url)
-    return open(url[len("file://"):] if url.startswith("file://") else url, "rb")
+    return open_file(url, timeout)
 
 
 def shard_samples(url: str, source: str, expected: int, tally: Tally, timeout: float) -> Iterator[dict]:

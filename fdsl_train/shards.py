@@ -17,9 +17,9 @@ import braceexpand
 
 from fdsl_gen import contract
 from fdsl_gen.contract import MANIFEST, READABLE, TIMM_INFO
-from fdsl_gen.storage import READ_TIMEOUT, remote_errors
+from fdsl_gen.storage import READ_TIMEOUT, Location, answered_absent, remote_errors
 from fdsl_train.errors import UserError, describe_read_error
-from fdsl_train.remote import is_missing, is_object_store, open_url
+from fdsl_train.reading import open_url
 
 LIVE = "live:"  # the prefix of a rendered source: fdsl_train.live
 
@@ -94,25 +94,25 @@ def _checked(manifest: dict, where: str) -> dict:
 def _remote_base(data: str) -> Optional[str]:
     """The URL (ending in /) of the remote dataset folder that `data` names: the folder, its manifest.json or an
     object-store prefix; None for anything else."""
-    if is_object_store(data) and not data.endswith(".tar") and "{" not in data:
+    where = Location.parse(data)
+    if where.is_object_store and not data.endswith(".tar") and "{" not in data:
         data = data.rstrip("/") + "/"  # an object-store prefix: its dataset
-    if is_remote(data) and (data.endswith("/") or data.endswith(MANIFEST)):
+    if where.is_url and (data.endswith("/") or data.endswith(MANIFEST)):
         return data if data.endswith("/") else data[: -len(MANIFEST)]
     return None
 
 
 def _local_folder(data: str) -> Optional[Path]:
     """The dataset folder that `data` names as a folder, a file:// URL of one, or its manifest.json."""
-    local = Path(data[len("file://"):] if data.startswith("file://") else data)
+    where = Location.parse(data)
+    if not where.is_local:
+        return None
+    local = Path(where.text)
     if local.is_dir():
         return local
     if local.name == MANIFEST and local.is_file():
         return local.parent
     return None
-
-
-def is_remote(url: str) -> bool:
-    return url.startswith(("http://", "https://")) or is_object_store(url)
 
 
 def _read_json(path: Path) -> dict:
@@ -129,7 +129,7 @@ def _fetch_json(url: str, timeout: float, missing_ok: bool = False) -> Optional[
         with open_url(url, timeout) as response:
             data = response.read()
     except (ValueError, *remote_errors()) as err:
-        if missing_ok and is_missing(err):
+        if missing_ok and answered_absent(err):
             return None
         raise UserError(f"cannot read {url}: {describe_read_error(err, timeout)}") from None
     return contract.parse(data, url)
@@ -181,8 +181,9 @@ def _from_list(data: str, samples_per_shard: Optional[int], timeout: float) -> S
     urls = [u.strip() for spec in data.split("::") for u in braceexpand.braceexpand(spec) if u.strip()]
     if not urls:
         raise UserError(f"empty shard list: {data}")
-    local = [u[len("file://"):] if u.startswith("file://") else u for u in urls]
-    is_local = not any(is_remote(u) or u.startswith("pipe:") for u in urls)
+    where = [Location.parse(u) for u in urls]
+    local = [w.text for w in where]
+    is_local = all(w.is_local for w in where)
     if is_local:
         _check_local(local)
     manifest = _sibling_manifest(local[0], is_local, timeout)
@@ -209,7 +210,7 @@ def _sibling_manifest(first: str, is_local: bool, timeout: float) -> Optional[di
     if is_local:
         path = Path(_beside(first, is_local))
         return _read_json(path) if path.is_file() else None
-    if is_remote(first):
+    if Location.parse(first).is_url:
         return _fetch_json(_beside(first, is_local), timeout, missing_ok=True)
     return None
 
