@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fdsl_train import live, presets, shards
+from fdsl_train import live, presets
+from fdsl_train.datasets import create_reader, resolve
 from fdsl_train.loader import ShardLoader, ShardStream
 from fdsl_train.transforms import train_transform
 
@@ -68,11 +69,11 @@ def loader_rows(args, transform) -> list:
     for recipe in RECIPES:
         folder = WORK / recipe
         render(recipe, folder, args.classes, args.per_class)
-        sources = {"shards": shards.resolve(str(folder)), "live": live.resolve(f"live:{folder}")}
+        sources = {"shards": resolve(str(folder)), "live": resolve(f"live:{folder}")}
         loaders = {}
         for name, shardset in sources.items():
-            stream_type = live.LiveStream if name == "live" else ShardStream
-            stream = stream_type(shardset, transform, batch_size=args.batch_size, workers=args.workers, seed=0)
+            stream = ShardStream(shardset, transform, read_shard=create_reader(shardset), batch_size=args.batch_size,
+                                 workers=args.workers, seed=0)
             loaders[name] = ShardLoader(stream, args.workers)
         best = {name: 0.0 for name in loaders}
         for _ in range(args.rounds):  # interleaved, best of each: other load on the machine hits both alike

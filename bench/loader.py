@@ -23,6 +23,7 @@ from torchvision.datasets import ImageFolder
 from fdsl_train import presets, shards
 from fdsl_train.decode import decode_image
 from fdsl_train.loader import ShardLoader, ShardStream
+from fdsl_train.reading import ShardFiles
 from fdsl_train.transforms import train_transform
 
 CACHE = Path("runs/bench")
@@ -79,7 +80,8 @@ def main() -> None:
     warm([Path(u) for u in shardset.urls] + list(rgb.rglob("*.png")) + list(grey.rglob("*.png")))
     transform = train_transform(presets.PRESETS[args.preset])
     workers = max(1, args.workers)
-    stream = ShardStream(shardset, transform, batch_size=args.batch_size, workers=args.workers, seed=0)
+    stream = ShardStream(shardset, transform, read_shard=ShardFiles(shardset), batch_size=args.batch_size,
+                         workers=args.workers, seed=0)
     loaders = {"shards (1-channel PNG in tar)": lambda: ShardLoader(stream, args.workers).epoch(0)}
     for label, tree in (("ImageFolder, RGB PNG files", rgb), ("ImageFolder, 1-channel PNG files", grey)):
         dataset = ImageFolder(str(tree), transform=transform)

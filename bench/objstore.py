@@ -30,6 +30,7 @@ from fdsl_gen.recipes.fractaldb import FractalDB, FractalDBConfig
 from fdsl_gen.runner import all_tasks, render_shards
 from fdsl_gen.shardwriter import write_shard
 from fdsl_train.loader import ShardStream
+from fdsl_train.reading import ShardFiles
 from fdsl_train.shards import resolve
 
 
@@ -56,7 +57,9 @@ def render(recipe, plan, location, workers):
 
 def read_all(data, cache_dir=None, epochs=1):
     """Samples/s of each epoch of an in-order pass over the train split."""
-    stream = ShardStream(resolve(data), F.to_tensor, batch_size=64, training=False, cache_dir=cache_dir)
+    shardset = resolve(data)
+    stream = ShardStream(shardset, F.to_tensor, read_shard=ShardFiles(shardset, cache_dir), batch_size=64,
+                         training=False)
     rates = []
     for epoch in range(epochs):
         stream.set_epoch(epoch)

@@ -20,6 +20,7 @@ import torch
 from fdsl_train import dist, models, presets, shards
 from fdsl_train.engine import Accel, Trainer
 from fdsl_train.loader import ShardLoader, ShardStream
+from fdsl_train.reading import ShardFiles
 from fdsl_train.transforms import train_transform
 
 from loader import CACHE, render_sample
@@ -64,7 +65,8 @@ def main() -> None:
     model = model.to(accel.device, memory_format=layout)
     trainer = Trainer(torch.compile(model) if args.compile else model, preset, num_classes=shardset.num_classes,
                       updates_per_epoch=1000, global_batch=args.batch_size, accel=accel, ranks=ranks)
-    stream = ShardStream(shardset, train_transform(preset), batch_size=args.batch_size, workers=args.workers)
+    stream = ShardStream(shardset, train_transform(preset), read_shard=ShardFiles(shardset), batch_size=args.batch_size,
+                         workers=args.workers)
     pipeline = itertools.chain.from_iterable(
         ShardLoader(stream, args.workers, pin_memory=accel.device.type == "cuda").epoch(e) for e in itertools.count())
     synthetic_batch = (torch.randn(args.batch_size, 3, args.img_size, args.img_size, device=accel.device),

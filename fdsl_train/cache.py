@@ -11,7 +11,7 @@ a shard whose manifest gives a digest is kept as <digest prefix>-<shard file>,
 so a dataset published again under the same URL never reads a stale copy.
 Each process checks a copy's digest again before its first use of it, so a
 copy damaged on disk after its download is fetched again. Downloads read
-through fdsl_train.reading, under the store policy with --io-timeout.
+through the shard's store (fdsl_gen.storage), under its policy with --io-timeout.
 Local paths and pipe: URLs are read as they are.
 """
 import hashlib
@@ -20,9 +20,8 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from fdsl_gen.storage import Location
+from fdsl_gen.storage import READ_TIMEOUT, Location, open_file
 from fdsl_train.errors import UserError
-from fdsl_train.reading import DEFAULT_TIMEOUT, open_url
 from fdsl_train.rundir import writable
 
 CHUNK = 1 << 20
@@ -36,7 +35,7 @@ def cache_path(url: str, cache_dir: str, digest: Optional[str] = None) -> Path:
     return Path(cache_dir) / hashlib.sha256(folder.encode()).hexdigest()[:16] / name
 
 
-def cached(url: str, cache_dir: str, digest: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT) -> str:
+def cached(url: str, cache_dir: str, digest: Optional[str] = None, timeout: float = READ_TIMEOUT) -> str:
     """The local path to read `url` from, downloading it on first use; OSError/ValueError if it cannot be had."""
     if not Location.parse(url).is_url:
         return url
@@ -74,7 +73,7 @@ def _intact(path: Path, digest: str) -> bool:
 def _download(url: str, dest: Path, timeout: float) -> str:
     """Copy `url` into `dest`; its sha256."""
     digest = hashlib.sha256()
-    with open_url(url, timeout) as response, open(dest, "wb") as out:
+    with open_file(url, timeout) as response, open(dest, "wb") as out:
         while chunk := response.read(CHUNK):
             digest.update(chunk)
             out.write(chunk)

@@ -17,7 +17,7 @@ from safetensors import safe_open
 from fdsl_gen import contract
 from fdsl_gen.contract import MANIFEST
 from fdsl_gen.storage import Location
-from fdsl_train import checkpoint, curves, report, shards
+from fdsl_train import checkpoint, curves, live, report
 
 CARD = "README.md"
 EPOCH_ROWS = 20  # at most, in the per-epoch table, besides the last epoch
@@ -46,7 +46,7 @@ def checkpoint_facts(pretrained: str) -> dict:
 
 
 def _local_manifest(data: str) -> Optional[Path]:
-    data = data[len(shards.LIVE):] if data.startswith(shards.LIVE) else data  # live:FOLDER renders FOLDER's
+    data = data[len(live.PREFIX):] if data.startswith(live.PREFIX) else data  # live:FOLDER renders FOLDER's
     first = Location.parse(next(iter(braceexpand.braceexpand(data.split("::")[0])), data))
     if not first.is_local:
         return None

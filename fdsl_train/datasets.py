@@ -1,7 +1,12 @@
-"""Labelled data for fine-tuning and probing: an ImageFolder tree or a shard dataset.
+"""The front door of the data: a `--data` source resolved, its reader chosen, its loaders made.
+
+As timm's reader factory, a source's prefix picks its back-end: `live:` a
+rendered source (fdsl_train.live, whose generator loads only when one is
+asked for), anything else shard files (fdsl_train.shards, read by
+fdsl_train.reading), and a folder of class folders an ImageFolder tree.
 
 An ImageFolder tree is DIR/<split>/<class>/<image>; a shard dataset is any
-`--data` form that fdsl_train.shards accepts. Both give per-epoch loaders of
+`--data` form that fdsl_train.shards or fdsl_train.live accepts. Both give per-epoch loaders of
 (images, labels, lost) batches and the number of classes. The classes of an
 ImageFolder split are numbered by name in the split trained on, and the
 other splits use those numbers (a class it lacks is refused); an image file
@@ -17,14 +22,37 @@ from torch.utils.data import default_collate
 from torchvision.datasets import ImageFolder
 
 from fdsl_gen import contract
-from fdsl_train import shards
+from fdsl_train import live, shards
 from fdsl_train.decode import load_image
 from fdsl_train.dist import Ranks
 from fdsl_train.errors import UserError
-from fdsl_train.live import LiveShardSet, LiveStream
-from fdsl_train.loader import ShardLoader, ShardStream
-from fdsl_train.reading import DEFAULT_TIMEOUT
+from fdsl_train.loader import ReadShard, ShardLoader, ShardStream
+from fdsl_train.reading import DEFAULT_TIMEOUT, ShardFiles
 from fdsl_train.tally import Lost
+
+
+def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = None,
+            timeout: float = DEFAULT_TIMEOUT) -> shards.ShardSet:
+    """The shards `data` names for `split`: a live source's rendered ones, else shard files."""
+    if data.strip().startswith(live.PREFIX):
+        return live.resolve(data, split)
+    return shards.resolve(data, split, samples_per_shard, timeout)
+
+
+def has_split(data: str, split: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Whether the dataset `data` names declares `split` (a shard list declares none)."""
+    if data.strip().startswith(live.PREFIX):
+        return live.has_split(data, split)
+    return shards.has_split(data, split, timeout)
+
+
+def create_reader(shardset: shards.ShardSet, cache_dir: Optional[str] = None,
+                  timeout: float = DEFAULT_TIMEOUT) -> ReadShard:
+    """The read_shard of a stream over `shardset`: its renderer for a live source, else its files (copied
+    into `cache_dir` when given; every network read waits at most `timeout` seconds)."""
+    if isinstance(shardset, live.LiveShardSet):
+        return live.LiveShards(shardset)
+    return ShardFiles(shardset, cache_dir, timeout)
 
 
 @dataclass(frozen=True)
@@ -41,7 +69,7 @@ class Source:
     timeout: float = DEFAULT_TIMEOUT
 
     def is_image_folder(self, split: str) -> bool:
-        return (Path(self.data) / split).is_dir() and not shards.has_split(self.data, split)
+        return (Path(self.data) / split).is_dir() and not has_split(self.data, split)
 
     def folder_split(self, split: str) -> str:
         """The sub-folder of an ImageFolder tree that holds `split` (DATA/validation, else DATA/val)."""
@@ -146,18 +174,17 @@ def open_split(source: Source, split: str, transform: Callable, *, batch_size: i
     if Path(source.data).is_dir() and not _is_shard_folder(source.data):
         raise UserError(f"no images in {source.data}: expected {source.data}/{split}/<class>/<image> "
                         "or a dataset folder with manifest.json")
-    shardset = shards.resolve(source.data, split, source.samples_per_shard, source.timeout)
+    shardset = resolve(source.data, split, source.samples_per_shard, source.timeout)
     return open_shards(shardset, source, transform, batch_size=batch_size, training=training), shardset.num_classes
 
 
 def open_shards(shardset: shards.ShardSet, source: Source, transform: Callable, *, batch_size: int,
                 training: bool) -> ShardLoader:
     """The per-epoch loader of this rank's part of `shardset`."""
-    stream_type = LiveStream if isinstance(shardset, LiveShardSet) else ShardStream
-    stream = stream_type(
-        shardset, transform, batch_size=batch_size, rank=source.ranks.rank, world=source.ranks.world,
-        workers=source.workers, seed=source.seed, shuffle_buffer=source.shuffle_buffer, training=training,
-        cache_dir=source.cache_dir, timeout=source.timeout,
+    stream = ShardStream(
+        shardset, transform, read_shard=create_reader(shardset, source.cache_dir, source.timeout),
+        batch_size=batch_size, rank=source.ranks.rank, world=source.ranks.world, workers=source.workers,
+        seed=source.seed, shuffle_buffer=source.shuffle_buffer, training=training,
     )
     return ShardLoader(stream, source.workers, pin_memory=torch.cuda.is_available())
 

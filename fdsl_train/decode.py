@@ -1,9 +1,12 @@
-"""Decode shard samples (png + cls) into PIL images and labels, counting the bad ones.
+"""Decode samples into PIL images and labels, counting the bad ones.
 
-Shards store single-channel PNGs (grey or a grey palette). They decode to
-mode "L" and stay grey through the PIL stages of the transforms, which then
-hand three equal channels to the model (fdsl_train.transforms); anything in
-colour decodes to "RGB".
+A sample is a dict, as a reader gives it (fdsl_train.loader): a shard
+file's holds `png` bytes, a rendered one (fdsl_train.live) an `image` array;
+both hold the label, `cls`. Shards store single-channel PNGs (grey or a grey
+palette). They decode to mode "L" and stay grey through the PIL stages of the
+transforms, which then hand three equal channels to the model
+(fdsl_train.transforms); anything in colour decodes to "RGB". A rendered
+HxW array becomes an "L" image and an HxWx3 one "RGB", as their PNGs decode.
 """
 import io
 from typing import Iterable, Iterator, List, Optional, Tuple
@@ -47,10 +50,11 @@ def decode_label(sample: dict) -> int:
 
 
 def decode_samples(samples: Iterable[dict], tally: Tally) -> Iterator[Tuple[Image.Image, int]]:
-    """Stage: raw tar samples -> (PIL image, label); undecodable samples are noted in `tally`."""
+    """Stage: samples -> (PIL image, label); undecodable samples are noted in `tally`."""
     for sample in samples:
         try:
-            yield decode_image(sample["png"]), decode_label(sample)
+            image = Image.fromarray(sample["image"]) if "image" in sample else decode_image(sample["png"])
+            yield image, decode_label(sample)
         except (KeyError, ValueError, OSError, SyntaxError) as err:
             # PIL raises OSError/SyntaxError for broken files, int() ValueError for a bad cls
             tally.sample(sample.get("__url__", "?"), sample.get("__key__", "?"), type(err).__name__)

@@ -5,11 +5,12 @@
 finished folder's manifest describes, rendered again. The samples come from
 `fdsl_gen.live`, the generator's public API, imported only here and only
 when a live source is asked for (as timm's reader factory imports a back-end
-by its prefix). Everything else is the shard pipeline: virtual shard i
-stands where shard file i would, with the same samples in the same order,
-so fdsl_train.loader's plan (ranks, workers, seeded shuffles, top-up,
-mid-epoch resume) and the transforms apply unchanged, and an image reaches
-the transform as the PIL image its decoded PNG would be.
+by its prefix). `LiveShards` is one more reader of fdsl_train.loader's shard
+stream (`read_shard`): virtual shard i stands where shard file i would, with
+the same samples in the same order, so the stream's plan (ranks, workers,
+seeded shuffles, top-up, mid-epoch resume) and the transforms apply
+unchanged, and an image reaches the transform as the PIL image its decoded
+PNG would be (fdsl_train.decode).
 
 `--fresh-epochs` draws new instances of the same classes every epoch:
 epoch e >= 1 appends e to every per-instance seed (`fdsl_gen.live`); epoch
@@ -17,17 +18,14 @@ epoch e >= 1 appends e to every per-instance seed (`fdsl_gen.live`); epoch
 """
 import functools
 from dataclasses import dataclass, replace
-from typing import Iterator, Tuple
-
-from PIL import Image
+from typing import Iterator
 
 from fdsl_gen import contract
-from fdsl_train import shards
 from fdsl_train.errors import UserError
-from fdsl_train.loader import ShardStream
 from fdsl_train.shards import ShardSet
+from fdsl_train.tally import Tally
 
-PREFIX = shards.LIVE
+PREFIX = "live:"
 
 
 @dataclass(frozen=True)
@@ -75,15 +73,14 @@ def fresh(shardset: ShardSet) -> LiveShardSet:
     return replace(shardset, fresh=True, digests=())  # no longer the data of any checksummed shards
 
 
-class LiveStream(ShardStream):
-    """A ShardStream whose shards are rendered, not read: same plan, same order, same transforms."""
+@dataclass(frozen=True)
+class LiveShards:
+    """The read_shard of a live source: virtual shard `index` rendered, as an array per sample."""
 
-    def _read(self, shards: Iterator[int], *_) -> Iterator[dict]:
+    shardset: LiveShardSet
+
+    def __call__(self, index: int, epoch: int, tally: Tally) -> Iterator[dict]:
         shardset = self.shardset
-        for index in shards:
-            for image, cls, _ in shardset.dataset.shard(shardset.split, index, self.epoch, shardset.fresh):
-                yield {"image": image, "cls": cls}
-
-    def _decoded(self, samples: Iterator[dict], _tally) -> Iterator[Tuple[Image.Image, int]]:
-        # HxW arrays become "L" images and HxWx3 "RGB", as their PNGs decode
-        return ((Image.fromarray(sample["image"]), sample["cls"]) for sample in samples)
+        for image, cls, _ in shardset.dataset.shard(shardset.split, index, epoch, shardset.fresh):
+            yield {"image": image, "cls": cls, "__url__": shardset.urls[index]}
+        return 0  # a rendered shard lacks nothing

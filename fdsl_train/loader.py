@@ -8,6 +8,10 @@ tops up with shards drawn from the whole list (`--balance resample`), or the
 run refuses to start (`--balance fail`); a reader with more stops at its quota.
 That keeps DDP ranks in step however the shards are sized.
 
+Where a shard's samples come from is the stream's `read_shard`: shard files
+(fdsl_train.reading.ShardFiles) or a live source's renderer
+(fdsl_train.live.LiveShards); fdsl_train.datasets.create_reader picks one.
+
 Resume: batch i of a rank comes from reader i % workers (the DataLoader asks its
 workers in turn), so skipping k batches means reader w skips the batches it
 owes before k, and the worker order is rotated by k so that the first batch
@@ -18,18 +22,25 @@ import hashlib
 import itertools
 import random
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Protocol, Tuple
 
 import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
-from fdsl_train import cache, reading
 from fdsl_train.decode import decode_samples
-from fdsl_gen.storage import remote_errors
-from fdsl_train.errors import UserError, describe_read_error
+from fdsl_train.errors import UserError
 from fdsl_train.shards import ShardSet
 from fdsl_train.tally import Tally
+
+
+class ReadShard(Protocol):
+    def __call__(self, index: int, epoch: int, tally: Tally) -> Iterator[dict]:
+        """The samples of shard `index` in `epoch` (fdsl_train.decode says what a sample holds), in its order.
+
+        A generator: what the shard lacks against its sample count is noted in `tally`, and its count
+        returned, so that a stream reads a shard that lost samples no more that epoch.
+        """
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,7 @@ class ShardStream(IterableDataset):
         shardset: ShardSet,
         transform: Callable,
         *,
+        read_shard: ReadShard,
         batch_size: int,
         rank: int = 0,
         world: int = 1,
@@ -115,12 +127,9 @@ class ShardStream(IterableDataset):
         seed: int = 0,
         shuffle_buffer: int = 1000,
         training: bool = True,
-        cache_dir: Optional[str] = None,
-        timeout: float = reading.DEFAULT_TIMEOUT,
     ) -> None:
         self.shardset = shardset
-        self.cache_dir = cache_dir
-        self.timeout = timeout
+        self.read_shard = read_shard
         self.transform = transform
         self.batch_size = batch_size
         self.rank = rank
@@ -147,7 +156,7 @@ class ShardStream(IterableDataset):
         if not self.training:
             shards = range(self.rank * self.workers + slot, len(self.shardset.urls), self.world * self.workers)
             samples = self._read(iter(shards), tally, failed)
-            return self._with_leftover(self._batches(self._decoded(samples, tally), tally, keep_last=True), tally)
+            return self._with_leftover(self._batches(decode_samples(samples, tally), tally, keep_last=True), tally)
         reader = plan_epoch(
             self.shardset.sizes, seed=self.seed, epoch=self.epoch,
             world=self.world, workers=self.workers, batch_size=self.batch_size,
@@ -161,15 +170,11 @@ class ShardStream(IterableDataset):
         # samples into a reader whose own shards suffice
         own = self._shuffled(self._read(iter(reader.shards), tally, failed), rng)
         top_up = self._shuffled(self._read(self._top_up(reader, rng), tally, failed), rng)
-        images = self._decoded(itertools.chain(own, top_up), tally)
+        images = decode_samples(itertools.chain(own, top_up), tally)
         skip = batches_skipped(slot, self.workers, self.skip)
         images = itertools.islice(images, skip * self.batch_size, None)
         batches = itertools.islice(self._batches(images, tally, keep_last=False), reader.batches - skip)
         return self._with_leftover(batches, tally)
-
-    def _decoded(self, samples: Iterator[dict], tally: Tally) -> Iterator:
-        """Stage: samples -> (PIL image, label); a live source's samples need no decoding."""
-        return decode_samples(samples, tally)
 
     def _top_up(self, reader: Reader, rng: random.Random) -> Iterator[int]:
         """Whole-list passes in random order, read only when the reader's own shards run short.
@@ -188,23 +193,8 @@ class ShardStream(IterableDataset):
     def _read(self, shards: Iterator[int], tally: Tally, failed: set) -> Iterator[dict]:
         """The samples of `shards`; a shard that lost samples is noted in `failed` and not read again this epoch."""
         for index in shards:
-            if index not in failed:
-                source = self._source(index, tally)
-                if source is None or (yield from reading.shard_samples(
-                        self.shardset.urls[index], source, self.shardset.sizes[index], tally, self.timeout)):
-                    failed.add(index)
-
-    def _source(self, index: int, tally: Tally) -> Optional[str]:
-        """Where to read shard `index`: its URL, or its copy in --cache-dir; None (noted) if it cannot be had."""
-        url = self.shardset.urls[index]
-        if not self.cache_dir:
-            return url
-        digest = self.shardset.digests[index] if self.shardset.digests else None
-        try:
-            return cache.cached(url, self.cache_dir, digest, timeout=self.timeout)
-        except (ValueError, *remote_errors()) as err:
-            tally.shard(url, self.shardset.sizes[index], describe_read_error(err, self.timeout))
-            return None
+            if index not in failed and (yield from self.read_shard(index, self.epoch, tally)):
+                failed.add(index)
 
     @staticmethod
     def _with_leftover(batches: Iterator, tally: Tally) -> Iterator:

@@ -3,8 +3,8 @@ import os
 from dataclasses import replace
 from typing import Optional
 
-from fdsl_train import dist, live, models, presets, shards
-from fdsl_train.datasets import check_classes, open_shards
+from fdsl_train import dist, live, models, presets
+from fdsl_train.datasets import check_classes, has_split, open_shards, resolve
 from fdsl_train.engine import Position, check_preset
 from fdsl_train.loader import check_balance, check_enough
 from fdsl_train.run import (RunOptions, build_trainer, check_options, fit, restore, resume_state, session_for,
@@ -18,7 +18,7 @@ def pretrain(preset_name: Optional[str], overrides: dict, opts: RunOptions) -> N
     Everything that can refuse the run is checked before the run folder is touched: a refused --resume
     leaves the run it names as it was.
     """
-    shardset = shards.resolve(opts.data, opts.train_split, opts.samples_per_shard, opts.io_timeout)
+    shardset = resolve(opts.data, opts.train_split, opts.samples_per_shard, opts.io_timeout)
     if opts.fresh_epochs:
         shardset = live.fresh(shardset)
     lpce = shardset.loss == "lpce"
@@ -66,6 +66,6 @@ def _train(preset, opts, shardset, val, num_classes, session, state) -> None:
 
 def _validation(opts):
     """The dataset's --val-split when it has one (top-1 after every epoch), else None."""
-    if not shards.has_split(opts.data, opts.val_split, opts.io_timeout):
+    if not has_split(opts.data, opts.val_split, opts.io_timeout):
         return None
-    return shards.resolve(opts.data, opts.val_split, opts.samples_per_shard, opts.io_timeout)
+    return resolve(opts.data, opts.val_split, opts.samples_per_shard, opts.io_timeout)

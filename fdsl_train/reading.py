@@ -1,4 +1,8 @@
-"""Open one shard and read its samples, noting the samples it lacks.
+"""Open one shard and read its samples, noting the samples it lacks: the reader of shard files.
+
+`ShardFiles` is the `read_shard` of a ShardStream (fdsl_train.loader) over
+files: shard i read from its URL, or from its local copy in --cache-dir
+(fdsl_train.cache).
 
 Paths, file://, http(s) and object-store URLs are read through their store
 (fdsl_gen.storage.open_file), network reads under the store policy with
@@ -11,14 +15,46 @@ sample is counted, not just the error that ended the shard.
 """
 import re
 import tarfile
-from typing import BinaryIO, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator, Optional
 
 from fdsl_gen.storage import READ_TIMEOUT, Location, open_file
+from fdsl_train import cache
 from fdsl_train.errors import describe_read_error
+from fdsl_train.shards import ShardSet
 from fdsl_train.tally import Tally
 
 DEFAULT_TIMEOUT = float(READ_TIMEOUT)  # the store policy's read time-out
 KEY = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")  # folder/key.extension, as webdataset groups files
+
+
+@dataclass(frozen=True)
+class ShardFiles:
+    """The read_shard of shard files: shard `index` read from its URL, or from its copy in `cache_dir`."""
+
+    shardset: ShardSet
+    cache_dir: Optional[str] = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def __call__(self, index: int, epoch: int, tally: Tally) -> Iterator[dict]:
+        """The samples of shard `index` (the same in every epoch); returns how many it lacked, noted in `tally`."""
+        url, expected = self.shardset.urls[index], self.shardset.sizes[index]
+        source = self._source(index, tally)
+        if source is None:
+            return expected
+        return (yield from shard_samples(url, source, expected, tally, self.timeout))
+
+    def _source(self, index: int, tally: Tally) -> Optional[str]:
+        """Where to read shard `index`: its URL, or its copy in the cache; None (noted) if it cannot be had."""
+        url = self.shardset.urls[index]
+        if not self.cache_dir:
+            return url
+        digest = self.shardset.digests[index] if self.shardset.digests else None
+        try:
+            return cache.cached(url, self.cache_dir, digest, timeout=self.timeout)
+        except (ValueError, *_network_errors()) as err:
+            tally.shard(url, self.shardset.sizes[index], describe_read_error(err, self.timeout))
+            return None
 
 
 def open_url(url: str, timeout: float) -> BinaryIO:

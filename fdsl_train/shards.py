@@ -1,5 +1,6 @@
-"""Resolve a `--data` argument into a list of shard URLs with their sample counts.
+"""Resolve a `--data` argument that names shard files into their URLs with their sample counts.
 
+(A `live:` source names rendered shards instead: fdsl_train.datasets.resolve tells the two apart.)
 Accepted forms: a dataset folder (manifest.json, else timm's _info.json), the
 path, http(s) URL or object-store URL (s3://bucket/prefix/) of such a folder or
 of its manifest.json, and shard lists in brace notation as local paths,
@@ -17,11 +18,8 @@ import braceexpand
 
 from fdsl_gen import contract
 from fdsl_gen.contract import MANIFEST, READABLE, TIMM_INFO
-from fdsl_gen.storage import READ_TIMEOUT, Location, answered_absent, remote_errors
+from fdsl_gen.storage import READ_TIMEOUT, Location, answered_absent, open_file, remote_errors
 from fdsl_train.errors import UserError, describe_read_error
-from fdsl_train.reading import open_url
-
-LIVE = "live:"  # the prefix of a rendered source: fdsl_train.live
 
 
 @dataclass(frozen=True)
@@ -52,9 +50,6 @@ def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = 
     data = data.strip()
     if not data:
         raise UserError("empty shard list: --data is empty")
-    if data.startswith(LIVE):
-        from fdsl_train import live  # renders with fdsl_gen: imported only for a live source
-        return live.resolve(data, split)
     base = _remote_base(data)
     if base is not None:
         return _from_manifest(_fetch_json(base + MANIFEST, timeout), base, split, data)
@@ -67,9 +62,6 @@ def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = 
 def has_split(data: str, split: str, timeout: float = READ_TIMEOUT) -> bool:
     """Whether the dataset that `data` names (any form but a shard list: lists have no splits) declares `split`."""
     data = data.strip()
-    if data.startswith(LIVE):
-        from fdsl_train import live
-        return live.has_split(data, split)
     base = _remote_base(data)
     if base is not None:
         splits = _checked(_fetch_json(base + MANIFEST, timeout), base + MANIFEST)["splits"]
@@ -126,7 +118,7 @@ def _read_json(path: Path) -> dict:
 def _fetch_json(url: str, timeout: float, missing_ok: bool = False) -> Optional[dict]:
     """The JSON document at `url`; None when `missing_ok` and the server answers with an HTTP error."""
     try:
-        with open_url(url, timeout) as response:
+        with open_file(url, timeout) as response:
             data = response.read()
     except (ValueError, *remote_errors()) as err:
         if missing_ok and answered_absent(err):

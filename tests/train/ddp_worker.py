@@ -13,6 +13,7 @@ import torch.distributed as torch_dist
 from fdsl_train import dist, models, presets, shards
 from fdsl_train.engine import Accel, Position, Trainer
 from fdsl_train.loader import ShardLoader, ShardStream
+from fdsl_train.reading import ShardFiles
 from fdsl_train.run import Session, prepare
 from fdsl_train.transforms import train_transform
 
@@ -34,8 +35,8 @@ def main(data, out):
         model="test_resnet", img_size=32, batch_size=8, epochs=1, lr=0.01, warmup_epochs=0, mixup=0, cutmix=0,
         aa="", reprob=0, smoothing=0, crop="random", hflip=0, drop_path=0))
     shardset = shards.resolve(data)
-    stream = ShardStream(shardset, train_transform(preset), batch_size=8, rank=ranks.rank, world=ranks.world,
-                         workers=1, seed=0, shuffle_buffer=16)
+    stream = ShardStream(shardset, train_transform(preset), read_shard=ShardFiles(shardset), batch_size=8,
+                         rank=ranks.rank, world=ranks.world, workers=1, seed=0, shuffle_buffer=16)
     loader = ShardLoader(stream, 1)
     torch.manual_seed(ranks.rank)
     model = models.create(preset.model, num_classes=4, img_size=32)

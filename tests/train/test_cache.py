@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from fdsl_train.cache import cache_path, cached
 from fdsl_train.cli import cli
 from fdsl_train.loader import ShardStream
+from fdsl_train.reading import ShardFiles
 from fdsl_train.shards import resolve
 
 
@@ -35,7 +36,7 @@ def served(shard_dir):
 
 
 def _stream(shardset, cache_dir, **kwargs):
-    return ShardStream(shardset, F.to_tensor, batch_size=8, cache_dir=str(cache_dir), **kwargs)
+    return ShardStream(shardset, F.to_tensor, read_shard=ShardFiles(shardset, str(cache_dir)), batch_size=8, **kwargs)
 
 
 def test_each_remote_shard_is_downloaded_once(served, shard_dir, tmp_path):

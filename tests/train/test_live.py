@@ -13,8 +13,9 @@ import torch
 from click.testing import CliRunner
 
 from fdsl_gen.pipeline import render_dataset
-from fdsl_train import live, shards
+from fdsl_train import live
 from fdsl_train.cli import cli
+from fdsl_train.datasets import create_reader, has_split, resolve
 from fdsl_train.loader import ShardLoader, ShardStream
 
 PACKAGE = Path(__file__).resolve().parents[2] / "fdsl_train"
@@ -34,9 +35,10 @@ def rcdb(tmp_path_factory):
     return folder
 
 
-def batches(shardset, stream_type, *, epoch=0, skip=0, rank=0, training=True, workers=2):
-    stream = stream_type(shardset, exact, batch_size=2, rank=rank, world=2, workers=workers, seed=7,
-                         shuffle_buffer=4, training=training)
+def batches(shardset, *, epoch=0, skip=0, rank=0, training=True, workers=2):
+    """The batches of a stream over `shardset`, read by its reader: rendered for a live source, else files."""
+    stream = ShardStream(shardset, exact, read_shard=create_reader(shardset), batch_size=2, rank=rank, world=2,
+                         workers=workers, seed=7, shuffle_buffer=4, training=training)
     return [(images, labels) for images, labels, _ in ShardLoader(stream, workers).epoch(epoch, skip)]
 
 
@@ -48,32 +50,32 @@ def assert_same_batches(a, b):
 
 @pytest.mark.parametrize("epoch, skip, rank", [(0, 0, 0), (1, 0, 1), (1, 1, 0)])
 def test_live_batches_equal_the_shard_batches(rcdb, epoch, skip, rank):
-    written = shards.resolve(str(rcdb))
-    rendered = shards.resolve(f"live:{rcdb}")
+    written = resolve(str(rcdb))
+    rendered = resolve(f"live:{rcdb}")
     assert isinstance(rendered, live.LiveShardSet) and rendered.sizes == written.sizes
     assert rendered.digest == written.digest and rendered.num_classes == written.num_classes
-    assert_same_batches(batches(rendered, live.LiveStream, epoch=epoch, skip=skip, rank=rank),
-                        batches(written, ShardStream, epoch=epoch, skip=skip, rank=rank))
+    assert_same_batches(batches(rendered, epoch=epoch, skip=skip, rank=rank),
+                        batches(written, epoch=epoch, skip=skip, rank=rank))
 
 
 def test_live_validation_reads_like_the_validation_shards(rcdb):
-    assert shards.has_split(f"live:{rcdb}", "validation") and not shards.has_split(f"live:{rcdb}", "test")
-    assert_same_batches(batches(shards.resolve(f"live:{rcdb}", "validation"), live.LiveStream, training=False),
-                        batches(shards.resolve(str(rcdb), "validation"), ShardStream, training=False))
+    assert has_split(f"live:{rcdb}", "validation") and not has_split(f"live:{rcdb}", "test")
+    assert_same_batches(batches(resolve(f"live:{rcdb}", "validation"), training=False),
+                        batches(resolve(str(rcdb), "validation"), training=False))
 
 
 def test_a_recipe_source_is_the_dataset_fdsl_gen_would_write(rcdb):
-    assert_same_batches(batches(shards.resolve(f"live:{RCDB_QUERY}"), live.LiveStream, epoch=1),
-                        batches(shards.resolve(str(rcdb)), ShardStream, epoch=1))
+    assert_same_batches(batches(resolve(f"live:{RCDB_QUERY}"), epoch=1),
+                        batches(resolve(str(rcdb)), epoch=1))
 
 
 def test_fresh_epochs_keep_the_order_and_change_the_instances(rcdb):
-    fresh = live.fresh(shards.resolve(f"live:{rcdb}"))
-    written = shards.resolve(str(rcdb))
+    fresh = live.fresh(resolve(f"live:{rcdb}"))
+    written = resolve(str(rcdb))
     assert fresh.digest == ""  # no longer the data of the checksummed shards
-    assert_same_batches(batches(fresh, live.LiveStream, workers=1), batches(written, ShardStream, workers=1))
-    new = batches(fresh, live.LiveStream, epoch=1, workers=1)
-    old = batches(written, ShardStream, epoch=1, workers=1)
+    assert_same_batches(batches(fresh, workers=1), batches(written, workers=1))
+    new = batches(fresh, epoch=1, workers=1)
+    old = batches(written, epoch=1, workers=1)
     assert [labels.tolist() for _, labels in new] == [labels.tolist() for _, labels in old]
     assert all(not torch.equal(a, b) for (a, _), (b, _) in zip(new, old))
 

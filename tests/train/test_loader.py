@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fdsl_train.errors import UserError
+from fdsl_train.reading import ShardFiles
 from fdsl_train.loader import ShardLoader, ShardStream, batches_per_rank, check_balance, plan_epoch
 from fdsl_train.shards import ShardSet, resolve
 
@@ -16,7 +17,7 @@ from fdsl_train.shards import ShardSet, resolve
 def stream(shardset, **kwargs):
     options = dict(batch_size=8, seed=3, shuffle_buffer=16)
     options.update(kwargs)
-    return ShardStream(shardset, F.to_tensor, **options)
+    return ShardStream(shardset, F.to_tensor, read_shard=ShardFiles(shardset), **options)
 
 
 def labels_of(batches):

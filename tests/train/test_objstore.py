@@ -4,6 +4,7 @@ from click.testing import CliRunner
 
 from fdsl_train.cli import cli
 from fdsl_train.loader import ShardStream
+from fdsl_train.reading import ShardFiles
 from fdsl_train.shards import resolve
 
 
@@ -11,6 +12,10 @@ def upload(s3, folder, prefix):
     for path in sorted(folder.iterdir()):
         s3.put(f"{prefix}/{path.name}", path.read_bytes())
     return f"{s3.url}/{prefix}/"
+
+
+def stream(shardset):
+    return ShardStream(shardset, F.to_tensor, read_shard=ShardFiles(shardset), batch_size=8, training=False)
 
 
 def labels(stream):
@@ -22,8 +27,8 @@ def test_s3_prefix_streams_the_same_samples_as_the_folder(s3, shard_dir):
     remote, local = resolve(url), resolve(str(shard_dir))
     assert remote.sizes == local.sizes and remote.digests == local.digests
     assert remote.urls[0] == f"{s3.url}/toy/toy-train-000000.tar"
-    streamed = labels(ShardStream(remote, F.to_tensor, batch_size=8, training=False))
-    assert streamed == labels(ShardStream(local, F.to_tensor, batch_size=8, training=False))
+    streamed = labels(stream(remote))
+    assert streamed == labels(stream(local))
     assert len(streamed) == 83
 
 

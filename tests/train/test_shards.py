@@ -6,6 +6,7 @@ import pytest
 
 from fdsl_train.errors import UserError
 from fdsl_train.loader import ShardStream
+from fdsl_train.reading import ShardFiles
 from fdsl_train.shards import count_samples, has_split, resolve
 
 
@@ -43,7 +44,7 @@ def test_pipe_urls_need_a_sample_count(shard_dir):
         resolve(spec)
     shardset = resolve(spec, samples_per_shard=20)
     assert shardset.urls[1] == f"pipe:cat {shard_dir}/toy-train-000001.tar"
-    labels = [int(x) for _, y, _ in ShardStream(shardset, _to_tensor, batch_size=8, training=False) for x in y]
+    labels = [int(x) for _, y, _ in ShardStream(shardset, _to_tensor, read_shard=ShardFiles(shardset), batch_size=8, training=False) for x in y]
     assert len(labels) == 40
 
 
@@ -65,7 +66,7 @@ def test_http_dataset_folder_streams(http_root):
     shardset = resolve(f"{http_root}/toy/")
     assert shardset.sizes == (20, 20, 20, 15, 8)
     assert shardset.urls[0] == f"{http_root}/toy/toy-train-000000.tar"
-    batches = list(ShardStream(shardset, _to_tensor, batch_size=16, training=False))
+    batches = list(ShardStream(shardset, _to_tensor, read_shard=ShardFiles(shardset), batch_size=16, training=False))
     assert sum(len(labels) for _, labels, _ in batches) == 83
     listed = resolve(f"{http_root}/toy/toy-train-{{000000..000001}}.tar")
     assert listed.sizes == (20, 20)
