@@ -224,8 +224,15 @@ class LocalStore:
             return None
 
     def list(self):
-        return {str(p.relative_to(self.root)): p.stat().st_size
-                for p in self.root.rglob("*") if p.is_file()} if self.root.is_dir() else {}
+        """{name: size} of every file; one that another writer renames or removes meanwhile is left out."""
+        found = {}
+        for folder, _, files in os.walk(self.root):  # a folder removed meanwhile is skipped, not an error
+            for file in files:
+                path = Path(folder, file)
+                with contextlib.suppress(FileNotFoundError):
+                    if path.is_file():
+                        found[str(path.relative_to(self.root))] = path.stat().st_size
+        return found
 
     @contextlib.contextmanager
     def lock(self, name):
