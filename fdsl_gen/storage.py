@@ -125,6 +125,8 @@ def open_store(location):
     where = Location.parse(location)
     if where.is_pipe:
         raise UserError(f"{where}: a pipe: command is read by fdsl-train, not a place to store a dataset")
+    if where.is_url and not where.text.split("://", 1)[1].strip("/"):
+        raise UserError(f"{where} names no bucket or host: give {where.scheme}://BUCKET/PREFIX")
     return RemoteStore(where.text) if where.is_url else LocalStore(where.text)
 
 
@@ -487,7 +489,9 @@ def answered_absent(err):
 
 
 def _reason(err):
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
+    """The telling line of a back-end's message: its first, or the next when the first only leads in ("...:")."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    return lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]
 
 
 def _digest(handle):

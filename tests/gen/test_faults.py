@@ -67,6 +67,10 @@ def foreign_folder(tmp):
     (tmp / "out" / "notes.txt").write_text("mine")
 
 
+def nothing_made(tmp):
+    assert not list(tmp.glob("s3*"))
+
+
 def nothing_outside(tmp):
     assert sorted(p.name for p in tmp.iterdir()) == ["ds", "params"]
 
@@ -168,6 +172,8 @@ FAULTS = {
     "name-empty": Fault((*R, "--name", ""), ("--name",)),
     # Refused folders stay as they were.
     "out-foreign": Fault(R, ("not empty",), setup=foreign_folder, check=untouched, created=True),
+    # a URL with no bucket: Path() would make it the local folder "s3:"
+    "out-url-without-bucket": Fault((*R, "--out", "s3://"), ("s3:// names no bucket",), check=nothing_made),
     "out-is-a-file": Fault(R, ("cannot create output folder",), setup=lambda tmp: (tmp / "out").write_text("x"),
                            created=True),
     # Parameter files: text, finite, in a sane range, not degenerate.
