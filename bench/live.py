@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fdsl_train import live, presets
-from fdsl_train.datasets import create_reader, resolve
-from fdsl_train.loader import ShardLoader, ShardStream
-from fdsl_train.transforms import train_transform
+from fdsl_train import presets
+from fdsl_train.data import live
+from fdsl_train.data.datasets import create_reader, resolve
+from fdsl_train.data.loader import ShardLoader, ShardStream
+from fdsl_train.data.transforms import train_transform
 
 WORK = Path("runs/bench/live")
 # Each recipe's dataset: its render options besides the class and instance counts.

@@ -20,11 +20,12 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from fdsl_train import presets, shards
-from fdsl_train.decode import decode_image
-from fdsl_train.loader import ShardLoader, ShardStream
-from fdsl_train.reading import ShardFiles
-from fdsl_train.transforms import train_transform
+from fdsl_train import presets
+from fdsl_train.data import shards
+from fdsl_train.data.decode import decode_image
+from fdsl_train.data.loader import ShardLoader, ShardStream
+from fdsl_train.data.reading import ShardFiles
+from fdsl_train.data.transforms import train_transform
 
 CACHE = Path("runs/bench")
 

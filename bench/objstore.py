@@ -29,9 +29,9 @@ from fdsl_gen.publish import plan_upload, publish
 from fdsl_gen.recipes.fractaldb import FractalDB, FractalDBConfig
 from fdsl_gen.runner import all_tasks, render_shards
 from fdsl_gen.shardwriter import write_shard
-from fdsl_train.loader import ShardStream
-from fdsl_train.reading import ShardFiles
-from fdsl_train.shards import resolve
+from fdsl_train.data.loader import ShardStream
+from fdsl_train.data.reading import ShardFiles
+from fdsl_train.data.shards import resolve
 
 
 def start_s3():

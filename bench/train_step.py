@@ -17,11 +17,13 @@ from pathlib import Path
 
 import torch
 
-from fdsl_train import dist, models, presets, shards
-from fdsl_train.engine import Accel, Trainer
-from fdsl_train.loader import ShardLoader, ShardStream
-from fdsl_train.reading import ShardFiles
-from fdsl_train.transforms import train_transform
+from fdsl_train import dist, presets
+from fdsl_train.data import shards
+from fdsl_train.run import models
+from fdsl_train.run.engine import Accel, Trainer
+from fdsl_train.data.loader import ShardLoader, ShardStream
+from fdsl_train.data.reading import ShardFiles
+from fdsl_train.data.transforms import train_transform
 
 from loader import CACHE, render_sample
 

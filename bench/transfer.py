@@ -285,7 +285,8 @@ def scratch_checkpoint(scale: Scale, work: Path) -> Path:
     if not (out / "model.safetensors").exists():
         import torch
 
-        from fdsl_train import checkpoint, models, presets
+        from fdsl_train import presets
+        from fdsl_train.run import checkpoint, models
         torch.manual_seed(0)
         model = models.create(scale.model, num_classes=scale.categories, img_size=scale.img_size)
         preset = presets.resolve("fractaldb-resnet", {"model": scale.model, "img_size": scale.img_size})

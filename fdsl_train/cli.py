@@ -16,8 +16,10 @@ from typing import Callable
 import click
 
 from fdsl_gen.storage import IO_TIMEOUT_VARIABLE, io_timeout
-from fdsl_train import __version__, presets, reading, rundir, tally
+from fdsl_train import __version__, presets
+from fdsl_train.data import reading, tally
 from fdsl_train.errors import UserError
+from fdsl_train.run.folder import RunFolder
 
 
 ARGV = "fdsl_train.argv"
@@ -114,9 +116,19 @@ def _ints(_ctx, _param, value):
         raise click.BadParameter("expected comma-separated integers") from None
 
 
+def _renamed(new: str) -> Callable:
+    """The callback of a hidden option that was renamed: one line naming the new one."""
+    def refuse(_ctx, param, value):
+        if value is not None:
+            raise click.UsageError(f"{param.opts[0]} is gone: use {new}")
+    return refuse
+
+
 PRESET_OPTIONS = [
-    click.option("--preset", "--recipe", "preset", default=None, type=click.Choice(presets.names()),
+    click.option("--preset", default=None, type=click.Choice(presets.names()),
                  help="Hyper-parameter preset [pretrain: 1p-frac for lpce datasets, else fdsl-vit; finetune: finetune]."),
+    # in fdsl a recipe is a dataset's (fdsl-gen render RECIPE): refused for one release, then gone
+    click.option("--recipe", hidden=True, expose_value=False, callback=_renamed("--preset")),
     click.option("--model", default=None, help="Any timm model name."),
     click.option("--img-size", type=POSITIVE, default=None),
     click.option("-b", "--batch-size", type=POSITIVE, default=None, help="Per rank."),
@@ -192,18 +204,31 @@ def _with(options):
     return decorate
 
 
+def _taken(kwargs: dict, options_class) -> dict:
+    """The keyword arguments that fields of `options_class` name, taken out of `kwargs`."""
+    return {name: kwargs.pop(name) for name in list(kwargs) if name in options_class.__dataclass_fields__}
+
+
+def _source(kwargs: dict):
+    """The data options (fdsl_train.data.datasets.Source) among a command's keyword arguments, taken out."""
+    from fdsl_train.data.datasets import Source
+
+    return Source(**_taken(kwargs, Source))
+
+
 def _split(command: str, kwargs: dict):
     """(preset name, preset overrides, RunOptions) from a command's keyword arguments."""
-    from fdsl_train.run import RunOptions
+    from fdsl_train.run.session import RunOptions
 
     preset_name = kwargs.pop("preset")
-    run_fields = {name: kwargs.pop(name) for name in list(kwargs) if name in RunOptions.__dataclass_fields__}
+    source = _source(kwargs)
+    run_fields = _taken(kwargs, RunOptions)
     if run_fields.get("resume") and run_fields["overwrite"]:
         raise UserError("--resume continues a run and --overwrite replaces one: give only one")
-    run_fields["output"] = (run_fields["output"] or rundir.resume_folder(run_fields.get("resume"))
-                            or rundir.default_output(command))
+    if not run_fields["output"]:
+        run_fields["output"] = (RunFolder.of_resume(run_fields.get("resume")) or RunFolder.default(command)).path
     argv = click.get_current_context().meta.get(ARGV, [])
-    return preset_name, kwargs, RunOptions(**run_fields, command_line=shlex.join(["fdsl-train", *argv]))
+    return preset_name, kwargs, RunOptions(source=source, **run_fields, command_line=shlex.join(["fdsl-train", *argv]))
 
 
 @click.group(cls=_Group)
@@ -257,8 +282,8 @@ def probe(**kwargs):
     """Linear probing on the features of the first k blocks of a pre-trained model."""
     from fdsl_train import probe as probe_command
 
-    kwargs["output"] = kwargs["output"] or rundir.default_output("probe")
-    probe_command.probe(probe_command.ProbeOptions(**kwargs))
+    kwargs["output"] = kwargs["output"] or RunFolder.default("probe").path
+    probe_command.probe(probe_command.ProbeOptions(source=_source(kwargs), **kwargs))
 
 
 @cli.command("import-idx")
@@ -279,7 +304,7 @@ def import_idx(images, labels, out, limit):
               help="PNG of every run's loss, learning rate and val top-1 against steps.")
 def report(runs, plot):
     """Compare run folders: model, data digest (else name), epochs, final loss, best top-1, images/s, wall time."""
-    from fdsl_train.report import report as report_runs
+    from fdsl_train.run.report import report as report_runs
 
     click.echo(report_runs(runs, plot))
 

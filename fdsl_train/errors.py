@@ -1,14 +1,27 @@
 """The one exception type for mistakes a user can fix (bad paths, names, counts), and short reasons.
 
 UserError is fdsl_gen's own class: the shard contract, the stores and live sources raise it, and
-fdsl-train's CLI prints it as one line and exits with 2.
+fdsl-train's CLI prints it as one line and exits with 2. check_writable lives here, beside it, as the
+one check of a folder the user names (--output, --cache-dir).
 """
 import asyncio
 import tarfile
+import tempfile
+from pathlib import Path
 
 from fdsl_gen.errors import UserError
 
-__all__ = ["UserError", "brief", "describe_read_error"]
+__all__ = ["UserError", "brief", "check_writable", "describe_read_error"]
+
+
+def check_writable(folder: Path, option: str) -> None:
+    """Create `folder` if need be and make sure files can be written in it; a UserError naming it if not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UserError(f"{option} {folder} cannot be written ({err.strerror or err})") from None
 
 
 def brief(err: Exception, limit: int = 200) -> str:

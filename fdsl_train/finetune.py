@@ -1,12 +1,14 @@
 """`fdsl-train finetune`: transfer pre-trained weights (or none, as a baseline) to a labelled dataset."""
 from typing import Optional
 
-from fdsl_train import checkpoint, models, presets
-from fdsl_train.datasets import check_classes, open_split
-from fdsl_train.engine import Position, check_preset
+from fdsl_train import presets
+from fdsl_train.data.datasets import check_classes, open_split
+from fdsl_train.data.transforms import eval_transform, train_transform
 from fdsl_train.errors import UserError
-from fdsl_train.run import RunOptions, build_trainer, check_options, fit, session_for, source_for, val_metrics
-from fdsl_train.transforms import eval_transform, train_transform
+from fdsl_train.run import checkpoint, models
+from fdsl_train.run.engine import Position, check_preset
+from fdsl_train.run.session import (RunOptions, build_trainer, check_options, fit, session_for, source_for,
+                                    val_metrics)
 
 
 def checkpoint_defaults(pretrained: Optional[str]) -> dict:
@@ -29,16 +31,17 @@ def finetune(preset_name: Optional[str], overrides: dict, opts: RunOptions, pret
 
 def _train(preset, opts, pretrained, session) -> None:
     source = source_for(opts, session.ranks)
-    train, found = open_split(source, opts.train_split, train_transform(preset), batch_size=preset.batch_size,
+    data, train_split, val_split = source.data, source.train_split, source.val_split
+    train, found = open_split(source, train_split, train_transform(preset), batch_size=preset.batch_size,
                               training=True)
-    val, val_classes = open_split(source, opts.val_split, eval_transform(preset), batch_size=preset.batch_size,
+    val, val_classes = open_split(source, val_split, eval_transform(preset), batch_size=preset.batch_size,
                                   training=False, classes=train.classes)
-    num_classes = check_classes(opts.num_classes, found, f"{opts.data} ({opts.train_split})")
+    num_classes = check_classes(opts.num_classes, found, f"{data} ({train_split})")
     if val_classes is not None and val_classes != num_classes:
-        raise UserError(f"class-count mismatch: {opts.data} has {num_classes} classes in {opts.train_split} "
-                        f"but {val_classes} in {opts.val_split}")
+        raise UserError(f"class-count mismatch: {data} has {num_classes} classes in {train_split} "
+                        f"but {val_classes} in {val_split}")
     if len(train) == 0:
-        raise UserError(f"{opts.data} ({opts.train_split}) holds less than one batch of {preset.batch_size} per rank")
+        raise UserError(f"{data} ({train_split}) holds less than one batch of {preset.batch_size} per rank")
     if pretrained:
         model = checkpoint.create_pretrained(pretrained, num_classes=num_classes, img_size=preset.img_size,
                                              name=preset.model, drop_path=preset.drop_path)
@@ -47,8 +50,8 @@ def _train(preset, opts, pretrained, session) -> None:
                               drop_path=preset.drop_path)
     trainer = build_trainer(model, preset, num_classes=num_classes, updates_per_epoch=len(train), opts=opts,
                             session=session)
-    session.monitor.record("data", split=opts.train_split, samples=train.num_samples, digest=train.digest)
-    session.say(f"finetune {preset.model} from {pretrained or 'scratch'} on {opts.data}: {num_classes} classes, "
+    session.monitor.record("data", split=train_split, samples=train.num_samples, digest=train.digest)
+    session.say(f"finetune {preset.model} from {pretrained or 'scratch'} on {data}: {num_classes} classes, "
                 f"{len(train)} batches per epoch per rank")
 
     def top1(epoch: int) -> dict:

@@ -16,34 +16,34 @@ import torch
 from timm.optim import create_optimizer_v2
 from torch import nn
 
-from fdsl_train import checkpoint, presets, rundir
-from fdsl_train.datasets import Source, open_split
+from fdsl_train import presets
+from fdsl_train.data.datasets import Source, open_split
+from fdsl_train.data.loader import hashed_seed
+from fdsl_train.data.transforms import eval_transform
 from fdsl_train.errors import UserError
-from fdsl_train.loader import hashed_seed
-from fdsl_train.runlog import RunLog
-from fdsl_train.transforms import eval_transform
+from fdsl_train.run import checkpoint
+from fdsl_train.run.folder import RunFolder
+from fdsl_train.run.runlog import RunLog
 
 
 @dataclass(frozen=True)
 class ProbeOptions:
+    """A probe's options; the data options (data, splits, workers, seed) are its `source`."""
+
     pretrained: str
-    data: str
+    source: Source
     layers: Sequence[int]
     output: Path
     epochs: int = 100
     lr: float = 1e-3
     batch_size: int = 256
-    workers: int = 4
-    seed: int = 0
     img_size: int = 0  # 0: the checkpoint's input size
-    train_split: str = "train"
-    val_split: str = "validation"
     overwrite: bool = False
 
 
 def probe(opts: ProbeOptions) -> Dict[int, float]:
     """Top-1 (percent) of a linear classifier per requested layer."""
-    with rundir.claimed(opts.output, overwrite=opts.overwrite):
+    with RunFolder(opts.output).claimed(overwrite=opts.overwrite):
         return _probe(opts)
 
 
@@ -54,17 +54,18 @@ def _probe(opts: ProbeOptions) -> Dict[int, float]:
     model = checkpoint.create_pretrained(opts.pretrained, num_classes=config["num_classes"], img_size=img_size)
     indices = _feature_indices(model, opts.layers)
     preset = replace(presets.Preset(), img_size=img_size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]))
-    source = Source(opts.data, workers=opts.workers, seed=opts.seed)
-    train, num_classes = open_split(source, opts.train_split, eval_transform(preset), batch_size=opts.batch_size,
+    source = opts.source
+    train, num_classes = open_split(source, source.train_split, eval_transform(preset), batch_size=opts.batch_size,
                                     training=False)
-    val, _ = open_split(source, opts.val_split, eval_transform(preset), batch_size=opts.batch_size, training=False,
+    val, _ = open_split(source, source.val_split, eval_transform(preset), batch_size=opts.batch_size, training=False,
                         classes=train.classes)
     if num_classes is None:
-        raise UserError(f"{opts.data} does not say how many classes it has")
+        raise UserError(f"{source.data} does not say how many classes it has")
     train_feats, train_labels = _features(model, train.epoch(0), indices)
     val_feats, val_labels = _features(model, val.epoch(0), indices)
-    torch.manual_seed(hashed_seed("probe", opts.seed))
-    log = RunLog(opts.output / "log.jsonl")
+    torch.manual_seed(hashed_seed("probe", source.seed))
+    folder = RunFolder(opts.output)
+    log = RunLog(folder.log_file)
     results = {}
     for layer, x_train, x_val in zip(opts.layers, train_feats, val_feats):
         x_train_std, x_val_std = _standardise(x_train, x_val)
@@ -75,7 +76,7 @@ def _probe(opts: ProbeOptions) -> Dict[int, float]:
         log.write("probe", layer=layer, module=name, features=x_train.shape[1], top1=results[layer])
         click.echo(f"layer {layer} ({name}, {x_train.shape[1]} features): top-1 {results[layer]:.2f}")
     log.close()
-    (opts.output / "probe.json").write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+    folder.probe_file.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
     return results
 
 

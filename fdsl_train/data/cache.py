@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from fdsl_gen.storage import READ_TIMEOUT, Location, open_file
-from fdsl_train.errors import UserError
-from fdsl_train.rundir import writable
+from fdsl_train.errors import UserError, check_writable
 
 CHUNK = 1 << 20
 _checked = set()  # (path, size, mtime) of the copies this process found intact
@@ -84,4 +83,4 @@ def check_folder(cache_dir: str) -> None:
     """Refuse a --cache-dir that cannot hold copies (a file, a read-only or missing place) before a run starts."""
     if Path(cache_dir).exists() and not Path(cache_dir).is_dir():
         raise UserError(f"--cache-dir {cache_dir} is a file, not a folder")
-    writable(Path(cache_dir), "--cache-dir")
+    check_writable(Path(cache_dir), "--cache-dir")

@@ -1,12 +1,12 @@
 """The front door of the data: a `--data` source resolved, its reader chosen, its loaders made.
 
 As timm's reader factory, a source's prefix picks its back-end: `live:` a
-rendered source (fdsl_train.live, whose generator loads only when one is
-asked for), anything else shard files (fdsl_train.shards, read by
-fdsl_train.reading), and a folder of class folders an ImageFolder tree.
+rendered source (fdsl_train.data.live, whose generator loads only when one is
+asked for), anything else shard files (fdsl_train.data.shards, read by
+fdsl_train.data.reading), and a folder of class folders an ImageFolder tree.
 
 An ImageFolder tree is DIR/<split>/<class>/<image>; a shard dataset is any
-`--data` form that fdsl_train.shards or fdsl_train.live accepts. Both give per-epoch loaders of
+`--data` form that fdsl_train.data.shards or fdsl_train.data.live accepts. Both give per-epoch loaders of
 (images, labels, lost) batches and the number of classes. The classes of an
 ImageFolder split are numbered by name in the split trained on, and the
 other splits use those numbers (a class it lacks is refused); an image file
@@ -22,13 +22,13 @@ from torch.utils.data import default_collate
 from torchvision.datasets import ImageFolder
 
 from fdsl_gen import contract
-from fdsl_train import live, shards
-from fdsl_train.decode import load_image
+from fdsl_train.data import live, shards
+from fdsl_train.data.decode import load_image
 from fdsl_train.dist import Ranks
 from fdsl_train.errors import UserError
-from fdsl_train.loader import ReadShard, ShardLoader, ShardStream
-from fdsl_train.reading import DEFAULT_TIMEOUT, ShardFiles
-from fdsl_train.tally import Lost
+from fdsl_train.data.loader import ReadShard, ShardLoader, ShardStream
+from fdsl_train.data.reading import DEFAULT_TIMEOUT, ShardFiles
+from fdsl_train.data.tally import DEFAULT_LIMIT, Lost
 
 
 def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = None,
@@ -57,16 +57,25 @@ def create_reader(shardset: shards.ShardSet, cache_dir: Optional[str] = None,
 
 @dataclass(frozen=True)
 class Source:
-    """Where labelled data comes from and how it is read."""
+    """The data options of a run: where its data comes from, how it is read and how much of it may be lost.
+
+    Each field but `ranks` (the process's place, set per rank) is the fdsl-train option of its name.
+    """
 
     data: str
-    ranks: Ranks = Ranks()
+    train_split: str = "train"
+    val_split: str = "validation"  # DATA/val where the data has no validation split (format 1)
     workers: int = 0
     seed: int = 0
     shuffle_buffer: int = 1000
     samples_per_shard: Optional[int] = None
     cache_dir: Optional[str] = None
-    timeout: float = DEFAULT_TIMEOUT
+    io_timeout: float = DEFAULT_TIMEOUT
+    balance: str = "resample"  # or "fail": refuse shards that do not split evenly over ranks x workers
+    strict: bool = False  # stop at the first corrupt sample
+    max_skipped: str = DEFAULT_LIMIT  # the samples an epoch may lose (fdsl_train.data.tally)
+    fresh_epochs: bool = False  # a live source draws new instances every epoch
+    ranks: Ranks = Ranks()
 
     def is_image_folder(self, split: str) -> bool:
         return (Path(self.data) / split).is_dir() and not has_split(self.data, split)
@@ -174,7 +183,7 @@ def open_split(source: Source, split: str, transform: Callable, *, batch_size: i
     if Path(source.data).is_dir() and not _is_shard_folder(source.data):
         raise UserError(f"no images in {source.data}: expected {source.data}/{split}/<class>/<image> "
                         "or a dataset folder with manifest.json")
-    shardset = resolve(source.data, split, source.samples_per_shard, source.timeout)
+    shardset = resolve(source.data, split, source.samples_per_shard, source.io_timeout)
     return open_shards(shardset, source, transform, batch_size=batch_size, training=training), shardset.num_classes
 
 
@@ -182,7 +191,7 @@ def open_shards(shardset: shards.ShardSet, source: Source, transform: Callable, 
                 training: bool) -> ShardLoader:
     """The per-epoch loader of this rank's part of `shardset`."""
     stream = ShardStream(
-        shardset, transform, read_shard=create_reader(shardset, source.cache_dir, source.timeout),
+        shardset, transform, read_shard=create_reader(shardset, source.cache_dir, source.io_timeout),
         batch_size=batch_size, rank=source.ranks.rank, world=source.ranks.world, workers=source.workers,
         seed=source.seed, shuffle_buffer=source.shuffle_buffer, training=training,
     )

@@ -1,11 +1,11 @@
 """Decode samples into PIL images and labels, counting the bad ones.
 
-A sample is a dict, as a reader gives it (fdsl_train.loader): a shard
-file's holds `png` bytes, a rendered one (fdsl_train.live) an `image` array;
+A sample is a dict, as a reader gives it (fdsl_train.data.loader): a shard
+file's holds `png` bytes, a rendered one (fdsl_train.data.live) an `image` array;
 both hold the label, `cls`. Shards store single-channel PNGs (grey or a grey
 palette). They decode to mode "L" and stay grey through the PIL stages of the
 transforms, which then hand three equal channels to the model
-(fdsl_train.transforms); anything in colour decodes to "RGB". A rendered
+(fdsl_train.data.transforms); anything in colour decodes to "RGB". A rendered
 HxW array becomes an "L" image and an HxWx3 one "RGB", as their PNGs decode.
 """
 import io
@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, List, Optional, Tuple
 
 from PIL import Image
 
-from fdsl_train.tally import Tally
+from fdsl_train.data.tally import Tally
 
 
 def grey_palette(image: Image.Image) -> Optional[List[int]]:

@@ -5,12 +5,12 @@
 finished folder's manifest describes, rendered again. The samples come from
 `fdsl_gen.live`, the generator's public API, imported only here and only
 when a live source is asked for (as timm's reader factory imports a back-end
-by its prefix). `LiveShards` is one more reader of fdsl_train.loader's shard
+by its prefix). `LiveShards` is one more reader of fdsl_train.data.loader's shard
 stream (`read_shard`): virtual shard i stands where shard file i would, with
 the same samples in the same order, so the stream's plan (ranks, workers,
 seeded shuffles, top-up, mid-epoch resume) and the transforms apply
 unchanged, and an image reaches the transform as the PIL image its decoded
-PNG would be (fdsl_train.decode).
+PNG would be (fdsl_train.data.decode).
 
 `--fresh-epochs` draws new instances of the same classes every epoch:
 epoch e >= 1 appends e to every per-instance seed (`fdsl_gen.live`); epoch
@@ -22,8 +22,8 @@ from typing import Iterator
 
 from fdsl_gen import contract
 from fdsl_train.errors import UserError
-from fdsl_train.shards import ShardSet
-from fdsl_train.tally import Tally
+from fdsl_train.data.shards import ShardSet
+from fdsl_train.data.tally import Tally
 
 PREFIX = "live:"
 

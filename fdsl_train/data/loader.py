@@ -9,8 +9,8 @@ run refuses to start (`--balance fail`); a reader with more stops at its quota.
 That keeps DDP ranks in step however the shards are sized.
 
 Where a shard's samples come from is the stream's `read_shard`: shard files
-(fdsl_train.reading.ShardFiles) or a live source's renderer
-(fdsl_train.live.LiveShards); fdsl_train.datasets.create_reader picks one.
+(fdsl_train.data.reading.ShardFiles) or a live source's renderer
+(fdsl_train.data.live.LiveShards); fdsl_train.data.datasets.create_reader picks one.
 
 Resume: batch i of a rank comes from reader i % workers (the DataLoader asks its
 workers in turn), so skipping k batches means reader w skips the batches it
@@ -28,15 +28,15 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
-from fdsl_train.decode import decode_samples
+from fdsl_train.data.decode import decode_samples
 from fdsl_train.errors import UserError
-from fdsl_train.shards import ShardSet
-from fdsl_train.tally import Tally
+from fdsl_train.data.shards import ShardSet
+from fdsl_train.data.tally import Tally
 
 
 class ReadShard(Protocol):
     def __call__(self, index: int, epoch: int, tally: Tally) -> Iterator[dict]:
-        """The samples of shard `index` in `epoch` (fdsl_train.decode says what a sample holds), in its order.
+        """The samples of shard `index` in `epoch` (fdsl_train.data.decode says what a sample holds), in its order.
 
         A generator: what the shard lacks against its sample count is noted in `tally`, and its count
         returned, so that a stream reads a shard that lost samples no more that epoch.

@@ -1,8 +1,8 @@
 """Open one shard and read its samples, noting the samples it lacks: the reader of shard files.
 
-`ShardFiles` is the `read_shard` of a ShardStream (fdsl_train.loader) over
+`ShardFiles` is the `read_shard` of a ShardStream (fdsl_train.data.loader) over
 files: shard i read from its URL, or from its local copy in --cache-dir
-(fdsl_train.cache).
+(fdsl_train.data.cache).
 
 Paths, file://, http(s) and object-store URLs are read through their store
 (fdsl_gen.storage.open_file), network reads under the store policy with
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterator, Optional
 
 from fdsl_gen.storage import READ_TIMEOUT, Location, open_file
-from fdsl_train import cache
+from fdsl_train.data import cache
 from fdsl_train.errors import describe_read_error
-from fdsl_train.shards import ShardSet
-from fdsl_train.tally import Tally
+from fdsl_train.data.shards import ShardSet
+from fdsl_train.data.tally import Tally
 
 DEFAULT_TIMEOUT = float(READ_TIMEOUT)  # the store policy's read time-out
 KEY = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")  # folder/key.extension, as webdataset groups files

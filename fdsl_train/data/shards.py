@@ -1,6 +1,6 @@
 """Resolve a `--data` argument that names shard files into their URLs with their sample counts.
 
-(A `live:` source names rendered shards instead: fdsl_train.datasets.resolve tells the two apart.)
+(A `live:` source names rendered shards instead: fdsl_train.data.datasets.resolve tells the two apart.)
 Accepted forms: a dataset folder (manifest.json, else timm's _info.json), the
 path, http(s) URL or object-store URL (s3://bucket/prefix/) of such a folder or
 of its manifest.json, and shard lists in brace notation as local paths,

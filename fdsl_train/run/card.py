@@ -17,9 +17,10 @@ from safetensors import safe_open
 from fdsl_gen import contract
 from fdsl_gen.contract import MANIFEST
 from fdsl_gen.storage import Location
-from fdsl_train import checkpoint, curves, live, report
+from fdsl_train.data import live
+from fdsl_train.run import checkpoint, report
+from fdsl_train.run.folder import RunFolder
 
-CARD = "README.md"
 EPOCH_ROWS = 20  # at most, in the per-epoch table, besides the last epoch
 
 
@@ -62,17 +63,15 @@ def _local_manifest(data: str) -> Optional[Path]:
     return candidate if candidate.is_file() else None
 
 
-def write_card(folder: Path) -> None:
+def write_card(folder: RunFolder) -> None:
     """README.md of the run folder, replaced atomically; mode 0666 less the umask like the run's other files."""
-    folder = Path(folder)
-    run = json.loads((folder / "run.json").read_text())
-    config = json.loads((folder / "config.json").read_text())
-    partial = folder / (CARD + ".partial")
-    partial.write_text(card_text(folder, run, config))
-    os.replace(partial, folder / CARD)
+    config = json.loads(folder.config_file.read_text())
+    partial = folder.card_file.with_name(RunFolder.CARD + ".partial")
+    partial.write_text(card_text(folder, folder.read_run(), config))
+    os.replace(partial, folder.card_file)
 
 
-def card_text(folder: Path, run: dict, config: dict) -> str:
+def card_text(folder: RunFolder, run: dict, config: dict) -> str:
     where = run["options"]["output"]  # as the command gave it: the examples name the folder the same way
     sections = [_front_matter(), _title(run, config), _training(run, config), _metrics(folder),
                 _loading(where, config)]
@@ -139,19 +138,19 @@ def _recipe(preset: dict, world: int) -> str:
             f"random erasing {preset['reprob']:g}, drop path {preset['drop_path']:g}")
 
 
-def _metrics(folder: Path) -> str:
-    row = report.summary(folder)
+def _metrics(folder: RunFolder) -> str:
+    row = report.summary(folder.path)
     columns = [c for c in report.COLUMNS if c not in ("run", "model")]
     lines = ["## Metrics", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns),
              "| " + " | ".join(row[c] for c in columns) + " |", ""]
-    epochs = [r for r in curves.records(folder) if r["event"] == "epoch"]
+    epochs = [r for r in folder.records() if r["event"] == "epoch"]
     if epochs:
         lines += ["Per epoch (top-1 on the val split, where the data has one):", "",
                   "| epoch | step | loss | top-1 | skipped | seconds |", "|" + " --- |" * 6]
         lines += [f"| {e['epoch']} | {e['step']} | {e['loss']:.4f} | {_top1(e)} | {e['skipped']} | "
                   f"{e['seconds']:.1f} |" for e in _thinned(epochs)]
-    if (folder / "curves.png").is_file():
-        lines += ["", "![loss, learning rate and val top-1 against steps](curves.png)"]
+    if folder.curves_file.is_file():
+        lines += ["", f"![loss, learning rate and val top-1 against steps]({RunFolder.CURVES})"]
     return "\n".join(lines)
 
 
@@ -167,7 +166,7 @@ def _thinned(epochs: List[dict]) -> List[dict]:
 
 def _loading(where: str, config: dict) -> str:
     cfg, arch, classes = config["pretrained_cfg"], config["architecture"], config["num_classes"]
-    weights = f"{where}/model.safetensors"
+    weights = f"{where}/{RunFolder.WEIGHTS}"
     size = config.get("model_args", {}).get("img_size")
     size_arg = f" img_size={size[0]}," if size else ""  # fixed-size models (ViTs) are built for the trained size
     size_option = f" --model-kwargs img_size={size[0]}" if size else ""

@@ -22,17 +22,18 @@ from typing import Optional, Tuple
 import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
-from timm.models._hub import save_config_for_hf  # save_for_hf's config writer; timm does not re-export it
+# Private on purpose: timm's public save_for_hf also writes the weights, through safetensors' own writer
+# (mode 0600, no header metadata, contiguous tensors only), which these files must not get; its config
+# writer, which gives config.json exactly the form timm reads back, has no public name.
+from timm.models._hub import save_config_for_hf
 from torch import nn
 
-from fdsl_train import models
+from fdsl_train.data.transforms import INTERPOLATION
 from fdsl_train.errors import UserError, brief
 from fdsl_train.presets import Preset
-from fdsl_train.transforms import INTERPOLATION
+from fdsl_train.run import models
+from fdsl_train.run.folder import RunFolder
 
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
-STATE = "state.pt"
 STATE_KEYS = ("model", "optimizer", "scaler", "position", "layout")
 
 
@@ -58,10 +59,10 @@ def save_weights(model: nn.Module, folder: Path, preset: Preset, metadata: Optio
               "num_classes": str(model.num_classes), **settings, **(metadata or {})}
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         # bytes through open(): the file gets the umask's mode, where safetensors' own writer gives 0600
-        (Path(tmp) / WEIGHTS).write_bytes(safetensors_bytes(tensors, metadata=header))
-        save_config_for_hf(model, str(Path(tmp) / CONFIG), data_config=data_config)
-        _keep_own_cfg(Path(tmp) / CONFIG)
-        for name in (WEIGHTS, CONFIG):
+        (Path(tmp) / RunFolder.WEIGHTS).write_bytes(safetensors_bytes(tensors, metadata=header))
+        save_config_for_hf(model, str(Path(tmp) / RunFolder.CONFIG), data_config=data_config)
+        _keep_own_cfg(Path(tmp) / RunFolder.CONFIG)
+        for name in (RunFolder.WEIGHTS, RunFolder.CONFIG):
             os.replace(Path(tmp) / name, folder / name)
 
 
@@ -79,9 +80,10 @@ def save_state(state: dict, path: Path) -> None:
 
 
 def load_state(path: str) -> dict:
+    """The training state in a run folder or state.pt file."""
     path = Path(path)
     if path.is_dir():
-        path = path / STATE
+        path = RunFolder(path).state_file
     if not path.is_file():
         raise UserError(f"no training state to resume at {path}")
     try:
@@ -97,10 +99,10 @@ def load_state(path: str) -> dict:
 def locate(pretrained: str) -> Tuple[Path, dict]:
     """The weights file and config.json of a checkpoint given as its folder or its weights file."""
     path = Path(pretrained)
-    weights = path / WEIGHTS if path.is_dir() else path
-    config = weights.parent / CONFIG
+    weights = RunFolder(path).weights_file if path.is_dir() else path
+    config = weights.parent / RunFolder.CONFIG
     if not weights.is_file() or not config.is_file():
-        raise UserError(f"no checkpoint at {pretrained}: expected {WEIGHTS} and {CONFIG}")
+        raise UserError(f"no checkpoint at {pretrained}: expected {RunFolder.WEIGHTS} and {RunFolder.CONFIG}")
     return weights, json.loads(config.read_text())
 
 

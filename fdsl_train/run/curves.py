@@ -3,15 +3,15 @@
 `draw` writes one PNG of three panels, one line per run, through Matplotlib's
 Agg canvas (no display, no pyplot state); the file is replaced atomically.
 """
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List
 
+from fdsl_train.run.folder import RunFolder
+
 SIZE = (1200, 360)  # pixels of curves.png
 DPI = 100
-LOG = "log.jsonl"
 
 
 @dataclass
@@ -23,23 +23,10 @@ class Curves:
     top1: List[float] = field(default_factory=list)
 
 
-def records(folder: Path) -> List[dict]:
-    """The records of a run's log.jsonl, in order; a line cut off by a crash is left out."""
-    path = Path(folder) / LOG
-    if not path.is_file():
-        return []
-    found = []
-    for line in path.read_text().splitlines():
-        try:
-            found.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return found
-
-
 def read(folder: Path) -> Curves:
+    """The curves of the run in `folder`, from its log.jsonl."""
     curves = Curves()
-    for record in records(folder):
+    for record in RunFolder(folder).records():
         if record["event"] == "step":
             curves.steps.append(record["step"])
             curves.loss.append(record["loss"])

@@ -1,10 +1,10 @@
 """The training step, the epoch loop and top-1 evaluation, shared by pretrain and finetune.
 
-What they measure goes to a Monitor (fdsl_train.monitor); checkpoints go
+What they measure goes to a Monitor (fdsl_train.run.monitor); checkpoints go
 through the `save` callback of `train_epochs`.
 
 Batches are (images, labels, lost) tuples; `lost` lists what the data
-pipeline could not deliver since the previous batch (fdsl_train.tally); a
+pipeline could not deliver since the previous batch (fdsl_train.data.tally); a
 batch without samples carries only that.
 """
 import time
@@ -20,11 +20,11 @@ from torch import nn
 
 from fdsl_train import dist
 from fdsl_train.errors import UserError, brief
-from fdsl_train.losses import create_loss
-from fdsl_train.models import unwrap
-from fdsl_train.monitor import Monitor
+from fdsl_train.run.losses import create_loss
+from fdsl_train.run.models import unwrap
+from fdsl_train.run.monitor import Monitor
 from fdsl_train.presets import Preset
-from fdsl_train.tally import DEFAULT_LIMIT, EpochLosses
+from fdsl_train.data.tally import DEFAULT_LIMIT, EpochLosses
 
 
 @dataclass

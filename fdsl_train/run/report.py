@@ -3,23 +3,23 @@
 Everything comes from run.json and log.jsonl, so a run still going, stopped or
 resumed is summed up as far as it got.
 """
-import json
 from pathlib import Path
 from typing import List, Sequence
 
-from fdsl_train import curves
 from fdsl_train.errors import UserError
+from fdsl_train.run import curves
+from fdsl_train.run.folder import RunFolder
 
 COLUMNS = ("run", "model", "data", "epochs", "final loss", "best top-1", "images/s", "wall time")
 
 
 def summary(folder: Path) -> dict:
     """One row of the table for the run in `folder`."""
-    run_file = Path(folder) / "run.json"
-    if not run_file.is_file():
-        raise UserError(f"{folder} is not a run folder: it has no run.json")
-    run = json.loads(run_file.read_text())
-    found = curves.records(folder)
+    run_folder = RunFolder(folder)
+    if not run_folder.run_file.is_file():
+        raise UserError(f"{folder} is not a run folder: it has no {RunFolder.RUN}")
+    run = run_folder.read_run()
+    found = run_folder.records()
     epochs = [r for r in found if r["event"] == "epoch"]
     data = next((r for r in reversed(found) if r["event"] == "data"), {})
     dataset = run.get("dataset", {})  # named where the data has no digest (an ImageFolder, fresh epochs)

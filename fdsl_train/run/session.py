@@ -1,21 +1,12 @@
-"""What pretrain and finetune share: run options, the --output folder and its checkpoints.
+"""What pretrain and finetune share: run options, the session of a run, its checkpoints in the run folder.
 
---output DIR holds:
-  run.json           the resolved preset and run options, the world size
-  log.jsonl          one JSON object per line: "step" records every --log-interval steps, "epoch" records
-  events.out.tfevents.*  the same figures for TensorBoard, and the preset as text
-  curves.png         loss, learning rate and val top-1 against steps, drawn again after every epoch
-  wandb/             with --log-wandb: the W&B run's files
-  model.safetensors  the latest weights, with config.json: loadable by timm.create_model
-  config.json
-  README.md          the model card: dataset, recipe, command, metrics, how timm loads the weights
-  state.pt           the resumable training state (--resume DIR)
+The run folder (--output) and the name of every file in it: fdsl_train.run.folder.
 """
 import json
 import os
 import random
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -24,36 +15,29 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from fdsl_train import cache, card, checkpoint, dist, models, rundir
-from fdsl_train.datasets import Source
-from fdsl_train.engine import Accel, Position, Trainer, evaluate, train_epochs
+from fdsl_train import dist
+from fdsl_train.data import cache
+from fdsl_train.data.datasets import Source
+from fdsl_train.data.loader import hashed_seed
+from fdsl_train.data.tally import EpochLosses
 from fdsl_train.errors import UserError, brief
-from fdsl_train.loader import hashed_seed
-from fdsl_train.models import unwrap
-from fdsl_train.monitor import Monitor
 from fdsl_train.presets import Preset
-from fdsl_train.reading import DEFAULT_TIMEOUT
-from fdsl_train.runlog import RunLog
-from fdsl_train.sinks import CurvesFile, ModelCard, TensorBoard, Wandb, check_wandb
-from fdsl_train.tally import DEFAULT_LIMIT, EpochLosses
+from fdsl_train.run import card, checkpoint, models
+from fdsl_train.run.engine import Accel, Position, Trainer, evaluate, train_epochs
+from fdsl_train.run.folder import RunFolder
+from fdsl_train.run.models import unwrap
+from fdsl_train.run.monitor import Monitor
+from fdsl_train.run.runlog import RunLog
+from fdsl_train.run.sinks import CurvesFile, ModelCard, TensorBoard, Wandb, check_wandb
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    data: str
+    """The options of a pretrain or finetune run besides its preset's; the data options are its `source`."""
+
+    source: Source
     output: Path
-    workers: int = 4
-    seed: int = 0
     num_classes: Optional[int] = None
-    train_split: str = "train"
-    val_split: str = "validation"
-    balance: str = "resample"
-    strict: bool = False
-    max_skipped: str = DEFAULT_LIMIT
-    io_timeout: float = DEFAULT_TIMEOUT
-    shuffle_buffer: int = 1000
-    samples_per_shard: Optional[int] = None
-    cache_dir: Optional[str] = None
     checkpoint_every: int = 0
     log_interval: int = 50
     resume: Optional[str] = None
@@ -62,9 +46,18 @@ class RunOptions:
     channels_last: Optional[bool] = None
     torchcompile: bool = False
     log_wandb: bool = False
-    fresh_epochs: bool = False
     command_line: str = ""  # as typed, for the model card
     overwrite: bool = False
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.output)
+
+    def record(self) -> dict:
+        """The options as run.json records them: one flat dict, as the command line gives them."""
+        run = {name: value for name, value in asdict(self).items() if name != "source"}
+        data = {name: value for name, value in asdict(self.source).items() if name != "ranks"}
+        return {**data, **run, "output": str(self.output)}
 
 
 @dataclass
@@ -91,20 +84,20 @@ def session_for(command: str, preset: Preset, opts: RunOptions, pretrained: Opti
         check_wandb()
     ranks = dist.ranks_from_env(os.environ)
     accel = Accel.choose(dist.setup(ranks), opts.amp, opts.channels_last)
-    seed = hashed_seed("main", opts.seed, ranks.rank)
+    seed = hashed_seed("main", opts.source.seed, ranks.rank)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    claim = rundir.claimed(opts.output, resume=opts.resume, overwrite=opts.overwrite) if ranks.is_main else None
+    claim = opts.folder.claimed(resume=opts.resume, overwrite=opts.overwrite) if ranks.is_main else None
     with claim or nullcontext(False) as continuing:
         monitor = Monitor()
         if ranks.is_main:
             run = {"command": command, "preset": preset.to_dict(),
-                   "options": {**asdict(opts), "output": str(opts.output)},
-                   "dataset": card.dataset_facts(opts.data), "world_size": ranks.world, "device": str(accel.device)}
+                   "options": opts.record(), "dataset": card.dataset_facts(opts.source.data),
+                   "world_size": ranks.world, "device": str(accel.device)}
             if pretrained:
                 run["pretrained"] = card.checkpoint_facts(pretrained)
-            (opts.output / "run.json").write_text(json.dumps(run, indent=2))
+            opts.folder.run_file.write_text(json.dumps(run, indent=2))
             monitor = Monitor(_sinks(opts, run, continuing), console=True)
             monitor.record("start", command=command, world=ranks.world)
         try:
@@ -116,8 +109,8 @@ def session_for(command: str, preset: Preset, opts: RunOptions, pretrained: Opti
 
 def check_options(opts: RunOptions) -> None:
     """What the run options need of the machine, checked before the run folder is touched."""
-    if opts.cache_dir:
-        cache.check_folder(opts.cache_dir)
+    if opts.source.cache_dir:
+        cache.check_folder(opts.source.cache_dir)
 
 
 def resume_state(opts: RunOptions, command: str, preset: Preset, num_classes: int) -> dict:
@@ -132,7 +125,7 @@ def resume_state(opts: RunOptions, command: str, preset: Preset, num_classes: in
     if position["epoch"] >= preset.epochs:
         raise UserError(f"{opts.resume} already finished its {position['epoch']} epochs; "
                         f"--epochs {preset.epochs} asks for no more")
-    ran = _command_of(rundir.resume_folder(opts.resume))
+    ran = RunFolder.of_resume(opts.resume).command()
     if ran and ran != command:
         raise UserError(f"{opts.resume} holds a {ran} run: {command} --resume continues {command} runs only")
     layout = _layout(opts, preset, dist.ranks_from_env(os.environ).world)
@@ -163,25 +156,17 @@ def _misfit(saved: dict, preset: Preset, num_classes: int) -> str:
     return f"it holds {extra[0]}, which the model lacks" if extra else ""
 
 
-def _command_of(folder: Path) -> Optional[str]:
-    """The command that ran in a run folder, by its run.json; None when that does not say."""
-    try:
-        return json.loads((folder / "run.json").read_text()).get("command")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def _sinks(opts: RunOptions, run: dict, continuing: bool) -> list:
     # log.jsonl first: curves.png and the model card are drawn from it, and the card shows curves.png
-    sinks = [RunLog(opts.output / "log.jsonl", append=continuing), TensorBoard(opts.output, run),
-             CurvesFile(opts.output), ModelCard(opts.output)]
-    return sinks + [Wandb(opts.output, run)] if opts.log_wandb else sinks
+    folder = opts.folder
+    sinks = [RunLog(folder.log_file, append=continuing), TensorBoard(folder.path, run), CurvesFile(folder),
+             ModelCard(folder)]
+    return sinks + [Wandb(folder.path, run)] if opts.log_wandb else sinks
 
 
 def source_for(opts: RunOptions, ranks: dist.Ranks) -> Source:
     """How this rank reads --data."""
-    return Source(opts.data, ranks, opts.workers, opts.seed, opts.shuffle_buffer, opts.samples_per_shard,
-                  opts.cache_dir, opts.io_timeout)
+    return replace(opts.source, ranks=ranks)
 
 
 def prepare(model: nn.Module, session: Session, compile_model: bool) -> nn.Module:
@@ -200,15 +185,16 @@ def build_trainer(model: nn.Module, preset: Preset, *, num_classes: int, updates
     return Trainer(
         prepare(model, session, opts.torchcompile), preset, num_classes=num_classes,
         updates_per_epoch=updates_per_epoch, global_batch=preset.batch_size * session.ranks.world,
-        accel=session.accel, ranks=session.ranks, monitor=session.monitor, strict=opts.strict,
-        max_skipped=opts.max_skipped,
+        accel=session.accel, ranks=session.ranks, monitor=session.monitor, strict=opts.source.strict,
+        max_skipped=opts.source.max_skipped,
     )
 
 
 def _layout(opts: RunOptions, preset: Preset, world: int) -> dict:
     """What must stay the same for a mid-epoch resume to continue the same sample stream."""
-    layout = {"world": world, "workers": max(1, opts.workers), "batch_size": preset.batch_size, "seed": opts.seed}
-    return dict(layout, fresh_epochs=True) if opts.fresh_epochs else layout  # older states name no such key
+    source = opts.source
+    layout = {"world": world, "workers": max(1, source.workers), "batch_size": preset.batch_size, "seed": source.seed}
+    return dict(layout, fresh_epochs=True) if source.fresh_epochs else layout  # older states name no such key
 
 
 def save(trainer: Trainer, position: Position, opts: RunOptions) -> None:
@@ -216,7 +202,8 @@ def save(trainer: Trainer, position: Position, opts: RunOptions) -> None:
     if not trainer.ranks.is_main:
         return
     model = unwrap(trainer.model)
-    checkpoint.save_weights(model, opts.output, trainer.preset, metadata=_weights_metadata(trainer, position, opts))
+    checkpoint.save_weights(model, opts.folder.path, trainer.preset,
+                            metadata=_weights_metadata(trainer, position, opts))
     checkpoint.save_state({
         "model": model.state_dict(),
         "optimizer": trainer.optimizer.state_dict(),
@@ -224,12 +211,12 @@ def save(trainer: Trainer, position: Position, opts: RunOptions) -> None:
         "position": asdict(position),
         "preset": trainer.preset.to_dict(),
         "layout": _layout(opts, trainer.preset, trainer.ranks.world),
-    }, opts.output / checkpoint.STATE)
+    }, opts.folder.state_file)
 
 
 def _weights_metadata(trainer: Trainer, position: Position, opts: RunOptions) -> dict:
     """What the safetensors header says of the run: data, preset and how far it got."""
-    dataset = json.loads((opts.output / "run.json").read_text())["dataset"]
+    dataset = opts.folder.read_run()["dataset"]
     return {"dataset": dataset.get("name") or dataset["source"], "manifest_sha256": dataset.get("manifest_sha256", ""),
             "preset": json.dumps(trainer.preset.to_dict()), "epoch": str(position.epoch), "step": str(position.step)}
 
@@ -248,7 +235,7 @@ def restore(trainer: Trainer, state: dict, opts: RunOptions) -> Position:
 
 def val_metrics(model: nn.Module, val, epoch: int, opts: RunOptions, session: Session) -> dict:
     """Top-1 on the val loader, and the val samples the data lost, over all ranks."""
-    lost = EpochLosses(opts.max_skipped, val.num_samples, opts.strict)
+    lost = EpochLosses(opts.source.max_skipped, val.num_samples, opts.source.strict)
     top1 = evaluate(model, val.epoch(epoch), session.accel, lost)
     skipped = dist.sum_over_ranks([lost.count], session.accel.device)[0]
     return {"top1": top1, "val_skipped": int(skipped)}

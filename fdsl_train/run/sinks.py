@@ -1,14 +1,15 @@
 """Where rank 0's records go besides log.jsonl: TensorBoard event files, W&B, curves.png, the model card.
 
-Each sink takes `write(event, **fields)` and `close()`, as fdsl_train.monitor
+Each sink takes `write(event, **fields)` and `close()`, as fdsl_train.run.monitor
 expects. The scalars are the same in TensorBoard and W&B (`scalars`).
 """
 import json
 from pathlib import Path
 from typing import Dict
 
-from fdsl_train import card, curves
 from fdsl_train.errors import UserError
+from fdsl_train.run import card, curves
+from fdsl_train.run.folder import RunFolder
 
 
 def scalars(event: str, fields: dict) -> Dict[str, float]:
@@ -77,14 +78,12 @@ class Wandb:
 class CurvesFile:
     """curves.png in the run folder, drawn again from log.jsonl after every epoch."""
 
-    NAME = "curves.png"
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
+    def __init__(self, folder: RunFolder) -> None:
+        self.folder = folder
 
     def write(self, event: str, **fields) -> None:
         if event == "epoch":
-            curves.draw({self.folder.name: curves.read(self.folder)}, self.folder / self.NAME)
+            curves.draw({self.folder.path.name: curves.read(self.folder.path)}, self.folder.curves_file)
 
     def close(self) -> None:
         pass
@@ -93,8 +92,8 @@ class CurvesFile:
 class ModelCard:
     """README.md in the run folder, written again after every epoch and at a stop, once the weights are saved."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
+    def __init__(self, folder: RunFolder) -> None:
+        self.folder = folder
 
     def write(self, event: str, **fields) -> None:
         if event in ("epoch", "stop"):

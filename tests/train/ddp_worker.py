@@ -10,12 +10,14 @@ import sys
 import torch
 import torch.distributed as torch_dist
 
-from fdsl_train import dist, models, presets, shards
-from fdsl_train.engine import Accel, Position, Trainer
-from fdsl_train.loader import ShardLoader, ShardStream
-from fdsl_train.reading import ShardFiles
-from fdsl_train.run import Session, prepare
-from fdsl_train.transforms import train_transform
+from fdsl_train import dist, presets
+from fdsl_train.data import shards
+from fdsl_train.run import models
+from fdsl_train.run.engine import Accel, Position, Trainer
+from fdsl_train.data.loader import ShardLoader, ShardStream
+from fdsl_train.data.reading import ShardFiles
+from fdsl_train.run.session import Session, prepare
+from fdsl_train.data.transforms import train_transform
 
 
 def flat(model):

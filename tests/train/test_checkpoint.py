@@ -20,9 +20,9 @@ from safetensors.torch import load_file
 from timm.data import resolve_data_config
 from timm.utils import ParseKwargs
 
-from fdsl_train import models
-from fdsl_train.card import dataset_facts
-from fdsl_train.checkpoint import create_pretrained, save_weights
+from fdsl_train.run import models
+from fdsl_train.run.card import dataset_facts
+from fdsl_train.run.checkpoint import create_pretrained, save_weights
 from fdsl_train.cli import cli
 from fdsl_train.presets import FDSL_VIT, resolve
 
@@ -246,7 +246,7 @@ def test_the_card_finds_the_manifest_of_each_local_data_form(shard_dir, image_fo
 
 
 def test_a_long_run_lists_at_most_twenty_epochs_and_the_last():
-    from fdsl_train.card import EPOCH_ROWS, _thinned
+    from fdsl_train.run.card import EPOCH_ROWS, _thinned
 
     shown = [e["epoch"] for e in _thinned([{"epoch": i} for i in range(300)])]
     assert shown == list(range(0, 300, 15)) + [299] and len(shown) == EPOCH_ROWS + 1

@@ -113,3 +113,9 @@ def test_errors_of_the_store_layer_are_the_same_one_line(shard_dir, fast_args, m
     assert UserError is GenUserError
     monkeypatch.setenv("FDSL_IO_TIMEOUT", "soon")
     fails(["pretrain", "--data", str(shard_dir), *fast_args], "FDSL_IO_TIMEOUT=soon: expected a number of seconds")
+
+
+def test_recipe_is_refused_with_a_hint_to_use_preset(shard_dir, fast_args):
+    """In fdsl a recipe is a dataset's (fdsl-gen render RECIPE); fdsl-train's presets are --preset."""
+    line = fails(["pretrain", "--data", str(shard_dir), *fast_args, "--recipe", "fdsl-vit"], "--recipe is gone")
+    assert "use --preset" in line

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from fdsl_gen.cli import main as fdsl_gen
 from fdsl_train.cli import cli as fdsl_train
 from fdsl_train.errors import UserError
-from fdsl_train.shards import resolve
+from fdsl_train.data.shards import resolve
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from fdsl_train.decode import decode_image, decode_samples, load_image
-from fdsl_train.tally import Tally
+from fdsl_train.data.decode import decode_image, decode_samples, load_image
+from fdsl_train.data.tally import Tally
 
 
 def png(image: Image.Image) -> bytes:

@@ -352,7 +352,8 @@ def weights(folder: Path) -> Path:
     """model.safetensors and config.json of an untrained test_resnet of 4 classes."""
     from dataclasses import replace
 
-    from fdsl_train import checkpoint, models, presets
+    from fdsl_train import presets
+    from fdsl_train.run import checkpoint, models
 
     model = models.create("test_resnet", num_classes=4, img_size=32)
     checkpoint.save_weights(model, folder, replace(presets.Preset(), model="test_resnet", img_size=32))
@@ -414,7 +415,7 @@ def stub_run(folder: Path) -> Path:
 
 
 def reported_data(run: Path) -> None:
-    from fdsl_train.report import summary
+    from fdsl_train.run.report import summary
 
     digest = read_log(run, "data")[0]["digest"]
     assert len(digest) == 16 and summary(run)["data"] == digest

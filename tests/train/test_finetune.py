@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from fdsl_train.cli import cli
-from fdsl_train.datasets import Source, open_split
+from fdsl_train.data.datasets import Source, open_split
 
 
 def invoke(*args):

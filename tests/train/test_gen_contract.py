@@ -9,8 +9,8 @@ from PIL import Image
 
 from fdsl_gen.pipeline import render_dataset
 from fdsl_gen.registry import create_recipe
-from fdsl_train import shards
-from fdsl_train.decode import Tally, decode_samples
+from fdsl_train.data import shards
+from fdsl_train.data.decode import Tally, decode_samples
 
 # One recipe per PNG kind: 1-bit palette (1p-frac), 8-bit grey (rcdb), colour palette (fractaldb colour).
 RENDERS = {

@@ -13,10 +13,10 @@ import torch
 from click.testing import CliRunner
 
 from fdsl_gen.pipeline import render_dataset
-from fdsl_train import live
+from fdsl_train.data import live
 from fdsl_train.cli import cli
-from fdsl_train.datasets import create_reader, has_split, resolve
-from fdsl_train.loader import ShardLoader, ShardStream
+from fdsl_train.data.datasets import create_reader, has_split, resolve
+from fdsl_train.data.loader import ShardLoader, ShardStream
 
 PACKAGE = Path(__file__).resolve().parents[2] / "fdsl_train"
 RCDB = dict(categories=3, instances=10, size=32, polygons_max=6)
@@ -150,10 +150,10 @@ def fdsl_gen_imports(path):
 
 
 def test_fdsl_train_renders_through_the_public_live_api_alone():
-    users = {path.name: fdsl_gen_imports(path) for path in PACKAGE.glob("*.py")}
-    assert users["live.py"] <= {"fdsl_gen.contract", "fdsl_gen.live"}
-    assert [name for name, imported in users.items() if "fdsl_gen.live" in imported] == ["live.py"]
-    code = ("import sys; import fdsl_train.cli, fdsl_train.pretrain, fdsl_train.datasets, fdsl_train.live; "
+    users = {path.relative_to(PACKAGE).as_posix(): fdsl_gen_imports(path) for path in PACKAGE.rglob("*.py")}
+    assert users["data/live.py"] <= {"fdsl_gen.contract", "fdsl_gen.live"}
+    assert [name for name, imported in users.items() if "fdsl_gen.live" in imported] == ["data/live.py"]
+    code = ("import sys; import fdsl_train.cli, fdsl_train.pretrain, fdsl_train.data.datasets, fdsl_train.data.live; "
             "print(sorted(m for m in sys.modules if m.startswith(('fdsl_gen.live', 'fdsl_gen.recipe', 'numba'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

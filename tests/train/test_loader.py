@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fdsl_train.errors import UserError
-from fdsl_train.reading import ShardFiles
-from fdsl_train.loader import ShardLoader, ShardStream, batches_per_rank, check_balance, plan_epoch
-from fdsl_train.shards import ShardSet, resolve
+from fdsl_train.data.reading import ShardFiles
+from fdsl_train.data.loader import ShardLoader, ShardStream, batches_per_rank, check_balance, plan_epoch
+from fdsl_train.data.shards import ShardSet, resolve
 
 
 def stream(shardset, **kwargs):

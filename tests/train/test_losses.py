@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 
-from fdsl_train.losses import LPCELoss, create_loss
+from fdsl_train.run.losses import LPCELoss, create_loss
 
 
 def test_lpce_on_hard_labels_is_cross_entropy():

@@ -3,9 +3,10 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from fdsl_train import dist, models, presets
+from fdsl_train import dist, presets
+from fdsl_train.run import models
 from fdsl_train.cli import cli
-from fdsl_train.engine import Accel, Trainer
+from fdsl_train.run.engine import Accel, Trainer
 
 
 @pytest.mark.parametrize("name", ["vit_tiny_patch16_224", "vit_base_patch16_224", "resnet50"])

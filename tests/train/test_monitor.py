@@ -11,7 +11,7 @@ from google.protobuf.message import DecodeError
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from fdsl_train import curves
+from fdsl_train.run import curves
 from fdsl_train.cli import cli
 
 

@@ -3,9 +3,9 @@ import torchvision.transforms.functional as F
 from click.testing import CliRunner
 
 from fdsl_train.cli import cli
-from fdsl_train.loader import ShardStream
-from fdsl_train.reading import ShardFiles
-from fdsl_train.shards import resolve
+from fdsl_train.data.loader import ShardStream
+from fdsl_train.data.reading import ShardFiles
+from fdsl_train.data.shards import resolve
 
 
 def upload(s3, folder, prefix):

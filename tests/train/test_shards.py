@@ -5,9 +5,9 @@ import threading
 import pytest
 
 from fdsl_train.errors import UserError
-from fdsl_train.loader import ShardStream
-from fdsl_train.reading import ShardFiles
-from fdsl_train.shards import count_samples, has_split, resolve
+from fdsl_train.data.loader import ShardStream
+from fdsl_train.data.reading import ShardFiles
+from fdsl_train.data.shards import count_samples, has_split, resolve
 
 
 def test_dataset_folder_reads_the_manifest(shard_dir):

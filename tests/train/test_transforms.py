@@ -8,7 +8,7 @@ from timm.data import auto_augment
 from timm.data.auto_augment import NAME_TO_OP
 
 from fdsl_train.presets import PRESETS, resolve
-from fdsl_train.transforms import eval_transform, train_transform
+from fdsl_train.data.transforms import eval_transform, train_transform
 
 
 def test_zero_bit_posterize_gives_a_black_image():
