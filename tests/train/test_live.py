@@ -1,10 +1,7 @@
 """`--data live:...`: the shard pipeline over rendered samples, batch for batch the same as over the shards."""
-import ast
 import json
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -139,24 +136,6 @@ def test_a_newer_manifest_and_fresh_epochs_on_shards_are_refused(rcdb, tmp_path,
     line = one_line_error(invoke("pretrain", "--data", rcdb, "--fresh-epochs", "--output", tmp_path / "b",
                                  *fast_args))
     assert "--fresh-epochs" in line and "live" in line
-
-
-def fdsl_gen_imports(path):
-    tree = ast.parse(path.read_text())
-    names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-    names += [node.module + (f".{node.names[0].name}" if node.module == "fdsl_gen" else "")
-              for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module]
-    return {name for name in names if name.startswith("fdsl_gen")}
-
-
-def test_fdsl_train_renders_through_the_public_live_api_alone():
-    users = {path.relative_to(PACKAGE).as_posix(): fdsl_gen_imports(path) for path in PACKAGE.rglob("*.py")}
-    assert users["data/live.py"] <= {"fdsl_gen.contract", "fdsl_gen.live"}
-    assert [name for name, imported in users.items() if "fdsl_gen.live" in imported] == ["data/live.py"]
-    code = ("import sys; import fdsl_train.cli, fdsl_train.pretrain, fdsl_train.data.datasets, fdsl_train.data.live; "
-            "print(sorted(m for m in sys.modules if m.startswith(('fdsl_gen.live', 'fdsl_gen.recipe', 'numba'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
 
 
 def readme_commands():
