@@ -1,6 +1,8 @@
 """Assertions, option sets and process helpers several test files (and bench/soak.py) share."""
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +30,13 @@ TINY = {
     "perlin": dict(categories=2, instances=2, size=32),
     "bezier": dict(categories=2, instances=2, size=32),
 }
+
+
+def loaded_after(statement, prefixes):
+    """The modules named with one of `prefixes` that a fresh interpreter has loaded after `statement`."""
+    code = f"import sys; {statement}; print(sorted(m for m in sys.modules if m.startswith({tuple(prefixes)!r})))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return out.strip().splitlines()[-1]
 
 
 def assert_one_line_error(result, *words):

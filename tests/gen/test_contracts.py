@@ -2,8 +2,6 @@
 import dataclasses
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,7 @@ import pytest
 from fdsl_gen import registry
 from fdsl_gen.cli import render
 from fdsl_gen.recipe import Recipe, Search
-from helpers import TINY
+from helpers import TINY, loaded_after
 
 # Options every `fdsl-gen render NAME` has.
 SHARED = {"--seed", "--out", "--workers", "--quiet", "--name", "--samples-per-shard", "--val-fraction", "--shards",
@@ -61,11 +59,9 @@ def test_readme_names_the_shared_options():
 
 
 def test_listing_recipes_and_their_options_imports_no_kernel():
-    code = ("import sys; from fdsl_gen import registry; from fdsl_gen.cli import main; "
-            "[e.config for e in registry.entries('recipe').values()]; "
-            "print(sorted(m for m in sys.modules if m.startswith(('numba', 'fdsl_gen.formulas', 'fdsl_gen.recipes.'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    listing = ("from fdsl_gen import registry; from fdsl_gen.cli import main; "
+               "[e.config for e in registry.entries('recipe').values()]")
+    assert loaded_after(listing, ("numba", "fdsl_gen.formulas", "fdsl_gen.recipes.")) == "[]"
 
 
 @pytest.mark.parametrize("name", sorted(OWN))

@@ -9,11 +9,10 @@
 """
 import ast
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import fdsl_train
+from tests.helpers import loaded_after
 
 PACKAGE = Path(fdsl_train.__file__).parent
 SEAMS = {"fdsl_gen.storage", "fdsl_gen.contract", "fdsl_gen.errors", "fdsl_gen.progress"}
@@ -126,8 +125,5 @@ def test_fdsl_train_reaches_fdsl_gen_through_its_seams_only():
 
 def test_a_shard_run_loads_no_renderer():
     """The commands and the data front door import nothing of fdsl_gen's renderer until a live source asks."""
-    code = ("import sys; import fdsl_train.cli, fdsl_train.pretrain, fdsl_train.data.datasets, "
-            "fdsl_train.data.live; print(sorted(m for m in sys.modules "
-            "if m.startswith(('fdsl_gen.live', 'fdsl_gen.recipe', 'numba'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    commands = "import fdsl_train.cli, fdsl_train.pretrain, fdsl_train.data.datasets, fdsl_train.data.live"
+    assert loaded_after(commands, ("fdsl_gen.live", "fdsl_gen.recipe", "numba")) == "[]"
