@@ -6,8 +6,9 @@ asked for), anything else shard files (fdsl_train.data.shards, read by
 fdsl_train.data.reading), and a folder of class folders an ImageFolder tree.
 
 An ImageFolder tree is DIR/<split>/<class>/<image>; a shard dataset is any
-`--data` form that fdsl_train.data.shards or fdsl_train.data.live accepts. Both give per-epoch loaders of
-(images, labels, lost) batches and the number of classes. The classes of an
+`--data` form that fdsl_train.data.shards or fdsl_train.data.live accepts.
+Both give per-epoch loaders of (images, labels, lost) batches and the number
+of classes. The classes of an
 ImageFolder split are numbered by name in the split trained on, and the
 other splits use those numbers (a class it lacks is refused); an image file
 that does not load is skipped and counted like a corrupt shard sample.
@@ -24,11 +25,11 @@ from torchvision.datasets import ImageFolder
 from fdsl_gen import contract
 from fdsl_train.data import live, shards
 from fdsl_train.data.decode import load_image
-from fdsl_train.dist import Ranks
-from fdsl_train.errors import UserError
 from fdsl_train.data.loader import ReadShard, ShardLoader, ShardStream
 from fdsl_train.data.reading import DEFAULT_TIMEOUT, ShardFiles
 from fdsl_train.data.tally import DEFAULT_LIMIT, Lost
+from fdsl_train.dist import Ranks
+from fdsl_train.errors import UserError
 
 
 def resolve(data: str, split: str = "train", samples_per_shard: Optional[int] = None,

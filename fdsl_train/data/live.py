@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from typing import Iterator
 
 from fdsl_gen import contract
-from fdsl_train.errors import UserError
 from fdsl_train.data.shards import ShardSet
 from fdsl_train.data.tally import Tally
+from fdsl_train.errors import UserError
 
 PREFIX = "live:"
 

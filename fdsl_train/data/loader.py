@@ -29,9 +29,9 @@ import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
 from fdsl_train.data.decode import decode_samples
-from fdsl_train.errors import UserError
 from fdsl_train.data.shards import ShardSet
 from fdsl_train.data.tally import Tally
+from fdsl_train.errors import UserError
 
 
 class ReadShard(Protocol):

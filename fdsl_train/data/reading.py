@@ -20,9 +20,9 @@ from typing import BinaryIO, Iterator, Optional
 
 from fdsl_gen.storage import READ_TIMEOUT, Location, open_file
 from fdsl_train.data import cache
-from fdsl_train.errors import describe_read_error
 from fdsl_train.data.shards import ShardSet
 from fdsl_train.data.tally import Tally
+from fdsl_train.errors import describe_read_error
 
 DEFAULT_TIMEOUT = float(READ_TIMEOUT)  # the store policy's read time-out
 KEY = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")  # folder/key.extension, as webdataset groups files

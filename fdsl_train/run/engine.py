@@ -19,12 +19,12 @@ from timm.scheduler import create_scheduler_v2
 from torch import nn
 
 from fdsl_train import dist
+from fdsl_train.data.tally import DEFAULT_LIMIT, EpochLosses
 from fdsl_train.errors import UserError, brief
+from fdsl_train.presets import Preset
 from fdsl_train.run.losses import create_loss
 from fdsl_train.run.models import unwrap
 from fdsl_train.run.monitor import Monitor
-from fdsl_train.presets import Preset
-from fdsl_train.data.tally import DEFAULT_LIMIT, EpochLosses
 
 
 @dataclass
