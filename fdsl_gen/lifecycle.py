@@ -78,10 +78,12 @@ def claim(location, recipe, plan, name, command):
 
 
 def _create_claim(store, described):
-    """Write the claim unless the store holds this one; another process may have won meanwhile."""
+    """Write the claim unless the store holds one; a claim found (an object store has no lock: another
+    render may have claimed since the check) must be this dataset's."""
     data = json.dumps(described, indent=1, sort_keys=True).encode()
-    if _held_claim(store) is None and not store.put_new(f"{RECORDS}/{CLAIM}", data):
-        check_claim(store, described["fingerprint"])
+    if _held_claim(store) is None and store.put_new(f"{RECORDS}/{CLAIM}", data):
+        return
+    check_claim(store, described["fingerprint"])
 
 
 def check_claim(store, fingerprint):

@@ -93,6 +93,18 @@ def test_renders_with_other_settings_started_together(s3, params_dir, cli):
     assert cli("verify", f"{s3.url}/race").exit_code == 0
 
 
+def test_a_claim_that_appears_after_the_check_is_never_taken_for_ours(s3):
+    """An object store has no lock: another render may claim between a render's check and its own claim."""
+    from fdsl_gen.errors import UserError
+    from fdsl_gen.lifecycle import _create_claim
+    from fdsl_gen.storage import open_store
+    theirs = {"fingerprint": "1" * 64, "recipe": "rcdb", "name": "rcdb", "manifest": {"command": "theirs"}}
+    s3.put("taken/.render/config.json", json.dumps(theirs).encode())
+    with pytest.raises(UserError, match="claimed by another render .rcdb rcdb: theirs."):
+        _create_claim(open_store(f"{s3.url}/taken"), dict(theirs, fingerprint="2" * 64))
+    assert json.loads(s3.get("taken/.render/config.json")) == theirs
+
+
 def test_the_claim_of_another_render_is_named(s3, params_dir, cli):
     """An object store cannot tell a live claim from a dead one: the user is told which file to delete."""
     out = f"{s3.url}/claimed"
