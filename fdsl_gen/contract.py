@@ -25,6 +25,7 @@ TIMM_INFO = "_info.json"
 CARD = "README.md"
 PREVIEW = "preview.png"
 PARAMS = "params"  # the folder of the parameter files a recipe stores beside its shards
+LIVE = "live:"  # a source rendered on demand: live:FOLDER, live:URL or live:RECIPE?OPTIONS
 # Format 1 datasets (and many ImageFolder trees) call the validation split `val`.
 OLD_SPLIT_NAMES = {"validation": "val"}
 

@@ -26,10 +26,10 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from fdsl_gen.configs import DatasetOptions
-from fdsl_gen.errors import UserError
 from fdsl_gen import contract
+from fdsl_gen.configs import DatasetOptions
 from fdsl_gen.contract import CHECKSUMS, LIVE_READABLE, MANIFEST, PARAMS
+from fdsl_gen.errors import UserError
 from fdsl_gen.lifecycle import manifest_base
 from fdsl_gen.options import fields as option_fields, parse as parse_option
 from fdsl_gen.plan import Plan, check_plan_options
@@ -39,7 +39,7 @@ from fdsl_gen.shardwriter import shard_name
 from fdsl_gen.storage import is_url, open_store
 
 __all__ = ["LiveDataset", "UserError", "from_manifest", "from_options", "open_live"]
-PREFIX = "live:"
+PREFIX = contract.LIVE
 
 
 @dataclass(frozen=True)

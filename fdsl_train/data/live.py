@@ -25,7 +25,7 @@ from fdsl_train.data.shards import ShardSet
 from fdsl_train.data.tally import Tally
 from fdsl_train.errors import UserError
 
-PREFIX = "live:"
+PREFIX = contract.LIVE
 
 
 @dataclass(frozen=True)
