@@ -240,8 +240,8 @@ def test_a_missing_bucket(s3, cli, params_dir):
 def test_refused_credentials(cli, params_dir, monkeypatch, tmp_path):
     # a second moto server that checks credentials: it knows no access key at all
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", "from moto.server import ThreadedMotoServer; import time; "
-                               f"ThreadedMotoServer('127.0.0.1', {port}, verbose=False).start(); time.sleep(600)"],
+    server = subprocess.Popen([sys.executable, "-c", "from moto.server import ThreadedMotoServer; import signal; "
+                               f"ThreadedMotoServer('127.0.0.1', {port}, verbose=False).start(); signal.pause()"],
                               env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0"), stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
