@@ -114,7 +114,7 @@ def _releasable_claim(store, fingerprint):
     if held.get("fingerprint") == fingerprint:
         return None
     holder = _holder(held)
-    if _holds_shards(store):
+    if _holds_shards(names):
         raise UserError(f"output {store} holds another dataset ({holder}); choose another --out or delete it")
     live = store.in_use(f"{RECORDS}/{HOLDERS}")
     if live is None:
@@ -142,9 +142,10 @@ def _held_claim(store):
     return held
 
 
-def _holds_shards(store):
+def _holds_shards(names):
+    """Whether the listed `names` of a store hold a shard or a shard's record."""
     return any(name.endswith(".tar") and "/" not in name or name.startswith(f"{RECORDS}/") and name.endswith(".tar.json")
-               for name in store.list())
+               for name in names)
 
 
 def _release(store, held):
