@@ -47,7 +47,12 @@ def head(folder: Path) -> str:
 
 def checkout(name: str, root: Path = BUILD) -> Path:
     """The checkout of REPOS[name] under `root`, refused unless it is at the pinned commit and unedited."""
-    repo, folder = REPOS[name], root / name
+    return verify(name, root / name)
+
+
+def verify(name: str, folder: Path) -> Path:
+    """`folder`, refused unless it is a checkout of REPOS[name] at the pinned commit, unedited."""
+    repo = REPOS[name]
     found = head(folder)
     if not found:
         raise SystemExit(f"official: no checkout of {repo.github} at {folder}: run `python bench/official/setup.py`")
