@@ -1,43 +1,53 @@
-"""Live rendering against the shard loader, and against catalys1/fractal-pretraining's on-the-fly generator.
+"""Live rendering against the shard loader, and fdsl's FractalDB generator against catalys1's, per core.
 
 Loader rows: for each recipe (FractalDB with the official recipe, 1p-frac,
 RCDB, ExFractalDB) a small dataset is rendered with fdsl-gen; one epoch of
-fdsl_train's shard loader over its shards is timed against one epoch of the
+fdsl_train's shard loader over its shards takes turns with one epoch of the
 live source that renders the same samples (`--data live:FOLDER`), with the
-same transform, batch size and workers. Samples/s per worker (each worker
-is one process on one core).
+same transform, batch size and workers, for --rounds rounds. Each epoch
+gives samples/s per worker (wall, the workers' start included, as a
+training epoch pays it) and CPU milliseconds per sample (user + system of
+the bench and its worker processes).
 
-Generator rows, one process each, no transform: fdsl's FractalDB render
-(the official recipe: 362 px, 200k points, patch masks, 4 flips per
-canvas; and at the baseline's 224 px and 100k points) against
-catalys1/fractal-pretraining's `IFSGenerator` (WACV 2022) with its
-defaults (224 px, 100k iterations, parameter jitter, random flips,
-colour, diamond-square background, blur), run from a checkout of that
-repository (its code is imported from there, not copied; systems drawn by
-its `ifs.sample_system` with 2 to 4 maps).
+Generator rows: one process and one thread on each side, CPU seconds (user
++ system) per image and per chaos game, at two settings, each side at the
+same image size and point count: 362 px and 200k points (FractalDB's
+official recipe) and 224 px and 100k points (catalys1's defaults). fdsl's
+FractalDB recipe runs one chaos game per canvas and writes its 4 flips as 4
+images; each round it renders --chaos-games canvases of virtual shards it
+has not drawn before (every canvas has a point set of its own: 100 images
+per category are its 25 weight rows x 4 flips), counting the distinct
+canvases it drew. catalys1/fractal-pretraining's `IFSGenerator` (WACV 2022)
+runs one chaos game per image and adds colour, a diamond-square background
+and blur; it runs unchanged from its pinned checkout (bench/official/pins.py)
+under the official venv's interpreter, through bench/catalys1_generator.py,
+for --chaos-games images a round, turn about with fdsl.
 
-    git clone https://github.com/catalys1/fractal-pretraining /tmp/catalys1
-    python bench/live.py --baseline-repo /tmp/catalys1
-    python bench/live.py --baseline-repo /tmp/catalys1 --classes 8 --per-class 40 --baseline-images 40
+    python bench/official/setup.py           # the pinned checkouts and the official venv, once
+    python bench/live.py
+    python bench/live.py --classes 8 --per-class 40 --chaos-games 40 --rounds 3
 """
 import argparse
-import importlib.util
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from common import check_rounds, interleaved, load_line, ratio_spread, spread, timed
+from fdsl_gen.live import open_live
 from fdsl_train import presets
-from fdsl_train.data import live
 from fdsl_train.data.datasets import create_reader, resolve
 from fdsl_train.data.loader import ShardLoader, ShardStream
 from fdsl_train.data.transforms import train_transform
+from official import pins
 
 WORK = Path("runs/bench/live")
+BASELINE = Path(__file__).resolve().parent / "catalys1_generator.py"
 # Each recipe's dataset: its render options besides the class and instance counts.
 RECIPES = {
     "fractaldb": ["--search"],  # the official recipe: 362 px, 200k points, patch_gray, weight rows, flips
@@ -46,6 +56,13 @@ RECIPES = {
     "exfractaldb": ["--search"],
 }
 CLASS_OPTION = {"1p-frac": "--classes"}
+# Generator settings: fdsl's live spec options beyond the official recipe, and the size and
+# chaos-game iterations the baseline runs at.
+SETTINGS = {
+    "362 px, 200k points": ("", 362, 200_000),
+    "224 px, 100k points": ("&size=224&points=100000", 224, 100_000),
+}
+CANVASES_PER_CATEGORY = 25  # instances=100: 25 weight rows x 4 flips, one count
 
 
 def render(recipe: str, folder: Path, classes: int, per_class: int) -> None:
@@ -57,12 +74,10 @@ def render(recipe: str, folder: Path, classes: int, per_class: int) -> None:
                     "--out", str(folder), "--quiet"], check=True)
 
 
-def epoch_rate(loader: ShardLoader) -> float:
-    """Samples/s of one epoch (the workers' start included, as a training epoch pays it)."""
-    start, count = time.perf_counter(), 0
-    for batch in loader.epoch(0):
-        count += len(batch[1])
-    return count / (time.perf_counter() - start)
+def epoch(loader: ShardLoader):
+    """(samples/s, CPU s per sample) of one epoch; its workers are joined when the epoch ends."""
+    count, wall, cpu = timed(lambda: sum(len(batch[1]) for batch in loader.epoch(0)))
+    return count / wall, cpu / count
 
 
 def loader_rows(args, transform) -> list:
@@ -76,63 +91,83 @@ def loader_rows(args, transform) -> list:
             stream = ShardStream(shardset, transform, read_shard=create_reader(shardset), batch_size=args.batch_size,
                                  workers=args.workers, seed=0)
             loaders[name] = ShardLoader(stream, args.workers)
-        best = {name: 0.0 for name in loaders}
-        for _ in range(args.rounds):  # interleaved, best of each: other load on the machine hits both alike
-            for name, loader in loaders.items():
-                best[name] = max(best[name], epoch_rate(loader))
-        rows.append((recipe, sources["shards"].num_samples, best["shards"], best["live"]))
+        results = interleaved({name: lambda loader=loader: epoch(loader) for name, loader in loaders.items()},
+                              args.rounds)
+        rows.append((recipe, sources["shards"].num_samples, results["shards"], results["live"]))
     return rows
 
 
-def render_rate(dataset, limit: int) -> float:
-    """Images/s of fdsl's live render alone, shard by shard (after the first), in this process."""
-    start, count, index = time.perf_counter(), 0, 1
-    while count < limit:
-        count += len(dataset.shard("train", index % len(dataset.shard_sizes("train"))))
-        index += 1
-    return count / (time.perf_counter() - start)
+def fdsl_round(dataset, shards: range):
+    """(CPU s per image, CPU s per chaos game) of rendering `shards`, chaos games counted as distinct canvases."""
+    samples, _, cpu = timed(lambda: [meta for index in shards for _, _, meta in dataset.shard("train", index)])
+    canvases = {(meta["category"], meta["weight"], meta["count"]) for meta in samples}
+    return cpu / len(samples), cpu / len(canvases)
 
 
-def baseline(repo: Path):
-    """catalys1's IFSGenerator class and its `ifs` module, imported from a checkout of the repository."""
-    sys.path.insert(0, str(repo))
-    from fractal_learning.fractals import ifs  # noqa: E402 (the baseline's own package)
-    path = repo / "fractal_learning/training/datamodule/datasets/generator.py"
-    spec = importlib.util.spec_from_file_location("catalys1_generator", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # the generator module alone: its package pulls in pytorch-lightning
-    return module.IFSGenerator, ifs
-
-
-def baseline_rate(repo: Path, images: int) -> float:
-    generator_class, ifs = baseline(repo)
-    generator = generator_class()
-    rng = np.random.default_rng(0)
-    systems = [ifs.sample_system((2, 5), rng=rng) for _ in range(images)]
-    generator(systems[0])  # numba compile, not timed
-    start = time.perf_counter()
-    for system in systems:
-        generator(system)
-    return images / (time.perf_counter() - start)
+def baseline_round(args, size: int, niter: int, seed: int, numba_cache: str):
+    """(CPU s per image, CPU s per chaos game) of catalys1's generator: one chaos game per image."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=numba_cache, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    done = subprocess.run([str(args.baseline_python), str(BASELINE), str(args.baseline_repo), "--images",
+                           str(args.chaos_games), "--size", str(size), "--niter", str(niter), "--seed", str(seed)],
+                          env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"live: catalys1's generator failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    result = json.loads(done.stdout.splitlines()[-1])
+    per_image = result["cpu_s"] / result["images"]
+    return per_image, per_image
 
 
 def generator_rows(args) -> list:
-    # 100 images per category are its 25 weight variants x 4 flips: every canvas has a point set of its
-    # own, as in a full-size dataset, so no row gains from the recipe's point-set cache
-    sized = f"live:fractaldb?search&categories={args.classes}&instances=100&samples-per-shard=100"
-    fdsl = {
-        "fdsl FractalDB, official recipe (362 px, 200k points, 4 flips per canvas)": sized,
-        "fdsl FractalDB at 224 px, 100k points": f"{sized}&size=224&points=100000",
-    }
+    per_round = -(-args.chaos_games // CANVASES_PER_CATEGORY)  # virtual shards of 100 images, one category each
+    categories = 1 + args.rounds * per_round  # shard 0 warms up; no round draws a shard twice
     rows = []
-    for label, spec in fdsl.items():
-        dataset = live.open_dataset(spec)
-        dataset.shard("train", 0)  # compile and warm, not timed
-        rows.append((label, render_rate(dataset, args.baseline_images * 4)))
-    if args.baseline_repo:
-        rows.append(("catalys1 IFSGenerator (224 px, 100k iterations)",
-                     baseline_rate(args.baseline_repo, args.baseline_images)))
+    with tempfile.TemporaryDirectory() as numba_cache:
+        for label, (options, size, niter) in SETTINGS.items():
+            dataset = open_live(f"fractaldb?search&categories={categories}&instances=100&samples-per-shard=100"
+                                f"{options}")
+            dataset.shard("train", 0)  # compile and warm, not timed
+            fdsl_turns, baseline_turns = iter(range(args.rounds)), iter(range(args.rounds))
+            results = interleaved({
+                "fdsl": lambda: fdsl_round(dataset, shards_of_round(next(fdsl_turns), per_round)),
+                "catalys1": lambda: baseline_round(args, size, niter, next(baseline_turns), numba_cache),
+            }, args.rounds)
+            rows.append((label, results["fdsl"], results["catalys1"]))
     return rows
+
+
+def shards_of_round(turn: int, per_round: int) -> range:
+    return range(1 + turn * per_round, 1 + (turn + 1) * per_round)
+
+
+def check_baseline(args) -> None:
+    """Refuse, before any work, a baseline checkout off its pin or a missing official interpreter."""
+    pins.verify("catalys1", args.baseline_repo)
+    if not Path(args.baseline_python).exists():
+        raise SystemExit(f"live: no official venv interpreter at {args.baseline_python}: run "
+                         "`python bench/official/setup.py`, or give --baseline-python")
+
+
+def print_loader(rows, workers: int) -> None:
+    print("| recipe | samples | shards, samples/s per worker | live, samples/s per worker | live / shards "
+          "| shards, CPU ms per sample | live, CPU ms per sample | live / shards, CPU per sample |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for recipe, samples, shards, live in rows:
+        shard_rates, shard_cpu = [r for r, _ in shards], [1e3 * c for _, c in shards]
+        live_rates, live_cpu = [r for r, _ in live], [1e3 * c for _, c in live]
+        print(f"| {recipe} | {samples} | {spread([r / workers for r in shard_rates])} | "
+              f"{spread([r / workers for r in live_rates])} | {ratio_spread(live_rates, shard_rates)} | "
+              f"{spread(shard_cpu, 2)} | {spread(live_cpu, 2)} | {ratio_spread(live_cpu, shard_cpu)} |")
+
+
+def print_generators(rows) -> None:
+    print("| setting | fdsl, CPU ms per image | fdsl, CPU ms per chaos game | catalys1, CPU ms per image "
+          "(= per chaos game) | catalys1 / fdsl, per image | catalys1 / fdsl, per chaos game |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, fdsl, baseline in rows:
+        fdsl_image, fdsl_game = [1e3 * i for i, _ in fdsl], [1e3 * g for _, g in fdsl]
+        base_image, base_game = [1e3 * i for i, _ in baseline], [1e3 * g for _, g in baseline]
+        print(f"| {label} | {spread(fdsl_image, 2)} | {spread(fdsl_game, 2)} | {spread(base_image, 2)} | "
+              f"{ratio_spread(base_image, fdsl_image)} | {ratio_spread(base_game, fdsl_game)} |")
 
 
 def main() -> None:
@@ -142,31 +177,31 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--preset", default="fractaldb-resnet", choices=presets.names())
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--baseline-repo", type=Path, default=None,
-                        help="a checkout of github.com/catalys1/fractal-pretraining")
-    parser.add_argument("--baseline-images", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chaos-games", type=int, default=100, help="chaos games per side and round")
+    parser.add_argument("--baseline-repo", type=Path, default=pins.BUILD / "catalys1",
+                        help="a checkout of github.com/catalys1/fractal-pretraining at its pinned commit")
+    parser.add_argument("--baseline-python", type=Path, default=pins.PYTHON,
+                        help="the interpreter the baseline runs under (numpy, numba, OpenCV)")
+    parser.add_argument("--skip-loader", action="store_true", help="the generator rows alone")
     args = parser.parse_args()
+    check_rounds(args.rounds)
     if args.classes * args.per_class < 2 * args.batch_size:
         parser.error("--classes x --per-class must be at least two batches")
+    if args.chaos_games < 1:
+        parser.error("--chaos-games must be at least 1")
+    check_baseline(args)
     torch.set_num_threads(1)
-    transform = train_transform(presets.PRESETS[args.preset])
     workers = max(1, args.workers)
-    print(f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {args.classes} classes x {args.per_class}, "
-          f"transform of preset {args.preset}, {workers} worker(s), batch {args.batch_size}, "
-          f"best of {args.rounds} epochs")
-    print("| recipe | samples | shards, samples/s per worker | live, samples/s per worker | live / shards |")
-    print("| --- | --- | --- | --- | --- |")
-    for recipe, samples, shard_rate, live_rate in loader_rows(args, transform):
-        print(f"| {recipe} | {samples} | {shard_rate / workers:.1f} | {live_rate / workers:.1f} | "
-              f"{live_rate / shard_rate:.2f}x |")
-    rows = generator_rows(args)
-    base = rows[-1][1]
-    print(f"\n| generator, one process | images/s | this / {rows[-1][0].split(' (')[0]} |")
-    print("| --- | --- | --- |")
-    for label, rate in rows:
-        print(f"| {label} | {rate:.1f} | {rate / base:.2f}x |")
-    print(f"load {os.getloadavg()[0]:.2f} at the end")
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {load_line()}, torch {torch.__version__}")
+    if not args.skip_loader:
+        print(f"loader: {args.classes} classes x {args.per_class}, transform of preset {args.preset}, "
+              f"{workers} worker(s), batch {args.batch_size}; median (min-max) of {args.rounds} interleaved epochs")
+        print_loader(loader_rows(args, train_transform(presets.PRESETS[args.preset])), workers)
+    print(f"\ngenerators, one process and one thread each: {args.chaos_games} chaos games per side and round; "
+          f"median (min-max) of {args.rounds} interleaved rounds; {load_line()}")
+    print_generators(generator_rows(args))
+    print(f"{load_line()} at the end")
 
 
 if __name__ == "__main__":
