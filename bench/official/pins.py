@@ -45,22 +45,43 @@ def head(folder: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def checkout(name: str, root: Path = BUILD) -> Path:
-    """The checkout of REPOS[name] under `root`, refused unless it is at the pinned commit and unedited."""
-    return verify(name, root / name)
+def edits(folder: Path) -> list:
+    """Tracked files of the checkout `folder` that differ from its commit.
+
+    A file deleted from the work tree counts, unless its content is absent
+    from the clone itself: a snapshot mirror may leave out its largest files
+    (figures), which no script runs.
+    """
+    status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                            capture_output=True, text=True).stdout.splitlines()
+    changed = []
+    for line in status:
+        state, path = line[:2], line[3:]
+        absent = subprocess.run(["git", "-C", str(folder), "cat-file", "-e", f"HEAD:{path}"],
+                                capture_output=True).returncode != 0
+        if not (state == " D" and absent):
+            changed.append(path)
+    return changed
 
 
-def verify(name: str, folder: Path) -> Path:
-    """`folder`, refused unless it is a checkout of REPOS[name] at the pinned commit, unedited."""
-    repo = REPOS[name]
+def refusal(name: str, root: Path = BUILD) -> str:
+    """Why the checkout of REPOS[name] under `root` may not be used ('' when it is at the pinned commit, unedited)."""
+    repo, folder = REPOS[name], root / name
     found = head(folder)
     if not found:
-        raise SystemExit(f"official: no checkout of {repo.github} at {folder}: run `python bench/official/setup.py`")
+        return f"official: no checkout of {repo.github} at {folder}: run `python bench/official/setup.py`"
     if found != repo.commit:
-        raise SystemExit(f"official: {folder} is at commit {found[:12]}, not the pinned {repo.commit[:12]} of "
-                         f"{repo.github}: check out {repo.commit} or run `python bench/official/setup.py`")
-    edited = subprocess.run(["git", "-C", str(folder), "diff", "--quiet", "HEAD"]).returncode
-    if edited:
-        raise SystemExit(f"official: {folder} has edited files (`git -C {folder} diff`): the benches run the "
-                         "official code unchanged")
-    return folder
+        return (f"official: {folder} is at commit {found[:12]}, not the pinned {repo.commit[:12]} of "
+                f"{repo.github}: check out {repo.commit} or remove the folder and run `python bench/official/setup.py`")
+    if edits(folder):
+        return (f"official: {folder} has edited files (`git -C {folder} diff`): the benches run the "
+                "official code unchanged")
+    return ""
+
+
+def checkout(name: str, root: Path = BUILD) -> Path:
+    """The checkout of REPOS[name] under `root`, refused unless it is at the pinned commit and unedited."""
+    reason = refusal(name, root)
+    if reason:
+        raise SystemExit(reason)
+    return root / name
