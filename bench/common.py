@@ -4,7 +4,7 @@ CPU seconds (user + system, this process and its waited-for children) are
 the figure on a shared machine: wall time moves with other jobs, CPU time
 much less. Contenders take turns within each round, so a burst of load
 falls on all of them alike, and a figure is the median of the rounds with
-their min-max beside it.
+their min and max beside it.
 """
 import os
 import resource
@@ -40,12 +40,12 @@ def median(values: Sequence[float]) -> float:
 
 
 def spread(values: Sequence[float], digits: int = 1) -> str:
-    """'median (min-max)' of `values`."""
-    return f"{median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+    """'median (min to max)' of `values` ('to', as a value may be negative)."""
+    return f"{median(values):.{digits}f} ({min(values):.{digits}f} to {max(values):.{digits}f})"
 
 
 def ratio_spread(tops: Sequence[float], bottoms: Sequence[float], digits: int = 2) -> str:
-    """Round-by-round ratios tops[i] / bottoms[i] as 'median (min-max)x'."""
+    """Round-by-round ratios tops[i] / bottoms[i] as 'median (min to max)x'."""
     return spread([top / bottom for top, bottom in zip(tops, bottoms)], digits) + "x"
 
 
