@@ -196,10 +196,10 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {load_line()}, torch {torch.__version__}")
     if not args.skip_loader:
         print(f"loader: {args.classes} classes x {args.per_class}, transform of preset {args.preset}, "
-              f"{workers} worker(s), batch {args.batch_size}; median (min-max) of {args.rounds} interleaved epochs")
+              f"{workers} worker(s), batch {args.batch_size}; median (min to max) of {args.rounds} interleaved epochs")
         print_loader(loader_rows(args, train_transform(presets.PRESETS[args.preset])), workers)
     print(f"\ngenerators, one process and one thread each: {args.chaos_games} chaos games per side and round; "
-          f"median (min-max) of {args.rounds} interleaved rounds; {load_line()}")
+          f"median (min to max) of {args.rounds} interleaved rounds; {load_line()}")
     print_generators(generator_rows(args))
     print(f"{load_line()} at the end")
 
