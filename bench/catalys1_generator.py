@@ -11,13 +11,15 @@ the generator does not use. What the wrapper adds, and why:
   repository leaves them unseeded, so that a rerun draws the same images;
 - one untimed call first: numba compiles (or loads) its kernels there.
 Prints one JSON line: images, CPU seconds (user + system of this process,
-every thread) and wall seconds of the timed calls.
+every thread) and wall seconds of the timed calls, and the versions of
+Python, numpy, numba and OpenCV it ran under.
 
     PYTHON bench/catalys1_generator.py REPO [--images 100] [--size 224] [--niter 100000] [--seed 0]
 """
 import argparse
 import importlib.util
 import json
+import platform
 import sys
 import time
 from pathlib import Path
@@ -47,6 +49,7 @@ def main() -> None:
     if not (args.repo / GENERATOR).is_file():
         raise SystemExit(f"catalys1_generator: {args.repo} holds no {GENERATOR}")
     import cv2
+    import numba
     import numpy as np
 
     cv2.setNumThreads(1)
@@ -59,8 +62,10 @@ def main() -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     for system in systems[1:]:
         generator(system)
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+                "opencv": cv2.__version__}
     print(json.dumps({"images": args.images, "cpu_s": time.process_time() - cpu,
-                      "wall_s": time.perf_counter() - wall}))
+                      "wall_s": time.perf_counter() - wall, "versions": versions}))
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ def baseline_round(args, size: int, niter: int, seed: int, numba_cache: str):
     if done.returncode:
         raise SystemExit(f"live: catalys1's generator failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
     result = json.loads(done.stdout.splitlines()[-1])
+    args.baseline_versions = result["versions"]
     per_image = result["cpu_s"] / result["images"]
     return per_image, per_image
 
@@ -141,10 +142,14 @@ def shards_of_round(turn: int, per_round: int) -> range:
 
 def check_baseline(args) -> None:
     """Refuse, before any work, a baseline checkout off its pin or a missing official interpreter."""
-    pins.verify("catalys1", args.baseline_repo)
-    if not Path(args.baseline_python).exists():
-        raise SystemExit(f"live: no official venv interpreter at {args.baseline_python}: run "
-                         "`python bench/official/setup.py`, or give --baseline-python")
+    args.baseline_repo = pins.checkout("catalys1", args.official_root)
+    missing = subprocess.run([str(args.baseline_python), "-c", "import cv2, numba, numpy"], capture_output=True,
+                             text=True) if Path(args.baseline_python).exists() else None
+    if missing is None or missing.returncode:
+        why = "it is missing" if missing is None else missing.stderr.strip().splitlines()[-1]
+        raise SystemExit(f"live: the baseline's interpreter {args.baseline_python} cannot run catalys1's generator "
+                         f"({why}): it needs numpy, numba and OpenCV; run `python bench/official/setup.py`, "
+                         "or give --baseline-python")
 
 
 def print_loader(rows, workers: int) -> None:
@@ -179,8 +184,9 @@ def main() -> None:
     parser.add_argument("--preset", default="fractaldb-resnet", choices=presets.names())
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chaos-games", type=int, default=100, help="chaos games per side and round")
-    parser.add_argument("--baseline-repo", type=Path, default=pins.BUILD / "catalys1",
-                        help="a checkout of github.com/catalys1/fractal-pretraining at its pinned commit")
+    parser.add_argument("--official-root", type=Path, default=pins.BUILD,
+                        help="the folder holding catalys1/, the checkout of github.com/catalys1/fractal-pretraining "
+                             "at its pinned commit")
     parser.add_argument("--baseline-python", type=Path, default=pins.PYTHON,
                         help="the interpreter the baseline runs under (numpy, numba, OpenCV)")
     parser.add_argument("--skip-loader", action="store_true", help="the generator rows alone")
@@ -201,6 +207,7 @@ def main() -> None:
     print(f"\ngenerators, one process and one thread each: {args.chaos_games} chaos games per side and round; "
           f"median (min to max) of {args.rounds} interleaved rounds; {load_line()}")
     print_generators(generator_rows(args))
+    print("catalys1 ran under " + ", ".join(f"{name} {version}" for name, version in args.baseline_versions.items()))
     print(f"{load_line()} at the end")
 
 
