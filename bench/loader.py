@@ -4,6 +4,10 @@ The images are written out as PNG files twice: as RGB PNGs with R=G=B (the
 layout the FractalDB reference code writes) and as the shards' own
 single-channel PNG bytes. Each loader reads every image once with the same
 transform and the same worker count; the page cache is warmed for all three.
+The loaders take turns for --rounds rounds; each figure is the median, min
+and max over the rounds of samples/s per worker (wall) and of CPU
+milliseconds per sample (user + system of the bench and its workers), and
+the ratio to the RGB files is taken round by round.
 
     python bench/loader.py                      # renders a FractalDB sample with fdsl-gen first
     python bench/loader.py --data shards/fractaldb --workers 2
@@ -11,7 +15,6 @@ transform and the same worker count; the page cache is warmed for all three.
 import argparse
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -26,6 +29,8 @@ from fdsl_train.data.decode import decode_image
 from fdsl_train.data.loader import ShardLoader, ShardStream
 from fdsl_train.data.reading import ShardFiles
 from fdsl_train.data.transforms import train_transform
+
+from common import check_rounds, interleaved, load_line, ratio_spread, spread, timed
 
 CACHE = Path("runs/bench")
 
@@ -57,11 +62,10 @@ def warm(paths) -> None:
         path.read_bytes()
 
 
-def throughput(batches) -> float:
-    start, count = time.perf_counter(), 0
-    for batch in batches:
-        count += len(batch[1])
-    return count / (time.perf_counter() - start)
+def throughput(make_batches):
+    """(samples/s, CPU s per sample) of one epoch; the DataLoader joins its workers at the end."""
+    count, wall, cpu = timed(lambda: sum(len(batch[1]) for batch in make_batches()))
+    return count / wall, cpu / count
 
 
 def main() -> None:
@@ -74,6 +78,7 @@ def main() -> None:
     parser.add_argument("--preset", default="fractaldb-resnet", choices=presets.names())
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    check_rounds(args.rounds)
     if not (args.data / "manifest.json").exists():
         render_sample(args.data, args.categories, args.per_category)
     shardset = shards.resolve(str(args.data))
@@ -88,17 +93,19 @@ def main() -> None:
         dataset = ImageFolder(str(tree), transform=transform)
         loaders[label] = lambda dataset=dataset: DataLoader(
             dataset, batch_size=args.batch_size, shuffle=True, num_workers=args.workers, drop_last=True)
-    # interleaved rounds, best of each: other load on the machine hits every loader alike
-    results = {label: 0.0 for label in loaders}
-    for _ in range(args.rounds):
-        for label, make in loaders.items():
-            results[label] = max(results[label], throughput(make()))
+    results = interleaved({label: lambda make=make: throughput(make) for label, make in loaders.items()},
+                          args.rounds)
     size = Image.open(next(rgb.rglob("*.png"))).size[0]
     print(f"{shardset.num_samples} images of {size} px, transform of preset {args.preset}, "
-          f"{workers} worker(s), batch {args.batch_size}, best of {args.rounds} rounds, torch {torch.__version__}")
+          f"{workers} worker(s), batch {args.batch_size}, median (min to max) of {args.rounds} interleaved rounds, "
+          f"torch {torch.__version__}; {load_line()}")
+    print("| loader | samples/s per worker | CPU ms per sample | shards / this, samples/s | this / shards, CPU |")
+    print("| --- | --- | --- | --- | --- |")
     base = results["shards (1-channel PNG in tar)"]
-    for label, rate in results.items():
-        print(f"  {label:36s} {rate / workers:8.1f} samples/s per worker   shards / this = {base / rate:.2f}x")
+    for label, runs in results.items():
+        rates, cpu = [rate for rate, _ in runs], [1e3 * c for _, c in runs]
+        print(f"| {label} | {spread([rate / workers for rate in rates])} | {spread(cpu, 2)} | "
+              f"{ratio_spread([rate for rate, _ in base], rates)} | {ratio_spread(cpu, [1e3 * c for _, c in base])} |")
 
 
 if __name__ == "__main__":
