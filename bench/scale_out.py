@@ -1,13 +1,16 @@
 """Render throughput with 1 and 2 local workers and a 2-worker Dask LocalCluster.
 
 The same FractalDB render (official recipe, `--categories` categories from the
-seed-1 search, `--shards` shards of 1000 images) runs three times into fresh
-folders; the table gives images/s and the ratio to one worker, and checks
-that the three folders hold byte-identical shards. A last row measures the
-machine itself: the same pure-Python busy loop run twice in one process and
-once in each of two processes, the most any 2-worker engine can gain here.
+seed-1 search, `--shards` shards of 1000 images) runs on each engine into a
+fresh folder, the engines taking turns for --rounds rounds; the table gives
+images/s (wall: scaling is a wall-clock gain) and the ratio to one worker of
+the same round, as medians with their min and max, and checks that every
+folder holds byte-identical shards. A last row measures the machine itself
+in each round: the same pure-Python busy loop run twice in one process and
+once in each of two processes, the most any 2-worker engine can gain here
+while other jobs share the cores.
 
-    .venv/bin/python bench/scale_out.py [--categories 100] [--shards 8]
+    .venv/bin/python bench/scale_out.py [--categories 100] [--shards 8] [--rounds 3]
 """
 import argparse
 import hashlib
@@ -25,6 +28,8 @@ from fdsl_gen.configs import FractalDBConfig
 from fdsl_gen.recipes.fractaldb import FractalDB
 from fdsl_gen.runner import render_shards
 from fdsl_gen.shardwriter import RECORDS
+
+from common import check_rounds, interleaved, load_line, ratio_spread, spread
 
 
 def timed_render(recipe, plan, folder, tasks, workers=1, scheduler=None):
@@ -58,7 +63,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--categories", type=int, default=100)
     parser.add_argument("--shards", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    check_rounds(args.rounds)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "params").mkdir()
@@ -68,22 +75,32 @@ def main():
         plan = Plan.of(recipe, 1, 1000)
         tasks = [("train", i) for i in range(args.shards)]
         timed_render(recipe, Plan(1, 4, 4, 0, 4), tmp / "warmup", [("train", 0)])  # numba compile
-        rows = [("local, 1 worker", *timed_render(recipe, plan, tmp / "one", tasks, 1)),
-                ("local, 2 workers", *timed_render(recipe, plan, tmp / "two", tasks, 2))]
+        folders = iter(range(10 ** 6))
+        print(f"FractalDB official recipe, {args.shards} shards of 1000 images, {args.categories} categories; "
+              f"median (min to max) of {args.rounds} interleaved rounds; {load_line()}")
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
             # Each worker process compiles the numba kernels once (a local pool forks them compiled):
             # keep that out of the clock with a round of full shards on both workers.
             timed_render(recipe, plan, tmp / "warm-dask", tasks[:4], scheduler=cluster.scheduler_address)
-            rows.append(("dask LocalCluster, 2 workers",
-                         *timed_render(recipe, plan, tmp / "dask", tasks, scheduler=cluster.scheduler_address)))
-    base = rows[0][1]
-    print(f"FractalDB official recipe, {args.shards} shards of 1000 images, {args.categories} categories")
-    print(f"{'engine':<30}{'images/s':>10}{'vs 1 worker':>14}")
-    for label, rate, _ in rows:
-        print(f"{label:<30}{rate:>10.1f}{rate / base:>13.2f}x")
-    print(f"{'machine: busy loop, 2 procs':<30}{'':>10}{machine_scaling():>13.2f}x")
-    print(f"byte-identical shards across the three runs: {len({digest for _, _, digest in rows}) == 1}")
-
+            engines = {
+                "local, 1 worker": lambda: timed_render(recipe, plan, tmp / f"{next(folders)}", tasks, 1),
+                "local, 2 workers": lambda: timed_render(recipe, plan, tmp / f"{next(folders)}", tasks, 2),
+                "dask LocalCluster, 2 workers": lambda: timed_render(recipe, plan, tmp / f"{next(folders)}", tasks,
+                                                                     scheduler=cluster.scheduler_address),
+                "machine: busy loop, 2 procs": lambda: (machine_scaling(), None),
+            }
+            results = interleaved(engines, args.rounds)
+    base = [rate for rate, _ in results["local, 1 worker"]]
+    print("| engine | images/s | vs 1 worker, round by round |\n| --- | --- | --- |")
+    for label, runs in results.items():
+        rates = [rate for rate, _ in runs]
+        if label.startswith("machine"):
+            print(f"| {label} | | {spread(rates, 2)}x |")
+        else:
+            print(f"| {label} | {spread(rates)} | {ratio_spread(rates, base)} |")
+    digests = {digest for label, runs in results.items() for _, digest in runs if digest}
+    print(f"byte-identical shards across all {args.rounds * 3} renders: {len(digests) == 1}")
+    print(f"{load_line()} at the end")
 
 if __name__ == "__main__":
     main()
