@@ -22,6 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers import children  # noqa: E402
 
+from common import load_line  # noqa: E402
+
 RENDER = ("--size", 32, "--points", 5000, "--counts", 3, "--weight-k", 0.1, "--flips", 1,
           "--samples-per-shard", 2, "--workers", 2, "--quiet")
 
@@ -89,6 +91,7 @@ def main():
         identical = shards(tmp / "calm") == shards(tmp / "killed")
         verified = subprocess.run(fdsl_gen("verify", tmp / "killed"), capture_output=True).returncode == 0
         leftovers = [p.name for p in (tmp / "killed").rglob("*") if ".tmp" in p.name]
+        print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, seed {args.seed}, {load_line()}")
         print(f"| shards | {len(shards(tmp / 'killed')) - 1} |")
         for name, value in counts.items():
             print(f"| {name} | {value} |")
@@ -96,6 +99,7 @@ def main():
         print(f"| fdsl-gen verify | {'ok' if verified else 'FAILED'} |")
         print(f"| temporary files left | {len(leftovers)} |")
         print(f"| wall time, undisturbed / killed (ratio) | {calm:.1f} s / {killed:.1f} s ({killed / calm:.2f}) |")
+        print(load_line() + " at the end")
         if not (identical and verified and not leftovers):
             raise SystemExit(1)
 
