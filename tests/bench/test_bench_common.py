@@ -1,0 +1,49 @@
+"""bench/common.py: medians with their spread, ratios round by round, turns, CPU time; the catalys1 wrapper's refusal."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+import common  # noqa: E402
+
+
+def test_spread_is_the_median_with_min_and_max_and_reads_negative_values():
+    assert common.spread([3.0, 1.0, 2.0]) == "2.0 (1.0 to 3.0)"
+    assert common.spread([-24.6, 53.6, -18.4]) == "-18.4 (-24.6 to 53.6)"
+
+
+def test_ratios_are_taken_round_by_round():
+    # medians alone would give 4 / 2 = 2.00; the rounds' own ratios are 2, 2 and 3
+    assert common.ratio_spread([2.0, 4.0, 9.0], [1.0, 2.0, 3.0]) == "2.00 (2.00 to 3.00)x"
+
+
+def test_contenders_take_turns_within_every_round():
+    calls = []
+    results = common.interleaved({"a": lambda: calls.append("a") or len(calls),
+                                  "b": lambda: calls.append("b") or len(calls)}, 3)
+    assert calls == ["a", "b"] * 3
+    assert results == {"a": [1, 3, 5], "b": [2, 4, 6]}
+
+
+def test_fewer_than_three_rounds_are_refused():
+    with pytest.raises(SystemExit, match="at least 3 rounds"):
+        common.check_rounds(2)
+    common.check_rounds(3)
+
+
+def test_cpu_time_counts_a_child_waited_for():
+    child = [sys.executable, "-c", "sum(i * i for i in range(2_000_000))"]
+    _, wall, cpu = common.timed(lambda: subprocess.run(child, check=True))
+    assert cpu > 0.05  # the child's loop alone is well over this; this process only waits
+    assert wall > 0
+
+
+def test_catalys1_wrapper_refuses_a_folder_without_the_generator(tmp_path):
+    done = subprocess.run([sys.executable, str(BENCH / "catalys1_generator.py"), str(tmp_path)],
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        f"catalys1_generator: {tmp_path} holds no fractal_learning/training/datamodule/datasets/generator.py"]
