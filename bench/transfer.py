@@ -1,17 +1,42 @@
-"""One transfer protocol over every dataset family, with scratch and the papers' control datasets.
+"""One transfer protocol over every dataset family, with scratch and the papers' control datasets (version 2).
 
-Every row pre-trains the same model on a dataset of the same number of
-classes and images, for the same epochs, then fine-tunes it on
-Fashion-MNIST at 10, 100 and 1000 labels per class (one subset per seed,
-the same subsets for every row), and fits a linear probe on its frozen
-features. Rows: fractaldb, exfractaldb, mvfractaldb, rcdb, visualatom,
-ofdb, 1p-frac (LPCE), real1p (LPCE, one photo); controls: scratch (no
-pre-training), perlin, bezier and 1p-frac-sigma6 (sigma 5.9 +- 0.1, up
-to 6, breaks the fractal shape); fractaldb-fresh pre-trains on the fractaldb row's dataset
-rendered live with new instances every epoch (`--data live:DIR
---fresh-epochs`), at the same budget. The table gives the mean +- std of
-the final top-1 over seeds and the paired gain over scratch (same seed,
-same labelled subset).
+Every row pre-trains the same model for the same optimizer steps on a
+dataset of the same number of classes, then fine-tunes it on Fashion-MNIST
+at each label count and fits a linear probe on its frozen features.
+
+Structure, as each family's paper trains it:
+- categories x instances: fractaldb, exfractaldb, mvfractaldb, rcdb,
+  visualatom, and the controls perlin and bezier;
+- one image per class, repeated with augmentation: ofdb (one FractalDB
+  image per category), 1p-frac and 1p-frac-sigma6 (L perturbations of one
+  fractal, LPCE), real1p (L perturbations of one photo's edges, LPCE). Their
+  shard list is repeated `per_category` times, so that an epoch holds as
+  many images as a categories x instances epoch: the same steps.
+- scratch: randomly initialised weights saved as a checkpoint, then
+  fine-tuned and probed exactly like a pre-trained row;
+- fractaldb-fresh (not in the default rows): fractaldb rendered live with
+  new instances every epoch (`--fresh-epochs`).
+
+Budget. Every fine-tuning run takes the same optimizer steps at the same
+batch, whatever its label count: the labelled images are linked cyclically
+(classes interleaved) into a split of finetune_steps x batch samples, one
+epoch. Equal steps, not equal epochs: with a fixed number of passes the
+larger label counts would also train longer, and labels and steps would be
+confounded. The split must hold every labelled image at least once, so the
+largest label count is bounded by the budget (checked). Scratch and every
+pre-trained row get the same budget and recipe.
+
+Seeds. Each seed is one replicate: it renders the datasets (render and
+search seed 1 + seed), pre-trains (or initialises scratch) with it, draws
+the labelled subsets with it (the same subsets for every row) and
+fine-tunes with it. The spread covers pre-training and fine-tuning seeds
+together. The gain of a row over scratch (or over a control) is paired by
+replicate; its 95 % interval is Student's t over the per-replicate
+differences (n - 1 degrees of freedom). A row "beats" another where the
+whole interval is above zero.
+
+Normalisation: mean = std = 0.5 on every channel, in pre-training,
+fine-tuning and the probe, for every row, scratch included.
 
 Fashion-MNIST comes from Debian's package (`apt-get install
 dataset-fashion-mnist`, idx files in /usr/share/datasets/fashion-mnist),
@@ -21,22 +46,19 @@ Every stage is the fdsl-gen or fdsl-train command as typed, run by the
 commands' own CLI entry point inside --jobs long-lived worker processes
 (so torch and timm are imported once per worker, not once per run), each
 on cpu_count / jobs math threads: small convolutions scale poorly over
-threads (here a resnet10t epoch at 32 px takes 1.6x as long on two threads
-as on one, so two one-thread runs side by side do 3x the work). A row's
-fine-tuning runs start as soon as its pre-training ends. Each command's
-output goes to WORK/SCALE/logs/.
+threads, so two one-thread runs side by side do more work than one on two.
+Each command's output goes to WORK/SCALE/logs/. A rerun skips every run
+that finished.
 
     python bench/transfer.py                         # the whole table (default size, 2 CPU cores)
-    python bench/transfer.py --jobs 4                # four commands at a time, each on cpu_count / 4 threads
     python bench/transfer.py --scale smoke           # a few minutes: checks that every stage runs
     python bench/transfer.py --scale paper           # paper-scale settings, for a GPU machine
-    python bench/transfer.py --rows fractaldb,perlin --labels 100 --seeds 0,1,2
+    python bench/transfer.py --rows fractaldb,perlin --labels 10 --seeds 0,1,2
 """
 import argparse
 import contextlib
 import hashlib
 import json
-import math
 import multiprocessing
 import os
 import resource
@@ -45,11 +67,12 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 WORK = Path("runs/transfer")
 CLASSES = 10  # Fashion-MNIST
+NORM = "0.5,0.5,0.5"  # mean and std of every stage of every row
 
 
 @dataclass(frozen=True)
@@ -57,17 +80,17 @@ class Scale:
     """Everything that sizes a run; the same for every row."""
 
     categories: int = 32  # pre-training classes of every dataset
-    per_category: int = 100  # images per class
+    per_category: int = 100  # images per class (one-image rows: repeats of their one image)
     render_size: int = 48
     points: int = 10_000  # chaos-game points of the 2D fractal rows
     # resnet10t: a resnet18 step at 32 px is 2.3x slower here, most of it in the backward pass of the
     # 3x3 convolutions on layer4's 1x1 maps
     model: str = "resnet10t"
     img_size: int = 32
-    pretrain_epochs: int = 8
+    pretrain_epochs: int = 3  # of categories x per_category images: the same steps for every row
     batch_size: int = 64
-    finetune_samples: int = 2400  # samples seen by each fine-tuning run, whatever its label count
-    finetune_epochs: int = 2  # at most; fewer when the labelled set alone exceeds the sample budget
+    finetune_steps: int = 64  # optimizer steps of every fine-tuning run, whatever its label count
+    finetune_epochs: int = 1  # the steps split into this many epochs (a top-1 read after each)
     train_pool: int = 12_000  # first Fashion-MNIST training images the labelled subsets are drawn from
     val_images: int = 1000  # first Fashion-MNIST test images, the read-out
     probe_labels: int = 100  # labels per class of the linear probe's training set
@@ -77,49 +100,91 @@ class Scale:
 SCALES = {
     "default": Scale(),
     "smoke": Scale(categories=8, per_category=16, render_size=32, points=2000, img_size=32, pretrain_epochs=1,
-                   batch_size=32, finetune_samples=320, finetune_epochs=1, train_pool=1200, val_images=200,
+                   batch_size=32, finetune_steps=8, finetune_epochs=1, train_pool=1200, val_images=200,
                    probe_labels=10),
     # the papers' pre-training size (1k classes x 1k images, ViT-Tiny, 300 epochs: see docs) on a GPU machine
     "paper": Scale(categories=1000, per_category=1000, render_size=362, points=200_000, model="deit_tiny_patch16_224",
-                   img_size=224, pretrain_epochs=300, batch_size=256, finetune_samples=500_000, finetune_epochs=100,
+                   img_size=224, pretrain_epochs=300, batch_size=256, finetune_steps=23_500, finetune_epochs=100,
                    train_pool=60_000, val_images=10_000, probe_labels=1000, workers=16),
 }
 
-ROWS = ("scratch", "fractaldb", "fractaldb-fresh", "exfractaldb", "mvfractaldb", "rcdb", "visualatom", "ofdb", "1p-frac", "real1p",
-        "perlin", "bezier", "1p-frac-sigma6")
+ROWS = ("scratch", "fractaldb", "fractaldb-fresh", "exfractaldb", "mvfractaldb", "rcdb", "visualatom", "ofdb",
+        "1p-frac", "real1p", "perlin", "bezier", "1p-frac-sigma6")
+DEFAULT_ROWS = tuple(r for r in ROWS if r != "fractaldb-fresh")
+CONTROLS = ("perlin", "bezier", "1p-frac-sigma6")
 # Rows that pre-train on another row's dataset, rendered live with new instances every epoch (--fresh-epochs):
 # the same classes, images per epoch, epochs and options, so the same budget.
 FRESH = {"fractaldb-fresh": "fractaldb"}
+# One image per class, as their papers train them; repeated per_category times per epoch.
+ONE_IMAGE = ("ofdb", "1p-frac", "1p-frac-sigma6", "real1p")
 
 
-def render_args(row: str, scale: Scale, photo: Path) -> List[str]:
-    """The fdsl-gen command of a row: scale.categories classes of scale.per_category images.
+def render_args(dataset: str, scale: Scale, photo: Path, seed: int) -> List[str]:
+    """The fdsl-gen command of a dataset at one seed: scale.categories classes.
 
-    real1p has one image per class, so it gets categories x per_category
-    classes: the same images and pre-training budget, more classes."""
-    row = FRESH.get(row, row)
+    categories x instances rows: scale.per_category images a class; ONE_IMAGE rows: one."""
     c, n, size, pts = str(scale.categories), str(scale.per_category), str(scale.render_size), str(scale.points)
+    search = ["--search", "--search-seed", str(1 + seed)]
     return {
-        "fractaldb": ["fractaldb", "--search", "--categories", c, "--instances", n, "--points", pts],
-        "exfractaldb": ["exfractaldb", "--search", "--categories", c, "--instances", n],
-        "mvfractaldb": ["mvfractaldb", "--search", "--categories", c, "--instances", n],
+        "fractaldb": ["fractaldb", *search, "--categories", c, "--instances", n, "--points", pts],
+        "exfractaldb": ["exfractaldb", *search, "--categories", c, "--instances", n],
+        "mvfractaldb": ["mvfractaldb", *search, "--categories", c, "--instances", n],
         "rcdb": ["rcdb", "--categories", c, "--instances", n],
         "visualatom": ["visualatom", "--categories", c, "--instances", n],
-        "ofdb": ["ofdb", "--search", "--categories", c, "--instances", n, "--points", pts],
-        "1p-frac": ["1p-frac", "--classes", c, "--instances", n, "--points", pts],
+        "ofdb": ["ofdb", *search, "--categories", c, "--instances", "1", "--points", pts],
+        "1p-frac": ["1p-frac", "--classes", c, "--instances", "1", "--points", pts],
         # 5.9 +- 0.1 with the default 2 maps: up to 6, every singular value 1, where the shape dissolves
-        "1p-frac-sigma6": ["1p-frac", "--classes", c, "--instances", n, "--points", pts, "--sigma", "5.9"],
-        "real1p": ["real1p", "--image", str(photo), "--classes", str(scale.categories * scale.per_category)],
+        "1p-frac-sigma6": ["1p-frac", "--classes", c, "--instances", "1", "--points", pts, "--sigma", "5.9"],
+        "real1p": ["real1p", "--image", str(photo), "--classes", c],
         "perlin": ["perlin", "--categories", c, "--instances", n],
         "bezier": ["bezier", "--categories", c, "--instances", n],
-    }[row] + ["--size", size, "--quiet"]
+    }[dataset] + ["--seed", str(1 + seed), "--size", size, "--quiet"]
 
 
-# ---------------------------------------------------------------- labelled subsets
+def pretrain_data(row: str, folder: Path, scale: Scale) -> List[str]:
+    """The --data arguments of a row's pre-training: its folder, or its shards repeated (one-image rows)."""
+    if row in FRESH:
+        return [f"live:{folder}", "--fresh-epochs"]
+    if row not in ONE_IMAGE:
+        return [str(folder)]
+    shards = json.loads((folder / "manifest.json").read_text())["splits"]["train"]["shards"]
+    return ["::".join(str(folder / s["file"]) for s in shards * scale.per_category)]
+
+
+def pretrain_args(row: str, folder: Path, scale: Scale, seed: int, out: Path) -> List[str]:
+    """`fdsl-train pretrain` of a row: the same preset, options and steps for every row.
+
+    LPCE rows get the manifest's loss; without mixup or smoothing it is the same cross-entropy."""
+    return ["pretrain", "--data", *pretrain_data(row, folder, scale), "--output", str(out), *_common(scale, seed),
+            "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
+            "--opt", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--sched", "cosine",
+            "--warmup-epochs", "1", "-b", str(scale.batch_size), "--epochs", str(scale.pretrain_epochs)]
+
+
+def finetune_args(pretrained: Path, data: Path, scale: Scale, seed: int, out: Path) -> List[str]:
+    """`fdsl-train finetune`: the same recipe for every row and label count (scratch: its saved initial weights).
+
+    Augmentation: RandomResizedCrop(0.5, 1) and horizontal flip 0.5, nothing else (no colour jitter, no label
+    smoothing, no RandAugment, mixup, cutmix, erasing or drop path)."""
+    epochs = scale.finetune_epochs
+    return ["finetune", "--pretrained", str(pretrained), "--data", str(data), "--val-split", "val",
+            "--output", str(out), *_common(scale, seed), "--preset", "finetune", "-b", str(scale.batch_size),
+            "--lr", "1e-3", "--epochs", str(epochs), "--warmup-epochs", f"{0.2 * epochs:g}", "--scale", "0.5,1",
+            "--hflip", "0.5", "--color-jitter", "0", "--smoothing", "0", "--aa", "", "--mixup", "0", "--cutmix", "0",
+            "--reprob", "0", "--drop-path", "0"]
+
+
+def _common(scale: Scale, seed: int) -> List[str]:
+    # --overwrite: a run is started again only when an earlier one was cut short; it replaces that one
+    return ["--model", scale.model, "--img-size", str(scale.img_size), "-j", str(scale.workers), "--seed", str(seed),
+            "--mean", NORM, "--std", NORM, "--overwrite"]
+
+
+# ---------------------------------------------------------------- labelled subsets and the step budget
 
 def subset(labels: Sequence[int], per_class: int, seed: int) -> List[int]:
-    """Indices of `per_class` images of each class, drawn with `seed`; the same for every row."""
-    chosen = []
+    """Indices of `per_class` images of each class, drawn with `seed`, classes interleaved; the same for every row."""
+    by_class = []
     for cls in range(CLASSES):
         pool = [i for i, label in enumerate(labels) if label == cls]
         if len(pool) < per_class:
@@ -127,30 +192,42 @@ def subset(labels: Sequence[int], per_class: int, seed: int) -> List[int]:
                              f"fewer than {per_class}: raise --train-pool")
         # rank by a seeded hash: stable across Python versions, independent of pool order elsewhere
         pool.sort(key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).digest())
-        chosen += sorted(pool[:per_class])
-    return chosen
+        by_class.append(pool[:per_class])
+    # interleaved (one of each class in turn), so that a cyclic repeat cut anywhere stays balanced
+    return [i for group in zip(*by_class) for i in group]
 
 
-def copies_and_epochs(images: int, scale: Scale) -> tuple:
-    """(copies, epochs): the labelled set repeated `copies` times per epoch so that every run sees
-    about scale.finetune_samples samples in at most scale.finetune_epochs evaluations."""
-    copies = max(1, math.ceil(scale.finetune_samples / scale.finetune_epochs / images))
-    epochs = max(1, min(scale.finetune_epochs, round(scale.finetune_samples / (images * copies))))
-    return copies, epochs
+def epoch_samples(scale: Scale) -> int:
+    """Samples in one fine-tuning epoch: finetune_steps / finetune_epochs full batches."""
+    if scale.finetune_steps % scale.finetune_epochs:
+        raise SystemExit(f"transfer.py: error: finetune_steps {scale.finetune_steps} is not a multiple of "
+                         f"finetune_epochs {scale.finetune_epochs}")
+    return scale.finetune_steps // scale.finetune_epochs * scale.batch_size
 
 
-def link_subset(pool: Path, chosen: Sequence[int], copies: int, out: Path) -> Path:
-    """An ImageFolder split of symbolic links to the pool's images, each `copies` times."""
-    files = sorted(pool.rglob("*.png"))
+def budget(per_class: int, scale: Scale) -> Tuple[int, int]:
+    """(optimizer steps, samples seen) of a fine-tuning run at `per_class` labels: the same for every label count.
+
+    Refused when one epoch cannot hold every labelled image once."""
+    samples = epoch_samples(scale)
+    if samples < CLASSES * per_class:
+        raise SystemExit(f"transfer.py: error: {per_class} labels per class ({CLASSES * per_class} images) exceed "
+                         f"the {samples} samples of a fine-tuning epoch: fewer labels or more finetune_steps")
+    steps = samples // scale.batch_size * scale.finetune_epochs
+    return steps, steps * scale.batch_size
+
+
+def link_subset(pool: Path, chosen: Sequence[int], samples: int, out: Path) -> Path:
+    """An ImageFolder split of `samples` symbolic links cycling through the chosen pool images."""
     if out.exists():
         return out
+    files = sorted(pool.rglob("*.png"))
     tmp = out.with_name(out.name + ".tmp")
-    for i in chosen:
-        source = files[i]
-        for k in range(copies):
-            target = tmp / source.parent.name / f"{k}-{source.name}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(source.resolve())
+    for k in range(samples):
+        source = files[chosen[k % len(chosen)]]
+        target = tmp / source.parent.name / f"{k:06d}-{source.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(source.resolve())
     tmp.rename(out)
     return out
 
@@ -162,32 +239,77 @@ def pool_labels(pool: Path) -> List[int]:
 
 # ---------------------------------------------------------------- statistics
 
-def mean_std(values: Sequence[float]) -> str:
+# Student's t, 0.975 quantile, by degrees of freedom: a table rather than a dependency for one quantile
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086}
+
+
+def interval(values: Sequence[float]) -> Optional[Tuple[float, float, float]]:
+    """(mean, low, high): the 95 % t-interval of the mean of `values`; None below two values."""
+    if len(values) < 2:
+        return None
+    if len(values) - 1 not in T975:
+        raise SystemExit(f"transfer.py: error: at most {max(T975) + 1} seeds (the t table's end)")
+    mean = statistics.mean(values)
+    half = T975[len(values) - 1] * statistics.stdev(values) / len(values) ** 0.5
+    return mean, mean - half, mean + half
+
+
+def paired(row: Dict[str, float], other: Dict[str, float]) -> List[float]:
+    """row - other, seed by seed, over the seeds both have."""
+    return [row[s] - other[s] for s in sorted(set(row) & set(other), key=int)]
+
+
+def mean_sd(values: Sequence[float]) -> str:
     if not values:
         return "-"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.1f} ± {std:.1f}"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
 
 
-def paired_gain(row: Dict[int, float], scratch: Dict[int, float]) -> str:
-    """Mean +- std over seeds of (row - scratch), seed by seed."""
-    seeds = sorted(set(row) & set(scratch))
-    return mean_std([row[s] - scratch[s] for s in seeds]) if seeds else "-"
+def gain_text(found: Optional[Tuple[float, float, float]]) -> str:
+    return "-" if found is None else f"{found[0]:+.1f} [{found[1]:+.1f}, {found[2]:+.1f}]"
 
 
-def table(results: dict, rows: Sequence[str], labels: Sequence[int]) -> str:
-    """Markdown: per row, top-1 mean +- std and paired gain over scratch at each label count, and the probe."""
-    head = ["row"] + [f"{n}/class top-1 | gain" for n in labels] + ["probe top-1 | gain"]
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * (1 + 2 * len(labels) + 2)]
+def table(results: dict, rows: Sequence[str], keys: Sequence[str]) -> str:
+    """Markdown: per row and read-out, top-1 mean ± sd over seeds and the paired gain over scratch with its interval."""
+    head = ["row"] + [f"{_title(k)} top-1 | gain [95 % CI]" for k in keys]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * (1 + 2 * len(keys))]
     scratch = results.get("scratch", {})
     for row in rows:
         cells = [row]
-        for key in [f"finetune-{n}" for n in labels] + ["probe"]:
-            runs = {int(s): v for s, v in results.get(row, {}).get(key, {}).items()}
-            base = {int(s): v for s, v in scratch.get(key, {}).items()}
-            cells += [mean_std(list(runs.values())), "-" if row == "scratch" else paired_gain(runs, base)]
+        for key in keys:
+            runs = results.get(row, {}).get(key, {})
+            gain = "-" if row == "scratch" else gain_text(interval(paired(runs, scratch.get(key, {}))))
+            cells += [mean_sd(list(runs.values())), gain]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def findings(results: dict, rows: Sequence[str], keys: Sequence[str]) -> List[str]:
+    """In words, per row: where it beats scratch and which controls it beats, beyond the 95 % interval."""
+    lines = []
+    for row in rows:
+        if row == "scratch":
+            continue
+        said = []
+        for key in keys:
+            runs = results.get(row, {}).get(key, {})
+            versus = [other for other in ("scratch", *CONTROLS) if other != row and other in results]
+            beaten = [o for o in versus if _above(interval(paired(runs, results[o].get(key, {}))))]
+            below = [o for o in versus if _above(interval(paired(results[o].get(key, {}), runs)))]
+            said.append(f"{_title(key)}: beats {', '.join(beaten) or 'none'}"
+                        + (f"; below {', '.join(below)}" if below else ""))
+        lines.append(f"- {row}: " + "; ".join(said))
+    return lines
+
+
+def _above(found: Optional[Tuple[float, float, float]]) -> bool:
+    return found is not None and found[1] > 0
+
+
+def _title(key: str) -> str:
+    return "probe" if key == "probe" else f"{key.split('-')[1]}/class"
 
 
 # ---------------------------------------------------------------- running commands
@@ -258,51 +380,50 @@ def photo(path: Path) -> Path:
     return path
 
 
-def render(dataset: str, scale: Scale, work: Path, camera: Path) -> Path:
-    folder = work / "data" / dataset
+def render(dataset: str, scale: Scale, work: Path, camera: Path, seed: int) -> Path:
+    folder = work / "data" / f"{dataset}-s{seed}"
     if not (folder / "manifest.json").exists():
-        command("fdsl-gen", "render", *render_args(dataset, scale, camera), "--out", str(folder),
-                "--workers", "1", log=work / "logs" / f"render-{dataset}.txt")
+        command("fdsl-gen", "render", *render_args(dataset, scale, camera, seed), "--out", str(folder),
+                "--workers", "1", log=work / "logs" / f"render-{dataset}-s{seed}.txt")
     return folder
 
 
-def pretrain(row: str, data: Path, scale: Scale, work: Path) -> Path:
-    """The same preset, budget and seed for every row (LPCE rows: the manifest's loss, same options)."""
-    out = work / "pretrain" / row
+def pretrain(row: str, data: Path, scale: Scale, work: Path, seed: int) -> Path:
+    out = work / "pretrain" / f"{row}-s{seed}"
     if not (out / "model.safetensors").exists() or len(_epochs(out)) < scale.pretrain_epochs:
-        source = [f"live:{data}", "--fresh-epochs"] if row in FRESH else [str(data)]
-        command("fdsl-train", "pretrain", "--data", *source, "--output", str(out), *_common(scale),
-                "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
-                "--opt", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--sched", "cosine",
-                "--warmup-epochs", "1", "-b", str(scale.batch_size), "--epochs", str(scale.pretrain_epochs),
-                log=work / "logs" / f"pretrain-{row}.txt")
+        command("fdsl-train", *pretrain_args(row, data, scale, seed, out),
+                log=work / "logs" / f"pretrain-{row}-s{seed}.txt")
     return out
 
 
-def scratch_checkpoint(scale: Scale, work: Path) -> Path:
-    """Randomly initialised weights (seed 0) in a run folder, so that the probe reads scratch like any row."""
-    out = work / "pretrain" / "scratch"
+def scratch_preset(scale: Scale):
+    """The preset recorded with scratch's weights: the probe reads its normalisation, the same as every row's."""
+    from fdsl_train import presets
+    mean = tuple(float(v) for v in NORM.split(","))
+    return presets.resolve("fractaldb-resnet", {"model": scale.model, "img_size": scale.img_size, "mean": mean,
+                                                "std": mean})
+
+
+def scratch_checkpoint(scale: Scale, work: Path, seed: int) -> Path:
+    """Randomly initialised weights (this seed) in a run folder: fine-tuned and probed like any pre-trained row."""
+    out = work / "pretrain" / f"scratch-s{seed}"
     if not (out / "model.safetensors").exists():
         import torch
 
-        from fdsl_train import presets
         from fdsl_train.run import checkpoint, models
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         model = models.create(scale.model, num_classes=scale.categories, img_size=scale.img_size)
-        preset = presets.resolve("fractaldb-resnet", {"model": scale.model, "img_size": scale.img_size})
-        checkpoint.save_weights(model, out, preset)
+        checkpoint.save_weights(model, out, scratch_preset(scale))
     return out
 
 
-def finetune(pretrained, train: Path, val_root: Path, epochs: int, seed: int, scale: Scale, out: Path,
-             log: Path) -> float:
-    if len(_top1(out)) < epochs:
-        command("fdsl-train", "finetune", *(["--pretrained", str(pretrained)] if pretrained else []),
-                "--data", str(_splits(out, train, val_root)), "--val-split", "val", "--output", str(out),
-                *_common(scale, seed), "--preset", "finetune", "-b", str(scale.batch_size), "--lr", "1e-3",
-                "--epochs", str(epochs), "--warmup-epochs", f"{0.2 * epochs:g}", "--scale", "0.5,1", "--aa", "", "--mixup", "0",
-                "--cutmix", "0", "--reprob", "0", "--drop-path", "0", log=log)
-    return _top1(out)[-1]
+def finetune(pretrained: Path, train: Path, val_root: Path, seed: int, scale: Scale, out: Path,
+             log: Path) -> Tuple[float, int]:
+    """(final top-1, optimizer steps) of one fine-tuning run."""
+    if len(_epochs(out)) < scale.finetune_epochs:
+        command("fdsl-train", *finetune_args(pretrained, _splits(out, train, val_root), scale, seed, out), log=log)
+    last = _epochs(out)[-1]
+    return last["top1"], last["step"]
 
 
 def probe(pretrained: Path, train: Path, val_root: Path, scale: Scale, out: Path, log: Path) -> float:
@@ -315,19 +436,13 @@ def probe(pretrained: Path, train: Path, val_root: Path, scale: Scale, out: Path
 
 
 def _splits(out: Path, train: Path, val_root: Path) -> Path:
-    """An ImageFolder root beside the run folder: links to the labelled subset and the read-out images."""
+    """An ImageFolder root beside the run folder: links to the labelled split and the read-out images."""
     data = out.with_name(out.name + "-data")
     data.mkdir(parents=True, exist_ok=True)
     for split, source in (("train", train), ("val", val_root)):
         if not (data / split).exists():
             (data / split).symlink_to(source.resolve())
     return data
-
-
-def _common(scale: Scale, seed: int = 0) -> List[str]:
-    # --overwrite: a run is started again only when an earlier one was cut short; it replaces that one
-    return ["--model", scale.model, "--img-size", str(scale.img_size), "-j", str(scale.workers), "--seed", str(seed),
-            "--overwrite"]
 
 
 def _last_layer(scale: Scale) -> int:
@@ -340,10 +455,6 @@ def _epochs(run_folder: Path) -> List[dict]:
     log = run_folder / "log.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return [r for r in records if r["event"] == "epoch"]
-
-
-def _top1(run_folder: Path) -> List[float]:
-    return [r["top1"] for r in _epochs(run_folder) if "top1" in r]
 
 
 def _cpu_minutes() -> float:
@@ -386,67 +497,78 @@ def fashion_mnist(runner: Runner, source: Path, root: Path, scale: Scale) -> tup
 def subsets(plan: Plan) -> Dict[tuple, Path]:
     """Every labelled split the rows share, keyed by (labels per class, seed): made before any row starts."""
     made = {}
-    needed = [(n, copies_and_epochs(CLASSES * n, plan.scale)[0]) for n in plan.labels] + [(plan.scale.probe_labels, 1)]
-    for n, copies in needed:
+    for n in plan.labels:
+        samples = budget(n, plan.scale)[1] // plan.scale.finetune_epochs
         for seed in plan.seeds:
-            made[n, seed, copies] = link_subset(plan.pool, subset(plan.classes, n, seed), copies,
-                                                plan.work / "subsets" / f"{n}x{copies}-s{seed}")
+            made[n, seed] = link_subset(plan.pool, subset(plan.classes, n, seed), samples,
+                                        plan.work / "subsets" / f"{n}x{samples}-s{seed}")
+    for seed in plan.seeds:
+        n = plan.scale.probe_labels
+        chosen = subset(plan.classes, n, seed)
+        made["probe", seed] = link_subset(plan.pool, chosen, len(chosen), plan.work / "subsets" / f"probe{n}-s{seed}")
     return made
 
 
-def row_results(row: str, plan: Plan, runner: Runner, datasets: Dict[str, Future], splits: Dict[tuple, Path]) -> dict:
-    """Pre-train one row (scratch: save its initial weights), then fine-tune and probe it, all seeds at once."""
+def replicate(row: str, seed: int, plan: Plan, runner: Runner, datasets: Dict[tuple, Future],
+              splits: Dict[tuple, Path]) -> dict:
+    """One seed of one row: pre-train (scratch: save its initial weights), then fine-tune and probe."""
     scale, work = plan.scale, plan.work
     if row == "scratch":
-        weights = runner.call(scratch_checkpoint, scale, work)
+        weights = runner.call(scratch_checkpoint, scale, work, seed)
+        entry: dict = {}
     else:
-        weights = runner.call(pretrain, row, datasets[FRESH.get(row, row)].result(), scale, work)
+        weights = runner.call(pretrain, row, datasets[FRESH.get(row, row), seed].result(), scale, work, seed)
+        entry = {"pretrain-steps": _epochs(weights)[-1]["step"]}
     pending = {}
     for n in plan.labels:
-        copies, epochs = copies_and_epochs(CLASSES * n, scale)
-        for seed in plan.seeds:
-            out = work / "finetune" / row / f"{n}-s{seed}"
-            pending[f"finetune-{n}", seed] = runner.submit(
-                finetune, None if row == "scratch" else weights, splits[n, seed, copies], plan.val, epochs, seed,
-                scale, out, work / "logs" / f"finetune-{row}-{n}-s{seed}.txt")
-    for seed in plan.seeds:
-        pending["probe", seed] = runner.submit(
-            probe, weights, splits[scale.probe_labels, seed, 1], plan.val, scale, work / "probe" / row / f"s{seed}",
-            work / "logs" / f"probe-{row}-s{seed}.txt")
-    entry: dict = {}
-    for (key, seed), future in pending.items():
-        entry.setdefault(key, {})[str(seed)] = future.result()
+        out = work / "finetune" / row / f"{n}-s{seed}"
+        pending[n] = runner.submit(finetune, weights, splits[n, seed], plan.val, seed, scale, out,
+                                   work / "logs" / f"finetune-{row}-{n}-s{seed}.txt")
+    probed = runner.submit(probe, weights, splits["probe", seed], plan.val, scale, work / "probe" / row / f"s{seed}",
+                           work / "logs" / f"probe-{row}-s{seed}.txt")
+    for n, future in pending.items():
+        entry[f"finetune-{n}"], entry[f"finetune-{n}-steps"] = future.result()
+    entry["probe"] = probed.result()
     return entry
 
 
 def run_table(rows: Sequence[str], plan: Plan, runner: Runner) -> dict:
-    """Every row's results; rows run side by side over the runner's workers, renders first."""
+    """Every row's results by seed; rows and seeds run side by side over the runner's workers, renders first."""
     results_path = plan.work / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     splits = subsets(plan)
     camera = photo(plan.work / "camera.png")
-    datasets = {d: runner.submit(render, d, plan.scale, plan.work, camera)
-                for d in dict.fromkeys(FRESH.get(r, r) for r in rows if r != "scratch")}
-    with ThreadPoolExecutor(len(rows)) as threads:
-        futures = {threads.submit(row_results, row, plan, runner, datasets, splits): row for row in rows}
-        wait(futures)  # a failed row does not stop the others: their runs are kept, and a rerun resumes
+    datasets = {(d, s): runner.submit(render, d, plan.scale, plan.work, camera, s)
+                for d in dict.fromkeys(FRESH.get(r, r) for r in rows if r != "scratch") for s in plan.seeds}
+    tasks = [(row, seed) for seed in plan.seeds for row in rows]
+    with ThreadPoolExecutor(len(tasks)) as threads:
+        futures = {threads.submit(replicate, row, seed, plan, runner, datasets, splits): (row, seed)
+                   for row, seed in tasks}
+        wait(futures)  # a failed run does not stop the others: their runs are kept, and a rerun resumes
     failed = [(futures[f], f.exception()) for f in futures if f.exception() is not None]
-    for future in futures:
+    for future, (row, seed) in futures.items():
         if future.exception() is None:
-            results.setdefault(futures[future], {}).update(future.result())
+            for key, value in future.result().items():
+                results.setdefault(row, {}).setdefault(key, {})[str(seed)] = value
     results_path.write_text(json.dumps(results, indent=2))
     if failed:
-        row, error = failed[0]
-        raise SystemExit(f"transfer.py: error: {len(failed)} row(s) failed, the first: {row}: {error}")
+        (row, seed), error = failed[0]
+        raise SystemExit(f"transfer.py: error: {len(failed)} run(s) failed, the first: {row} seed {seed}: {error}")
     return results
+
+
+def steps_seen(results: dict, rows: Sequence[str], stage: str) -> List[int]:
+    """The distinct optimizer-step counts that the runs' logs record for `stage` (pretrain or finetune)."""
+    return sorted({v for row in rows for key, runs in results.get(row, {}).items()
+                   if key.startswith(stage) and key.endswith("-steps") for v in runs.values()})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="default")
-    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated, from: " + ", ".join(ROWS))
-    parser.add_argument("--labels", default="10,100,1000", help="labels per class of the fine-tuning runs")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help="comma-separated, from: " + ", ".join(ROWS))
+    parser.add_argument("--labels", default="10,100", help="labels per class of the fine-tuning runs")
+    parser.add_argument("--seeds", default="0,1,2", help="replicates: pre-training, subset and fine-tuning seed")
     parser.add_argument("--workers", type=int, default=None, help="loader workers per command [the scale's]")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="commands at a time, each on cpu_count / jobs threads [cpu_count]")
@@ -461,24 +583,35 @@ def main() -> None:
         raise SystemExit(f"transfer.py: error: unknown row {unknown[0]} (known: {', '.join(ROWS)})")
     if args.jobs < 1:
         raise SystemExit("transfer.py: error: --jobs must be at least 1")
+    try:
+        labels, seeds = [int(n) for n in args.labels.split(",")], [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise SystemExit("transfer.py: error: --labels and --seeds are comma-separated integers") from None
+    steps = {budget(n, scale)[0] for n in labels}  # refuses a label count the budget cannot hold
     rows = (["scratch"] if "scratch" not in rows else []) + rows
     work = args.work / args.scale
     start = time.time()
     runner = Runner(args.jobs)
     try:
         pool, val = fashion_mnist(runner, args.fashion_mnist, work / "fashion-mnist", scale)
-        plan = Plan(scale, work, [int(n) for n in args.labels.split(",")], [int(s) for s in args.seeds.split(",")],
-                    pool, val, pool_labels(pool))
+        plan = Plan(scale, work, labels, seeds, pool, val, pool_labels(pool))
         results = run_table(rows, plan, runner)
     finally:
         runner.close()
-    print(f"\n{scale.model} at {scale.img_size} px; pre-training: {scale.categories} classes x {scale.per_category} "
-          f"images at {scale.render_size} px, {scale.pretrain_epochs} epochs; fine-tuning: "
-          f"~{scale.finetune_samples} samples per run, top-1 on the first {scale.val_images} Fashion-MNIST test "
-          f"images; seeds {args.seeds}; scale {args.scale}; {args.jobs} jobs; {(time.time() - start) / 60:.1f} min "
-          f"wall, {_cpu_minutes():.1f} CPU-min; {os.cpu_count()} CPU(s)")
+    shown = [r for r in ROWS if r in results and r in rows]
+    keys = [f"finetune-{n}" for n in labels] + ["probe"]
+    print(f"\n{scale.model} at {scale.img_size} px; pre-training: {scale.categories} classes, "
+          f"{scale.categories * scale.per_category} images per epoch at {scale.render_size} px, "
+          f"{scale.pretrain_epochs} epochs, steps per run (logged) {steps_seen(results, shown, 'pretrain')}; "
+          f"fine-tuning: {sorted(steps)} steps of {scale.batch_size} per run at every label count, steps per run "
+          f"(logged) {steps_seen(results, shown, 'finetune')}; top-1 on the first {scale.val_images} Fashion-MNIST "
+          f"test images; seeds {args.seeds}; scale {args.scale}; {args.jobs} jobs; "
+          f"{(time.time() - start) / 60:.1f} min wall, {_cpu_minutes():.1f} CPU-min; {os.cpu_count()} CPU(s); "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(json.dumps(asdict(scale)))
-    print(table(results, [r for r in ROWS if r in results and r in rows], plan.labels))
+    print(table(results, shown, keys))
+    print("\nBeyond the 95 % interval (paired by seed):")
+    print("\n".join(findings(results, shown, keys)))
 
 
 if __name__ == "__main__":
