@@ -260,11 +260,11 @@ def paired(row: Dict[str, float], other: Dict[str, float]) -> List[float]:
     return [row[s] - other[s] for s in sorted(set(row) & set(other), key=int)]
 
 
-def mean_sd(values: Sequence[float]) -> str:
+def mean_sd(values: Sequence[float], digits: int = 1) -> str:
     if not values:
         return "-"
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
+    return f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}"
 
 
 def gain_text(found: Optional[Tuple[float, float, float]]) -> str:
@@ -272,9 +272,10 @@ def gain_text(found: Optional[Tuple[float, float, float]]) -> str:
 
 
 def table(results: dict, rows: Sequence[str], keys: Sequence[str]) -> str:
-    """Markdown: per row and read-out, top-1 mean ± sd over seeds and the paired gain over scratch with its interval."""
-    head = ["row"] + [f"{_title(k)} top-1 | gain [95 % CI]" for k in keys]
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * (1 + 2 * len(keys))]
+    """Markdown: per row and read-out, top-1 mean ± sd over seeds and the paired gain over scratch with its interval;
+    last, the final pre-training loss (mean ± sd over seeds)."""
+    head = ["row"] + [f"{_title(k)} top-1 | gain [95 % CI]" for k in keys] + ["pre-training loss"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * (2 + 2 * len(keys))]
     scratch = results.get("scratch", {})
     for row in rows:
         cells = [row]
@@ -282,6 +283,8 @@ def table(results: dict, rows: Sequence[str], keys: Sequence[str]) -> str:
             runs = results.get(row, {}).get(key, {})
             gain = "-" if row == "scratch" else gain_text(interval(paired(runs, scratch.get(key, {}))))
             cells += [mean_sd(list(runs.values())), gain]
+        loss = list(results.get(row, {}).get("pretrain-loss", {}).values())
+        cells.append(mean_sd(loss, digits=2))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -518,7 +521,8 @@ def replicate(row: str, seed: int, plan: Plan, runner: Runner, datasets: Dict[tu
         entry: dict = {}
     else:
         weights = runner.call(pretrain, row, datasets[FRESH.get(row, row), seed].result(), scale, work, seed)
-        entry = {"pretrain-steps": _epochs(weights)[-1]["step"]}
+        last = _epochs(weights)[-1]
+        entry = {"pretrain-steps": last["step"], "pretrain-loss": last["loss"]}
     pending = {}
     for n in plan.labels:
         out = work / "finetune" / row / f"{n}-s{seed}"

@@ -88,12 +88,14 @@ def test_interval_is_student_t_over_the_paired_differences():
 
 def test_table_and_findings_report_the_interval_and_which_rows_beat_which():
     results = {"scratch": {"finetune-10": {"0": 50.0, "1": 60.0, "2": 55.0}, "probe": {"0": 30.0, "1": 31.0}},
-               "fractaldb": {"finetune-10": {"0": 52.0, "1": 63.0, "2": 56.0}, "probe": {"0": 40.0, "1": 40.0}},
+               "fractaldb": {"finetune-10": {"0": 52.0, "1": 63.0, "2": 56.0}, "probe": {"0": 40.0, "1": 40.0},
+                             "pretrain-loss": {"0": 3.0, "1": 3.1, "2": 3.2}},
                "perlin": {"finetune-10": {"0": 40.0, "1": 50.0, "2": 46.0}, "probe": {"0": 40.0, "1": 45.0}}}
     lines = transfer.table(results, ["scratch", "fractaldb", "perlin"], ["finetune-10", "probe"]).splitlines()
     half = stats.t.ppf(0.975, 2) * statistics.stdev([2.0, 3.0, 1.0]) / 3 ** 0.5
-    assert lines[2] == "| scratch | 55.0 ± 5.0 | - | 30.5 ± 0.7 | - |"
+    assert lines[2] == "| scratch | 55.0 ± 5.0 | - | 30.5 ± 0.7 | - | - |"
     assert lines[3].startswith(f"| fractaldb | 57.0 ± 5.6 | +2.0 [{2 - half:+.1f}, {2 + half:+.1f}] | 40.0 ± 0.0 |")
+    assert lines[3].endswith("| 3.10 ± 0.10 |")
     said = transfer.findings(results, ["scratch", "fractaldb", "perlin"], ["finetune-10", "probe"])
     # fractaldb - scratch: 2, 3, 1 (interval reaches below 0); - perlin: 12, 13, 10; probe - scratch: 10, 9 (1 df)
     assert said[0] == "- fractaldb: 10/class: beats perlin; probe: beats scratch"
@@ -235,7 +237,7 @@ def test_the_table_runs_end_to_end_with_equal_steps_and_a_rerun_resumes_without_
         assert preset["mean"] == preset["std"] == NORM and preset["smoothing"] == preset["color_jitter"] == 0
     lines = first.stdout.splitlines()
     start = lines.index("| row | 1/class top-1 | gain [95 % CI] | 10/class top-1 | gain [95 % CI] | probe top-1 | "
-                        "gain [95 % CI] |")
+                        "gain [95 % CI] | pre-training loss |")
     assert [line.split(" |")[0] for line in lines[start + 2:start + 5]] == ["| scratch", "| fractaldb", "| 1p-frac"]
     assert lines[start + 6] == "Beyond the 95 % interval (paired by seed):"
     assert lines[start + 7].startswith("- fractaldb: 1/class: beats ")
