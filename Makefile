@@ -27,11 +27,8 @@ demo: $(STAMP)
 # Each script prints fdsl vs its baseline; BENCHMARKS.md records the results.
 # bench/transfer.py (76 min on 2 cores, see BENCHMARKS.md) is left out: run it by hand.
 bench: $(STAMP)
-	$(BIN)/python bench/search_fractaldb.py
-	$(BIN)/python bench/render_fractaldb.py
-	$(BIN)/python bench/render_exfractaldb.py
-	$(BIN)/python bench/render_contours.py
-	$(BIN)/python bench/render_onepfrac.py
+	@test -f bench/official/build/official.json || { echo "bench: the official code is not built: run $(PYTHON) bench/official/setup.py"; exit 1; }
+	$(BIN)/python bench/official_compare.py
 	$(BIN)/python bench/scale_out.py
 	$(BIN)/python bench/loader.py
 	$(BIN)/python bench/train_step.py
