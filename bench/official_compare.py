@@ -342,8 +342,8 @@ def per_unit(results, side, unit):
 def scaled(values):
     """`values` (seconds) in one unit that suits their median: (values in it, unit name)."""
     middle = abs(median(values))
-    for factor, unit in ((1, "s"), (1e3, "ms"), (1e6, "µs")):
-        if middle >= 1 / factor or unit == "µs":
+    for factor, unit in ((1, "s"), (1e3, "ms"), (1e6, "µs"), (1e9, "ns")):
+        if middle >= 1 / factor or unit == "ns":
             return [v * factor for v in values], unit
 
 
