@@ -102,5 +102,6 @@ def main() -> None:
           f"{'met' if median(costs) < TARGET else 'NOT met'} on the median, "
           f"{under} of {len(costs)} rounds under it")
 
+
 if __name__ == "__main__":
     main()
