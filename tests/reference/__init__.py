@@ -1,1 +1,1 @@
-"""The reference implementations the tests hold fdsl equal to, in NumPy/PIL; bench/ times them."""
+"""The reference implementations the tests hold fdsl equal to, in NumPy/PIL: test oracles, not baselines."""

@@ -1,6 +1,6 @@
 """The RCDB/VisualAtom reference drawing (noise.pnoise1, PIL lines grown outward), in NumPy.
 
-Tests hold fdsl's contour kernels equal to these; bench/render_contours.py times them.
+Tests hold fdsl's contour kernels equal to these.
 """
 import math
 

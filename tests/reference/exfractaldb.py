@@ -1,6 +1,6 @@
 """The ExFractalDB reference (category_search.py, the OpenGL renderer), in NumPy, loop for loop.
 
-Tests hold fdsl's 3D kernels and search equal to these; bench/render_exfractaldb.py times them.
+Tests hold fdsl's 3D kernels and search equal to these.
 """
 import math
 
