@@ -14,10 +14,10 @@ Generator rows: one process and one thread on each side, CPU seconds (user
 same image size and point count: 362 px and 200k points (FractalDB's
 official recipe) and 224 px and 100k points (catalys1's defaults). fdsl's
 FractalDB recipe runs one chaos game per canvas and writes its 4 flips as 4
-images; each round it renders --chaos-games canvases of virtual shards it
-has not drawn before (every canvas has a point set of its own: 100 images
-per category are its 25 weight rows x 4 flips), counting the distinct
-canvases it drew. catalys1/fractal-pretraining's `IFSGenerator` (WACV 2022)
+images; each round it renders virtual shards it has not drawn before, of 25
+canvases each, enough for --chaos-games canvases (every canvas has a point
+set of its own: 100 images per category are its 25 weight rows x 4 flips),
+and counts the distinct canvases it drew. catalys1/fractal-pretraining's `IFSGenerator` (WACV 2022)
 runs one chaos game per image and adds colour, a diamond-square background
 and blur; it runs unchanged from its pinned checkout (bench/official/pins.py)
 under the official venv's interpreter, through bench/catalys1_generator.py,
@@ -62,7 +62,7 @@ SETTINGS = {
     "362 px, 200k points": ("", 362, 200_000),
     "224 px, 100k points": ("&size=224&points=100000", 224, 100_000),
 }
-CANVASES_PER_CATEGORY = 25  # instances=100: 25 weight rows x 4 flips, one count
+CANVASES_PER_SHARD = 25  # 100 images a virtual shard, 4 flips a canvas
 
 
 def render(recipe: str, folder: Path, classes: int, per_class: int) -> None:
@@ -119,8 +119,8 @@ def baseline_round(args, size: int, niter: int, seed: int, numba_cache: str):
 
 
 def generator_rows(args) -> list:
-    per_round = -(-args.chaos_games // CANVASES_PER_CATEGORY)  # virtual shards of 100 images, one category each
-    categories = 1 + args.rounds * per_round  # shard 0 warms up; no round draws a shard twice
+    per_round = -(-args.chaos_games // CANVASES_PER_SHARD)
+    categories = 1 + args.rounds * per_round  # one shard each; shard 0 warms up, no round draws a shard twice
     rows = []
     with tempfile.TemporaryDirectory() as numba_cache:
         for label, (options, size, niter) in SETTINGS.items():
