@@ -10,8 +10,8 @@ Structure, as each family's paper trains it:
 - one image per class, repeated with augmentation: ofdb (one FractalDB
   image per category), 1p-frac and 1p-frac-sigma6 (L perturbations of one
   fractal, LPCE), real1p (L perturbations of one photo's edges, LPCE). Their
-  shard list is repeated `per_category` times, so that an epoch holds as
-  many images as a categories x instances epoch: the same steps.
+  shards are listed `per_category` times, so that an epoch holds as many
+  images as a categories x instances epoch: the same steps.
 - scratch: randomly initialised weights saved as a checkpoint, then
   fine-tuned and probed exactly like a pre-trained row;
 - fractaldb-fresh (not in the default rows): fractaldb rendered live with
@@ -62,6 +62,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import statistics
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -147,8 +148,27 @@ def pretrain_data(row: str, folder: Path, scale: Scale) -> List[str]:
         return [f"live:{folder}", "--fresh-epochs"]
     if row not in ONE_IMAGE:
         return [str(folder)]
-    shards = json.loads((folder / "manifest.json").read_text())["splits"]["train"]["shards"]
-    return ["::".join(str(folder / s["file"]) for s in shards * scale.per_category)]
+    return [repeated(folder, scale.per_category)]
+
+
+def repeated(folder: Path, copies: int) -> str:
+    """A shard list naming each shard of the dataset in `folder` `copies` times.
+
+    The copies are symbolic links in a folder beside it (FOLDER-xN), the manifest.json linked too, so that
+    the list keeps the dataset's class count and loss. A brace range keeps the list short: the paths written
+    out one by one pass the system's path length limit, and fdsl-train looks --data up as a path first."""
+    out = folder.with_name(f"{folder.name}-x{copies}")
+    names = [s["file"] for s in json.loads((folder / "manifest.json").read_text())["splits"]["train"]["shards"]]
+    if not out.exists():
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)  # left by a run cut short
+        tmp.mkdir(parents=True)
+        (tmp / "manifest.json").symlink_to((folder / "manifest.json").resolve())
+        for k in range(copies):
+            for name in names:
+                (tmp / f"r{k:06d}-{name}").symlink_to((folder / name).resolve())
+        tmp.rename(out)
+    return "::".join(f"{out}/r{{000000..{copies - 1:06d}}}-{name}" for name in names)
 
 
 def pretrain_args(row: str, folder: Path, scale: Scale, seed: int, out: Path) -> List[str]:

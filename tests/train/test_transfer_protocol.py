@@ -192,6 +192,16 @@ def test_every_row_renders_its_structure_and_pretrains_on_the_same_samples_per_e
     assert seen.num_samples == 6 and seen.loss == manifest["loss"] and seen.num_classes == 2
 
 
+def test_a_one_image_dataset_repeated_many_times_is_a_short_shard_list(tmp_path):
+    scale = transfer.replace(transfer.SCALES["smoke"], categories=2, per_category=1000, render_size=16, points=200)
+    folder = transfer.render("ofdb", scale, tmp_path, tmp_path / "unused.png", seed=0)
+    data = transfer.pretrain_data("ofdb", folder, scale)[0]
+    assert len(data) < 200  # the paths written out would pass PATH_MAX (4096)
+    seen = shards.resolve(data)
+    assert seen.num_samples == 2000 and seen.num_classes == 2 and len(seen.urls) == 1000
+    assert transfer.pretrain_data("ofdb", folder, scale) == [data]  # the links are made once
+
+
 def _idx(array: np.ndarray) -> bytes:
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
     return gzip.compress(header + array.astype(np.uint8).tobytes())
