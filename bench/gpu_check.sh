@@ -34,7 +34,7 @@ steps() {  # label, then train_step.py options
     local label=$1; shift
     local out
     if out=$(timeout 200 "$py" bench/train_step.py --data "$data" --batch-size 128 --steps 20 --warmup 5 \
-             --rounds 2 "$@" 2>&1); then
+             --rounds 3 "$@" 2>&1); then
         row "$label, synthetic input" "$(awk '/synthetic input/ {print $3, $4}' <<< "$out")"
         row "$label, shard pipeline" "$(awk '/shard pipeline/ {print $3, $4}' <<< "$out")"
     else

@@ -25,7 +25,7 @@ from pins import BUILD, REPOS, head, refusal  # noqa: E402
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "requirements.txt"
 # The imports a bench needs from the venv; a venv that cannot import them is rebuilt.
-IMPORTS = "import numpy, PIL, noise, cv2, open3d, glm, pegl, plyfile, OpenGL.GL, matplotlib"
+IMPORTS = "import numpy, PIL, noise, cv2, open3d, glm, pegl, plyfile, OpenGL.GL, matplotlib, numba"
 
 
 def fail(message, status=2):
