@@ -50,14 +50,20 @@ def cached(url: str, cache_dir: str, digest: Optional[str] = None, timeout: floa
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)
+    if digest:  # hashed on its way in: the next use in this process need not read it again
+        _checked.add(_version(dest))
     return str(dest)
+
+
+def _version(path: Path) -> tuple:
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
 
 
 def _intact(path: Path, digest: str) -> bool:
     """Whether a copy still has its digest: checked once per process and file version, as a copy can
     be damaged on disk after its download."""
-    stat = path.stat()
-    version = (str(path), stat.st_size, stat.st_mtime_ns)
+    version = _version(path)
     if version not in _checked:
         found = hashlib.sha256()
         with open(path, "rb") as file:

@@ -3,6 +3,7 @@ import functools
 import http.server
 import json
 import threading
+from pathlib import Path
 
 import pytest
 import torchvision.transforms.functional as F
@@ -51,6 +52,17 @@ def test_each_remote_shard_is_downloaded_once(served, shard_dir, tmp_path):
     for url, digest in zip(shardset.urls, shardset.digests):
         name = url.rsplit("/", 1)[1]
         assert cache_path(url, str(tmp_path / "cache"), digest).read_bytes() == (shard_dir / name).read_bytes()
+
+
+def test_a_copy_checked_on_download_is_not_hashed_again_by_the_same_process(served, tmp_path):
+    from fdsl_train.data import cache
+    base, requests = served
+    shardset = resolve(base)
+    url, digest = shardset.urls[0], shardset.digests[0]
+    path = Path(cached(url, str(tmp_path / "cache"), digest))
+    assert cache._version(path) in cache._checked
+    assert cached(url, str(tmp_path / "cache"), digest) == str(path)
+    assert requests["/toy/toy-train-000000.tar"] == 1
 
 
 def test_a_shard_published_again_is_downloaded_again(served, shard_dir, tmp_path, make_dataset):
