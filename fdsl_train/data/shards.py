@@ -100,10 +100,13 @@ def _local_folder(data: str) -> Optional[Path]:
     if not where.is_local:
         return None
     local = Path(where.text)
-    if local.is_dir():
-        return local
-    if local.name == MANIFEST and local.is_file():
-        return local.parent
+    try:
+        if local.is_dir():
+            return local
+        if local.name == MANIFEST and local.is_file():
+            return local.parent
+    except OSError:  # a shard list longer than a path may be is no folder
+        pass
     return None
 
 

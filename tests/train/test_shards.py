@@ -30,6 +30,13 @@ def test_brace_list_takes_counts_from_the_sibling_manifest(shard_dir):
     assert shardset.sizes == (20, 20, 15) and shardset.num_classes == 4
 
 
+def test_a_shard_list_longer_than_a_path_may_be_is_read_as_a_list(shard_dir):
+    one = f"{shard_dir}/toy-train-000004.tar"
+    shardset = resolve("::".join([one] * (4200 // len(one) + 2)))
+    assert len("::".join(shardset.urls)) > 4096 and set(shardset.urls) == {one}
+    assert set(shardset.sizes) == {8}
+
+
 def test_brace_list_without_manifest_counts_tar_members(shard_dir):
     (shard_dir / "manifest.json").unlink()
     shardset = resolve(f"file://{shard_dir}/toy-train-{{000003..000004}}.tar")
