@@ -37,7 +37,8 @@ CACHE = Path("runs/bench")
 
 def render_sample(folder: Path, categories: int, per_category: int) -> None:
     """A FractalDB sample at the published resolution (362 px, 200k points, patch drawing)."""
-    subprocess.run([sys.executable, "-m", "fdsl_gen", "render", "fractaldb", "--search", "--categories", str(categories),
+    subprocess.run([sys.executable, "-m", "fdsl_gen", "render", "fractaldb", "--search",
+                    "--categories", str(categories),
                     "--instances", str(per_category), "--size", "362", "--samples-per-shard", "500",
                     "--out", str(folder), "--quiet"], check=True)
 

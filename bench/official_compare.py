@@ -372,7 +372,8 @@ def report(family, sizes, results, record):
     for label, official, ours in rows:
         print(f"| {label} | {cell(official)} | {cell(ours)} | {ratio_spread(official, ours, 1)} |")
     if "image" in family.units:
-        sizes = {side: counts[(side, "large")]["bytes"] / counts[(side, "large")]["image"] for side in ("official", "fdsl")}
+        sizes = {side: counts[(side, "large")]["bytes"] / counts[(side, "large")]["image"]
+                 for side in ("official", "fdsl")}
         print(f"bytes per image, large run: official {sizes['official']:,.0f} (PNG files), fdsl {sizes['fdsl']:,.0f} "
               "(shards: PNG, cls and json members, tar headers)")
     print(load_line())

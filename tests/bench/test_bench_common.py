@@ -1,4 +1,4 @@
-"""bench/common.py: medians with their spread, ratios round by round, turns, CPU time; the catalys1 wrapper's refusal."""
+"""bench/common.py: medians with their spread, ratios round by round, turns, CPU time; catalys1's wrapper's refusal."""
 import subprocess
 import sys
 from pathlib import Path
