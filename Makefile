@@ -25,7 +25,7 @@ demo: $(STAMP)
 	@echo "demo: shards/fractaldb-demo (preview.png beside the shards)"
 
 # Every figure of BENCHMARKS.md, each script with the options given there. The official code's venv and
-# checkouts come first (bench/official/setup.py); bench/transfer.py, last, takes about an hour on 2 cores.
+# checkouts come first (bench/official/setup.py); bench/transfer.py, last, takes about 55 min on 2 cores.
 bench: $(STAMP)
 	@test -f bench/official/build/official.json || { echo "bench: the official code is not built: run $(PYTHON) bench/official/setup.py"; exit 1; }
 	$(BIN)/python bench/official_compare.py

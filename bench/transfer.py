@@ -88,7 +88,7 @@ class Scale:
     # 3x3 convolutions on layer4's 1x1 maps
     model: str = "resnet10t"
     img_size: int = 32
-    pretrain_epochs: int = 3  # of categories x per_category images: the same steps for every row
+    pretrain_epochs: int = 6  # of categories x per_category images: the same steps for every row
     batch_size: int = 64
     finetune_steps: int = 64  # optimizer steps of every fine-tuning run, whatever its label count
     finetune_epochs: int = 1  # the steps split into this many epochs (a top-1 read after each)
@@ -587,6 +587,14 @@ def steps_seen(results: dict, rows: Sequence[str], stage: str) -> List[int]:
                    if key.startswith(stage) and key.endswith("-steps") for v in runs.values()})
 
 
+def work_folder(root: Path, name: str, scale: Scale) -> Path:
+    """WORK/SCALE, or WORK/SCALE-peN for another pre-training length than the scale's: a rerun must never
+    fine-tune on checkpoints of another length."""
+    if scale.pretrain_epochs == SCALES[name].pretrain_epochs:
+        return root / name
+    return root / f"{name}-pe{scale.pretrain_epochs}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="default")
@@ -594,6 +602,8 @@ def main() -> None:
     parser.add_argument("--labels", default="10,100", help="labels per class of the fine-tuning runs")
     parser.add_argument("--seeds", default="0,1,2", help="replicates: pre-training, subset and fine-tuning seed")
     parser.add_argument("--workers", type=int, default=None, help="loader workers per command [the scale's]")
+    parser.add_argument("--pretrain-epochs", type=int, default=None,
+                        help="pre-training epochs of every row [the scale's]; its runs go to WORK/SCALE-peN")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="commands at a time, each on cpu_count / jobs threads [cpu_count]")
     parser.add_argument("--work", type=Path, default=WORK)
@@ -601,6 +611,11 @@ def main() -> None:
                         help=f"folder of Fashion-MNIST's four idx .gz files [{FASHION}]")
     args = parser.parse_args()
     scale = SCALES[args.scale] if args.workers is None else replace(SCALES[args.scale], workers=args.workers)
+    if args.pretrain_epochs is not None:
+        if args.pretrain_epochs < 1:
+            raise SystemExit("transfer.py: error: --pretrain-epochs must be at least 1")
+        scale = replace(scale, pretrain_epochs=args.pretrain_epochs)
+    work = work_folder(args.work, args.scale, scale)
     rows = [r for r in args.rows.split(",") if r]
     unknown = sorted(set(rows) - set(ROWS))
     if unknown:
@@ -613,7 +628,6 @@ def main() -> None:
         raise SystemExit("transfer.py: error: --labels and --seeds are comma-separated integers") from None
     steps = {budget(n, scale)[0] for n in labels}  # refuses a label count the budget cannot hold
     rows = (["scratch"] if "scratch" not in rows else []) + rows
-    work = args.work / args.scale
     start = time.time()
     runner = Runner(args.jobs)
     try:

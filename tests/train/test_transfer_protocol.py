@@ -273,3 +273,14 @@ def test_a_label_count_beyond_the_budget_is_one_line_before_any_work(tmp_path):
                            "--work", str(tmp_path / "work")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1 and done.stdout == "" and not (tmp_path / "work").exists()
     assert done.stderr.startswith("transfer.py: error: 1000 labels per class (10000 images) exceed the 256 samples")
+
+
+def test_another_pre_training_length_gets_a_work_folder_of_its_own(tmp_path):
+    default = transfer.SCALES["default"]
+    assert transfer.work_folder(tmp_path, "default", default) == tmp_path / "default"
+    longer = transfer.replace(default, pretrain_epochs=default.pretrain_epochs + 2)
+    assert transfer.work_folder(tmp_path, "default", longer) == tmp_path / f"default-pe{longer.pretrain_epochs}"
+    done = subprocess.run([sys.executable, str(Path(transfer.__file__)), "--pretrain-epochs", "0",
+                           "--work", str(tmp_path / "work")], capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stderr) == (1, "transfer.py: error: --pretrain-epochs must be at least 1\n")
+    assert not (tmp_path / "work").exists()
