@@ -48,6 +48,7 @@ from official import pins
 
 WORK = Path("runs/bench/live")
 BASELINE = Path(__file__).resolve().parent / "catalys1_generator.py"
+BASELINE_TIMEOUT = 1800  # seconds for one round of the baseline; a round takes under a minute here
 # Each recipe's dataset: its render options besides the class and instance counts.
 RECIPES = {
     "fractaldb": ["--search"],  # the official recipe: 362 px, 200k points, patch_gray, weight rows, flips
@@ -107,9 +108,12 @@ def fdsl_round(dataset, shards: range):
 def baseline_round(args, size: int, niter: int, seed: int, numba_cache: str):
     """(CPU s per image, CPU s per chaos game) of catalys1's generator: one chaos game per image."""
     env = dict(os.environ, NUMBA_CACHE_DIR=numba_cache, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-    done = subprocess.run([str(args.baseline_python), str(BASELINE), str(args.baseline_repo), "--images",
-                           str(args.chaos_games), "--size", str(size), "--niter", str(niter), "--seed", str(seed)],
-                          env=env, capture_output=True, text=True)
+    try:
+        done = subprocess.run([str(args.baseline_python), str(BASELINE), str(args.baseline_repo), "--images",
+                               str(args.chaos_games), "--size", str(size), "--niter", str(niter), "--seed", str(seed)],
+                              env=env, capture_output=True, text=True, timeout=BASELINE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"live: catalys1's generator ran more than {BASELINE_TIMEOUT} s") from None
     if done.returncode:
         raise SystemExit(f"live: catalys1's generator failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
     result = json.loads(done.stdout.splitlines()[-1])

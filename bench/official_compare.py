@@ -44,14 +44,18 @@ FDSL_GEN = Path(sys.executable).with_name("fdsl-gen")
 # One core on each side: fdsl's numba kernels and both sides' numpy/OpenCV/llvmpipe threads.
 ONE_CORE = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "LP_NUM_THREADS": "0"}
+TIMEOUT = 3600  # seconds for one command; the largest default run takes a few minutes
 ONEPFRAC_SEED = 2  # a base that keeps about 60 % of its perturbations (fdsl's draws); seed 1 keeps 5 %
 
 
 def run(command, cwd=None, env=None):
     """CPU seconds of `command` (it and its children); its output. A failure is one line."""
     environment = {**os.environ, **ONE_CORE, **(env or {})}
-    done, _, cpu = timed(lambda: subprocess.run([str(c) for c in command], capture_output=True, text=True,
-                                                cwd=cwd, env=environment))
+    try:
+        done, _, cpu = timed(lambda: subprocess.run([str(c) for c in command], capture_output=True, text=True,
+                                                    cwd=cwd, env=environment, timeout=TIMEOUT))
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"official_compare: `{Path(str(command[1])).name} ...` ran more than {TIMEOUT} s") from None
     if done.returncode:
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise SystemExit(f"official_compare: `{Path(str(command[1])).name} ...` exited {done.returncode}: {last[0]}")

@@ -28,13 +28,20 @@ REQUIREMENTS = HERE / "requirements.txt"
 IMPORTS = "import numpy, PIL, noise, cv2, open3d, glm, pegl, plyfile, OpenGL.GL, matplotlib, numba"
 
 
+TIMEOUT = 1800  # seconds for one clone, checkout or pip install
+
+
 def fail(message, status=2):
     print(message, file=sys.stderr)
     sys.exit(status)
 
 
 def run(command, **kwargs):
-    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    # clones and installs read the network: a stalled one must end, not hang the build
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, **kwargs)
+    except subprocess.TimeoutExpired:
+        fail(f"official: `{' '.join(map(str, command[:4]))} ...` took more than {TIMEOUT} s", status=1)
     if done.returncode:
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         fail(f"official: `{' '.join(map(str, command[:4]))} ...` failed: {last[0]}", status=1)
