@@ -1,31 +1,53 @@
-"""PNG encoding in the fewest bytes that decode to the same pixels.
+"""PNG encoding in the fewest bytes that decode to the same pixels, the same bytes on every machine.
 
 Two-level grey images (FractalDB's 0 and 127, edge maps, point clouds) are
-written as 1-bit palette PNGs by a small chunk writer: bit-packing plus one
-zlib call, several times faster than a general encoder and smaller than 8-bit
-grey. `Image.open(...).convert("L")` (or "RGB", as timm does) gives back the
-exact grey levels. Up to 16 grey levels become a 2- or 4-bit palette, more an
-8-bit `L` image; colour images a palette when they have at most 256 colours,
-else RGB.
+written as 1-bit palette PNGs: bit-packing plus one deflate call, several
+times faster than a general encoder and smaller than 8-bit grey.
+`Image.open(...).convert("L")` (or "RGB", as timm does) gives back the exact
+grey levels. Up to 16 grey levels become a 2- or 4-bit palette, more an 8-bit
+`L` image; colour images a palette when they have at most 256 colours, else RGB.
+
+Every PNG is written here, deflated by libdeflate (the `deflate` wheel, which
+bundles it), never by the zlib that Python or Pillow link: those differ from
+one machine to the next (zlib-ng-compat gives other bytes), and libdeflate's
+output depends only on its version and the level, not on the CPU.
 """
 import io
 import struct
-import zlib
+from typing import NamedTuple
 
+import deflate
 import numpy as np
 from PIL import Image
 
-ZLIB_LEVEL = 6
+# What shard bytes depend on besides fdsl's own code: the manifest records it.
+ENCODER = {"name": "libdeflate", "package": "deflate", "version": deflate.__version__}
+# 1-bit, palette and RGB images: level 6 costs little on their few bytes.
+LEVEL = 6
 # 8-bit grey images (contour datasets) are 8x the raw bytes of a 1-bit one:
-# level 1 keeps them smaller than the reference's RGB PNGs at a quarter of
+# level 1 keeps them smaller than the reference's RGB PNGs at a fraction of
 # level 6's time, which would otherwise be most of the render.
-GREY_ZLIB_LEVEL = 1
+GREY_LEVEL = 1
 _GREY_TYPE = 0
+_RGB_TYPE = 2
+_PALETTE_TYPE = 3
 # The `levels` hint of images that may hold any grey level (contour
 # drawings): 8-bit grey straight away, without scanning for a palette.
 ANY_GREY = tuple(range(256))
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PALETTE_TYPE = 3
+
+
+class Scanlines(NamedTuple):
+    """A PNG before deflate: `rows` (filter byte 0, then the packed pixels, per row) and the header fields."""
+    rows: np.ndarray
+    width: int
+    bit_depth: int
+    colour_type: int
+    palette: bytes  # RGB triples, empty unless colour_type is a palette
+
+    @property
+    def level(self):
+        return GREY_LEVEL if self.colour_type == _GREY_TYPE else LEVEL
 
 
 def encode_png(image, levels=None):
@@ -34,19 +56,30 @@ def encode_png(image, levels=None):
     `levels`, the sorted grey levels the image may hold, spares the scan for
     them when the caller knows (e.g. (0, 127) for a FractalDB canvas).
     """
+    lines = scanlines(image, levels)
+    return png_file(lines, deflate.zlib_compress(lines.rows, lines.level))
+
+
+def scanlines(image, levels=None):
+    """The Scanlines that `encode_png` deflates."""
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 3:
-        return _pil_png(_colour_image(image))
+        return _colour_lines(image)
     if levels is None:
         levels = np.flatnonzero(np.bincount(image.ravel(), minlength=256))
     else:
         check_levels(image, levels)
     if len(levels) <= 2:
-        return _bilevel_png(image, levels)
+        levels = list(levels) + [0] * (2 - len(levels))
+        low = levels[0]
+        bits = image != low if low else image
+        return _lines(np.packbits(bits, axis=1), image.shape[1], 1, _PALETTE_TYPE, _grey_palette(levels))
     if len(levels) > 16:
-        return _grey_png(image)
-    return _pil_png(_palette_image(image, levels))
+        return _lines(image, image.shape[1], 8, _GREY_TYPE)
+    lut = np.zeros(256, np.uint8)
+    lut[list(levels)] = np.arange(len(levels), dtype=np.uint8)
+    return _palette_lines(lut[image], _grey_palette(levels))
 
 
 def check_levels(image, levels):
@@ -65,56 +98,52 @@ def check_levels(image, levels):
         raise ValueError(f"image holds grey levels {found}, outside the levels hint {list(levels)}")
 
 
-def _bilevel_png(image, levels):
-    levels = list(levels) + [0] * (2 - len(levels))
-    low, high = levels[0], levels[1]
-    bits = image != low if low else image
-    palette = _chunk(b"PLTE", bytes([low] * 3 + [high] * 3))
-    return _png(np.packbits(bits, axis=1), image.shape[1], 1, _PALETTE_TYPE, ZLIB_LEVEL, palette)
+def _grey_palette(levels):
+    return np.repeat(np.asarray(levels, np.uint8), 3).tobytes()
 
 
-def _grey_png(image):
-    return _png(image, image.shape[1], 8, _GREY_TYPE, GREY_ZLIB_LEVEL)
-
-
-def _png(data, width, bit_depth, colour_type, level, palette=b""):
-    """A PNG of row bytes `data`; every row gets filter type 0 (none): on random
-    patch bits and thin lines filters gain little and cost time."""
-    rows = np.zeros((data.shape[0], data.shape[1] + 1), np.uint8)
-    rows[:, 1:] = data
-    header = struct.pack(">IIBBBBB", width, data.shape[0], bit_depth, colour_type, 0, 0, 0)
-    return b"".join((_SIGNATURE, _chunk(b"IHDR", header), palette,
-                     _chunk(b"IDAT", zlib.compress(rows.tobytes(), level)), _chunk(b"IEND", b"")))
-
-
-def _chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _palette_image(image, levels):
-    lut = np.zeros(256, np.uint8)
-    lut[levels] = np.arange(len(levels), dtype=np.uint8)
-    pil = Image.fromarray(lut[image], mode="P")
-    pil.putpalette(np.repeat(np.asarray(levels, np.uint8), 3).tobytes(), rawmode="RGB")
-    return pil
-
-
-def _colour_image(image):
+def _colour_lines(image):
+    """A palette of the image's colours when at most 256, else RGB rows."""
     flat = image.reshape(-1, 3)
     codes = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
     colours, index = np.unique(codes, return_inverse=True)
     if len(colours) > 256:
-        return Image.fromarray(image, mode="RGB")
+        return _lines(image.reshape(image.shape[0], -1), image.shape[1], 8, _RGB_TYPE)
     palette = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=1).astype(np.uint8)
-    pil = Image.fromarray(index.reshape(image.shape[:2]).astype(np.uint8), mode="P")
-    pil.putpalette(palette.tobytes(), rawmode="RGB")
-    return pil
+    return _palette_lines(index.reshape(image.shape[:2]).astype(np.uint8), palette.tobytes())
 
 
-def _pil_png(pil):
-    buffer = io.BytesIO()
-    pil.save(buffer, format="PNG", compress_level=ZLIB_LEVEL)
-    return buffer.getvalue()
+def _palette_lines(index, palette):
+    """Palette indices packed at the fewest bits (1, 2, 4 or 8) that hold every entry, as PNG readers expect."""
+    count = len(palette) // 3
+    bit_depth = next(bits for bits in (1, 2, 4, 8) if count <= 1 << bits)
+    height, width = index.shape
+    if bit_depth < 8:
+        per_byte = 8 // bit_depth
+        padded = np.zeros((height, -(-width // per_byte) * per_byte), np.uint8)
+        padded[:, :width] = index
+        shifts = np.arange(8 - bit_depth, -1, -bit_depth, dtype=np.uint8)
+        index = np.bitwise_or.reduce(padded.reshape(height, -1, per_byte) << shifts, axis=2).astype(np.uint8)
+    return _lines(index, width, bit_depth, _PALETTE_TYPE, palette)
+
+
+def _lines(data, width, bit_depth, colour_type, palette=b""):
+    """Rows of filter type 0 (none): on random patch bits, thin lines and sparse points filters gain little and
+    cost time."""
+    rows = np.zeros((data.shape[0], data.shape[1] + 1), np.uint8)
+    rows[:, 1:] = data
+    return Scanlines(rows, width, bit_depth, colour_type, palette)
+
+
+def png_file(lines, idat):
+    """The PNG file of `lines` whose deflated rows (a zlib stream) are `idat`."""
+    header = struct.pack(">IIBBBBB", lines.width, lines.rows.shape[0], lines.bit_depth, lines.colour_type, 0, 0, 0)
+    palette = _chunk(b"PLTE", lines.palette) if lines.palette else b""
+    return b"".join((_SIGNATURE, _chunk(b"IHDR", header), palette, _chunk(b"IDAT", idat), _chunk(b"IEND", b"")))
+
+
+def _chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", deflate.crc32(kind + data))
 
 
 def decode_png(data, mode="L"):

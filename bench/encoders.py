@@ -1,0 +1,122 @@
+"""Deflate back-ends on every family's PNG rows: CPU ms per image and KB per image, every output round-tripped.
+
+    .venv/bin/python bench/encoders.py [--rounds 3] [--repeat 5]
+
+Draws a few images of every registered recipe at its official size (the
+live renderer: the images a render would encode), builds each image's
+scanlines as fdsl_gen.encode does (1-bit or 2/4/8-bit palette, 8-bit grey
+or RGB rows, filter 0), and deflates them with each back-end at each level:
+the standard library's zlib, libdeflate (`deflate`), ISA-L (`isal`) and
+zlib-ng (`zlib-ng`). A figure is the CPU time of deflating every image of a
+family `--repeat` times, per image, as the median of `--rounds` interleaved
+rounds. Every output must decompress (standard zlib) to its input. The
+back-ends fdsl does not depend on are skipped with a line when not
+installed (`pip install isal zlib-ng`).
+"""
+import argparse
+import importlib
+import sys
+import zlib
+from pathlib import Path
+
+import skimage.data
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import check_rounds, interleaved, load_line, median, timed  # noqa: E402
+from fdsl_gen.encode import scanlines  # noqa: E402
+from fdsl_gen.live import open_live  # noqa: E402
+from fdsl_gen.registry import entries  # noqa: E402
+
+PHOTO = f"{skimage.data.data_dir}/camera.png"
+# A few images of each recipe at its default (official) size; the option sets of fractaldb are both drawings.
+FAMILIES = {
+    "fractaldb": "fractaldb?search&categories=4&instances=3",
+    "fractaldb colour": "fractaldb?search&categories=3&instances=2&color=color&draw=point",
+    "ofdb": "ofdb?search&categories=12",
+    "1p-frac": "1p-frac?classes=12",
+    "real1p": f"real1p?image={PHOTO}&classes=12",
+    "exfractaldb": "exfractaldb?search&categories=2&instances=6",
+    "mvfractaldb": "mvfractaldb?search&categories=1&instances=1",
+    "rcdb": "rcdb?categories=4&instances=3",
+    "visualatom": "visualatom?categories=4&instances=3",
+    "perlin": "perlin?categories=4&instances=3",
+    "bezier": "bezier?categories=4&instances=3",
+}
+# (back-end, module, compress(data, level), levels)
+BACKENDS = [
+    ("zlib", "zlib", "compress", (1, 6)),
+    ("libdeflate", "deflate", "zlib_compress", (1, 2, 4, 6, 9)),
+    ("isal", "isal.isal_zlib", "compress", (0, 1, 2, 3)),
+    ("zlib-ng", "zlib_ng.zlib_ng", "compress", (1, 6)),
+]
+KINDS = {(1, 3): "1-bit", (2, 3): "2-bit palette", (4, 3): "4-bit palette", (8, 3): "8-bit palette",
+         (8, 0): "8-bit grey", (8, 2): "RGB"}
+
+
+def family_rows(spec):
+    """(kind of PNG, [raw scanline bytes]) of one family's images."""
+    dataset = open_live(spec)
+    lines = [scanlines(image, dataset.recipe.levels) for image, _, _ in dataset.samples()]
+    kinds = sorted({KINDS[line.bit_depth, line.colour_type] for line in lines})
+    return "+".join(kinds), [line.rows.tobytes() for line in lines]
+
+
+def contenders():
+    """{'back-end level': compress(data)} of every installed back-end."""
+    found = {}
+    for name, module, function, levels in BACKENDS:
+        try:
+            compress = getattr(importlib.import_module(module), function)
+        except ImportError:
+            print(f"{name}: not installed, skipped")
+            continue
+        for level in levels:
+            found[f"{name} {level}"] = lambda data, compress=compress, level=level: compress(data, level)
+    return found
+
+
+def check_round_trip(compressors, rows):
+    for label, compress in compressors.items():
+        if any(zlib.decompress(compress(raw)) != raw for raw in rows):
+            raise SystemExit(f"encoders: {label} gives a stream that does not decompress to its input")
+
+
+def measure(compressors, rows, rounds, repeat):
+    """{'back-end level': (CPU ms per image, KB per image)}."""
+    def work(compress):
+        return lambda: timed(lambda: [compress(raw) for _ in range(repeat) for raw in rows])[2]
+    seconds = interleaved({label: work(compress) for label, compress in compressors.items()}, rounds)
+    return {label: (1000 * median(seconds[label]) / (repeat * len(rows)),
+                    sum(len(compress(raw)) for raw in rows) / len(rows) / 1000)
+            for label, compress in compressors.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="times each image is deflated in one round")
+    args = parser.parse_args()
+    check_rounds(args.rounds)
+    missing = sorted(set(entries("recipe")) - {spec.partition("?")[0] for spec in FAMILIES.values()})
+    if missing:
+        raise SystemExit(f"encoders: no images for recipe {', '.join(missing)}; add it to FAMILIES")
+    compressors = contenders()
+    print(load_line())
+    results = {}
+    for family, spec in FAMILIES.items():
+        kind, rows = family_rows(spec)
+        check_round_trip(compressors, rows)
+        results[family] = measure(compressors, rows, args.rounds, args.repeat)
+        print(f"{family}: {len(rows)} images, {kind}, {sum(map(len, rows)) / len(rows) / 1000:.0f} KB raw", flush=True)
+    print(load_line())
+    families = list(FAMILIES)
+    print("\n| back-end, level | " + " | ".join(families) + " |")
+    print("|---" * (len(families) + 1) + "|")
+    for label in compressors:
+        cells = (f"{results[f][label][0]:.3f} / {results[f][label][1]:.1f}" for f in families)
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print("\ncells: CPU ms per image / KB per image (deflated rows, without the few PNG chunk bytes)")
+
+
+if __name__ == "__main__":
+    main()
