@@ -1,4 +1,4 @@
-"""`fdsl-gen`: search, render, finalize, verify, info, preview, publish.
+"""`fdsl-gen`: search, render, finalize, verify, info, preview, urls, publish.
 
 `search NAME` and `render NAME` get one sub-command per registered search or
 recipe; their options are the fields of its config dataclass, plus the
@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from fdsl_gen import options, registry
+from fdsl_gen.clients import MAX_SIGNED_SECONDS, shard_urls
 from fdsl_gen.contract import PREVIEW
 from fdsl_gen.errors import RenderIncomplete, UserError
 from fdsl_gen.storage import is_url, open_store
@@ -249,6 +250,16 @@ def preview_command(folder, out, classes, per_class, split):
     else:
         open_store(out.parent).put(out.name, png)
     click.echo(f"{out}: classes {', '.join(map(str, shown))}")
+
+
+@main.command("urls")
+@click.argument("location", type=OUT)
+@click.option("--split", default="train", show_default=True)
+@click.option("--presign", type=click.IntRange(1, MAX_SIGNED_SECONDS), default=None, metavar="SECONDS",
+              help="signed https URLs, valid SECONDS, that clients without credentials or s3:// support read")
+def urls_command(location, split, presign):
+    """Print the URL of every shard of a split of the dataset at LOCATION, one a line."""
+    click.echo("\n".join(shard_urls(location, split, presign)))
 
 
 @main.command("publish")

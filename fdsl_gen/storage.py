@@ -370,6 +370,15 @@ class RemoteStore:
             except FileNotFoundError:
                 return None
 
+    def sign(self, name, seconds):
+        """A URL that reads `name` with no credentials for `seconds` (an https URL for S3); UserError where the
+        back-end signs none (a web server's URL, most fsspec protocols)."""
+        with self._errors(name):
+            try:
+                return self.fs.sign(self._path(name), expiration=seconds)
+            except NotImplementedError:
+                raise UserError(f"{self.location}: fsspec cannot sign URLs of this store") from None
+
     def list(self):
         with self._errors(""):
             found = self.fs.find(self._path("").rstrip("/"), detail=True)
