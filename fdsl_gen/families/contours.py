@@ -56,7 +56,8 @@ class ContourRecipe(Recipe):
         """The parameters of the first attempt whose instance 0 can be drawn non-blank."""
         for attempt in range(self.config.retries + 1):
             params = dict(self.draw_category(self.rng(_CATEGORY, cls, attempt)), attempt=attempt)
-            if self.instance(cls, 0, params) is not None:
+            # with min_ink 0 no image is blank: drawing instance 0 here would only be thrown away
+            if self.min_pixels == 0 or self.instance(cls, 0, params) is not None:
                 return params
         raise UserError(
             f"{self.name} category {cls}: {self.config.retries + 1} parameter draws in a row give only "
