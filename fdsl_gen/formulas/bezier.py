@@ -1,8 +1,9 @@
 """Cubic Bezier curves drawn as 1-pixel (or wider) white strokes on black, in numba."""
 import math
 
-import numba
 import numpy as np
+
+from fdsl_gen.formulas.jit import numba
 
 WHITE = 255
 

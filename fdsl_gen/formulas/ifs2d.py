@@ -6,9 +6,9 @@ The arithmetic follows the reference implementation operation by operation
 (no fused multiply-add, same evaluation order) so that point sets match it
 bit for bit.
 """
-import numba
 import numpy as np
 
+from fdsl_gen.formulas.jit import numba
 from fdsl_gen.formulas.splitmix import splitmix64
 
 PATCH_VALUE = 127

@@ -7,10 +7,10 @@ the origin through an OpenGL-style perspective (square viewport, vertical
 field of view), and every point is drawn as a white square of `point_size`
 pixels. Kernels take and return arrays only.
 """
-import numba
 import numpy as np
 
 from fdsl_gen.formulas.ifs2d import select_maps
+from fdsl_gen.formulas.jit import numba
 
 WHITE = 255
 NEAR, FAR = 1.0, 100.0  # clip planes of the reference renderer (render.py: --zNear 1.0, --zFar 100)

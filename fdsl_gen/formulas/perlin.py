@@ -9,8 +9,9 @@ lies in [-1, 1].
 """
 import math
 
-import numba
 import numpy as np
+
+from fdsl_gen.formulas.jit import numba
 
 
 def permutation(rng):

@@ -3,8 +3,9 @@
 Small and exactly reproducible on every platform, and cheap enough to call
 per element inside other kernels.
 """
-import numba
 import numpy as np
+
+from fdsl_gen.formulas.jit import numba
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
