@@ -5,7 +5,7 @@ import tarfile
 import pytest
 import webdataset as wds
 
-from fdsl_gen.tarformat import tar_bytes
+from fdsl_gen.tarformat import _plain_members, iter_samples, tar_bytes
 
 
 def samples(count, size=700):
@@ -29,3 +29,47 @@ def test_tar_reads_back_with_tarfile():
         assert [m.name for m in members[:3]] == ["000000000.cls", "000000000.json", "000000000.png"]
         assert tar.extractfile(members[3]).read() == b"1"
         assert all(m.mode == 0o444 and m.mtime == 0 and m.uname == "bigdata" for m in members)
+
+
+def tarfile_samples(data):
+    """(key, {field: bytes}) of a tar as tarfile reads it, grouped by key."""
+    grouped = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar:
+            key, _, field = member.name.partition(".")
+            grouped.setdefault(key, {})[field] = tar.extractfile(member).read()
+    return list(grouped.items())
+
+
+@pytest.mark.parametrize("count,size", [(1, 0), (3, 511), (40, 700)])
+def test_iter_samples_reads_what_tarfile_reads(tmp_path, count, size):
+    data = tar_bytes(samples(count, size))
+    assert _plain_members(data) is not None  # the headers tar_bytes writes are read without tarfile
+    (tmp_path / "shard.tar").write_bytes(data)
+    assert list(iter_samples(data)) == list(iter_samples(tmp_path / "shard.tar")) == tarfile_samples(data)
+
+
+@pytest.mark.parametrize("form", ["pax", "gzip", "long name"])
+def test_iter_samples_reads_other_tars_through_tarfile(form):
+    buffer = io.BytesIO()
+    name = "k" * 120 if form == "long name" else "000000001"
+    mode, options = ("w:gz", {}) if form == "gzip" else ("w", {"format": tarfile.PAX_FORMAT})
+    with tarfile.open(fileobj=buffer, mode=mode, **options) as tar:
+        for field, data in (("cls", b"3"), ("png", b"\x89PNG" * 300)):
+            info = tarfile.TarInfo(f"{name}.{field}")
+            info.size = len(data)
+            if form == "pax":
+                info.pax_headers = {"comment": "written by another tool"}
+            tar.addfile(info, io.BytesIO(data))
+    data = buffer.getvalue()
+    assert _plain_members(data) is None
+    assert list(iter_samples(data)) == [(name, {"cls": b"3", "png": b"\x89PNG" * 300})]
+
+
+@pytest.mark.parametrize("damage", ["checksum", "truncated"])
+def test_iter_samples_leaves_damaged_tars_to_tarfile(damage):
+    data = tar_bytes(samples(3, 600))
+    damaged = data[:148] + b"0000000\0" + data[156:] if damage == "checksum" else data[:3000]
+    assert _plain_members(damaged) is None
+    with pytest.raises(tarfile.ReadError):
+        list(iter_samples(damaged))
