@@ -1,6 +1,8 @@
 """Deflate back-ends on every family's PNG rows: CPU ms per image and KB per image, every output round-tripped.
 
     .venv/bin/python bench/encoders.py [--rounds 3] [--repeat 5]
+    .venv/bin/python bench/encoders.py --save-rows ROWS
+    python3 bench/encoders.py --digests ROWS
 
 Draws a few images of every registered recipe at its official size (the
 live renderer: the images a render would encode), builds each image's
@@ -12,22 +14,25 @@ family `--repeat` times, per image, as the median of `--rounds` interleaved
 rounds. Every output must decompress (standard zlib) to its input. The
 back-ends fdsl does not depend on are skipped with a line when not
 installed (`pip install isal zlib-ng`).
+
+Byte identity across CPUs: `--save-rows` stores those scanlines in a file;
+`--digests` deflates them with every back-end and level and prints one
+sha256 per back-end and level. It needs only the back-ends' wheels, no fdsl,
+numpy or numba, so that it runs on another machine or under an emulated CPU
+(`qemu-x86_64 -cpu Nehalem python3 ...`, `qemu-aarch64 ...`).
 """
 import argparse
+import hashlib
 import importlib
+import pickle
 import sys
 import zlib
 from pathlib import Path
 
-import skimage.data
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import check_rounds, interleaved, load_line, median, timed  # noqa: E402
-from fdsl_gen.encode import scanlines  # noqa: E402
-from fdsl_gen.live import open_live  # noqa: E402
-from fdsl_gen.registry import entries  # noqa: E402
 
-PHOTO = f"{skimage.data.data_dir}/camera.png"
+PHOTO = "{skimage_data}/camera.png"
 # A few images of each recipe at its default (official) size; the option sets of fractaldb are both drawings.
 FAMILIES = {
     "fractaldb": "fractaldb?search&categories=4&instances=3",
@@ -36,7 +41,7 @@ FAMILIES = {
     "1p-frac": "1p-frac?classes=12",
     "real1p": f"real1p?image={PHOTO}&classes=12",
     "exfractaldb": "exfractaldb?search&categories=2&instances=6",
-    "mvfractaldb": "mvfractaldb?search&categories=1&instances=1",
+    "mvfractaldb": "mvfractaldb?search&categories=1&instances=12",
     "rcdb": "rcdb?categories=4&instances=3",
     "visualatom": "visualatom?categories=4&instances=3",
     "perlin": "perlin?categories=4&instances=3",
@@ -55,7 +60,12 @@ KINDS = {(1, 3): "1-bit", (2, 3): "2-bit palette", (4, 3): "4-bit palette", (8, 
 
 def family_rows(spec):
     """(kind of PNG, [raw scanline bytes]) of one family's images."""
-    dataset = open_live(spec)
+    import skimage.data
+
+    from fdsl_gen.encode import scanlines
+    from fdsl_gen.live import open_live
+
+    dataset = open_live(spec.format(skimage_data=skimage.data.data_dir))
     lines = [scanlines(image, dataset.recipe.levels) for image, _, _ in dataset.samples()]
     kinds = sorted({KINDS[line.bit_depth, line.colour_type] for line in lines})
     return "+".join(kinds), [line.rows.tobytes() for line in lines]
@@ -91,20 +101,42 @@ def measure(compressors, rows, rounds, repeat):
             for label, compress in compressors.items()}
 
 
+def all_rows():
+    """{family: (kind of PNG, [raw scanline bytes])} of every family; refuses a registered recipe left out."""
+    from fdsl_gen.registry import entries
+
+    missing = sorted(set(entries("recipe")) - {spec.partition("?")[0] for spec in FAMILIES.values()})
+    if missing:
+        raise SystemExit(f"encoders: no images for recipe {', '.join(missing)}; add it to FAMILIES")
+    return {family: family_rows(spec) for family, spec in FAMILIES.items()}
+
+
+def digests(rows_file):
+    """One sha256 per back-end and level over its output for every stored image, each round-tripped."""
+    rows = [raw for _, family in sorted(pickle.loads(Path(rows_file).read_bytes()).items()) for raw in family[1]]
+    compressors = contenders()
+    check_round_trip(compressors, rows)
+    for label, compress in compressors.items():
+        print(f"{label}: {hashlib.sha256(b''.join(bytes(compress(raw)) for raw in rows)).hexdigest()}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=5, help="times each image is deflated in one round")
+    parser.add_argument("--save-rows", metavar="FILE", help="store every family's scanlines in FILE and stop")
+    parser.add_argument("--digests", metavar="FILE", help="one sha256 per back-end and level of FILE's scanlines")
     args = parser.parse_args()
+    if args.digests:
+        return digests(args.digests)
+    if args.save_rows:
+        return Path(args.save_rows).write_bytes(pickle.dumps(all_rows()))
     check_rounds(args.rounds)
-    missing = sorted(set(entries("recipe")) - {spec.partition("?")[0] for spec in FAMILIES.values()})
-    if missing:
-        raise SystemExit(f"encoders: no images for recipe {', '.join(missing)}; add it to FAMILIES")
+    families = all_rows()
     compressors = contenders()
     print(load_line())
     results = {}
-    for family, spec in FAMILIES.items():
-        kind, rows = family_rows(spec)
+    for family, (kind, rows) in families.items():
         check_round_trip(compressors, rows)
         results[family] = measure(compressors, rows, args.rounds, args.repeat)
         print(f"{family}: {len(rows)} images, {kind}, {sum(map(len, rows)) / len(rows) / 1000:.0f} KB raw", flush=True)
