@@ -88,9 +88,27 @@ def drop_divergent(xs, ys):
 
 
 @numba.njit(cache=True, nogil=True)
+def _extent(values):
+    """(values.min(), values.max()), both NaN once one value is, written out: numba keeps its array
+    methods in a module whose import (it loads scipy's BLAS) would add 0.15 CPU-s to loading this
+    kernel from the cache."""
+    if values.shape[0] == 0:
+        raise ValueError("zero-size array to reduction operation minimum which has no identity")
+    lo = hi = values[0]
+    for i in range(values.shape[0]):
+        v = values[i]
+        if v != v:
+            return v, v
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    return lo, hi
+
+
+@numba.njit(cache=True, nogil=True)
 def _axis_to_pixels(values, size, pad):
-    lo = values.min()
-    hi = values.max()
+    lo, hi = _extent(values)
     shift = lo if lo < 0.0 else 0.0
     span = (hi - shift) - (lo - shift)
     scale = float(size - 2 * pad)

@@ -21,7 +21,8 @@ for info in pkgutil.iter_modules(fdsl_gen.formulas.__path__, "fdsl_gen.formulas.
             if value.stats.cache_path is None:
                 uncached.append(name)
 print(json.dumps({"hits": hits, "misses": misses, "uncached": uncached,
-                  "compiler_setup": "numba.np.polynomial.polynomial_functions" in sys.modules}))
+                  "compiler_setup": "numba.np.polynomial.polynomial_functions" in sys.modules,
+                  "array_methods": "numba.np.arraymath" in sys.modules}))
 """
 
 
@@ -38,6 +39,7 @@ def test_a_second_process_compiles_no_kernel(tmp_path):
     assert second["misses"] == 0
     assert second["hits"] >= 5  # chaos game, pixels, fill rate, patch masks, patches
     assert not second["compiler_setup"]  # numba's registries load only when something is compiled
+    assert not second["array_methods"]  # their module imports scipy's BLAS; the kernels do without it
 
 
 # After fdsl's kernels are loaded the light way, a kernel numba has to compile (one of the user's, with no
