@@ -15,8 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from fdsl_gen.configs import DatasetOptions
 from fdsl_gen.errors import SearchExhausted, UserError
 from fdsl_gen.lifecycle import claim, finalize, missing_shards
@@ -163,6 +161,7 @@ def category_progress(total=None):
     def update(index, *details):
         nonlocal bar
         if bar is None:
+            from tqdm import tqdm  # here: a quiet run does not pay its import
             bar = tqdm(total=total, unit="cat", desc="categories", file=sys.stderr, dynamic_ncols=True)
         bar.update(1)
         if details:

@@ -10,19 +10,19 @@ import sys
 import time
 from typing import Optional, TextIO
 
-from tqdm import tqdm
-
 EVERY = 30.0
 
 
 def progress(total: int, *, desc: str, unit: str, initial: int = 0, disable: bool = False,
              file: Optional[TextIO] = None):
-    """A tqdm bar, or `Lines` with the same update/set_postfix/close when `file` (stderr) is not a terminal."""
+    """A tqdm bar, or `Lines` with the same update/set_postfix/close when `file` (stderr) is not a terminal,
+    or `Silent` when disabled."""
     file = file or sys.stderr
-    disable = disable or _disabled_by_environment()
-    if disable or _is_terminal(file):
-        return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=disable, file=file,
-                    dynamic_ncols=True)
+    if disable or _disabled_by_environment():
+        return Silent()
+    if _is_terminal(file):
+        from tqdm import tqdm  # here: a quiet run (array tasks, benches) does not pay its import
+        return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=file, dynamic_ncols=True)
     return Lines(total, desc=desc, unit=unit, initial=initial, file=file)
 
 
@@ -34,6 +34,25 @@ def _disabled_by_environment() -> bool:
 def _is_terminal(file: TextIO) -> bool:
     isatty = getattr(file, "isatty", None)
     return bool(isatty and isatty())
+
+
+class Silent:
+    """A disabled bar: update, set_postfix and close do nothing."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **fields) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Silent":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
 
 
 class Lines:

@@ -58,6 +58,25 @@ def test_fdsl_gen_help_screens_import_no_kernel_codec_or_array_library():
     assert {args: names for args, names in loaded.items() if names} == {}
 
 
+# A quiet one-image render, then the modules it loaded of those a render can do without.
+QUIET_RENDER = """
+import json, sys
+from fdsl_gen.cli import main
+main(["render", "rcdb", "--categories", "1", "--instances", "1", "--size", "32", "--workers", "1", "--quiet",
+      "--out", sys.argv[1]], standalone_mode=False)
+print(json.dumps(sorted(name for name in {heavy!r} if name in sys.modules)))
+"""
+
+
+def test_a_quiet_render_loads_no_progress_bar_and_no_blas(tmp_path):
+    heavy = ("tqdm", "scipy.linalg", "numba.np.arraymath")
+    code = QUIET_RENDER.format(heavy=heavy)
+    for out in ("first", "second"):  # the first may compile kernels, which loads numba's compiler
+        result = subprocess.run([sys.executable, "-c", code, str(tmp_path / out)], capture_output=True, text=True,
+                                env=ENV, timeout=600)
+        assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == []
+
 # The README's lines, for fdsl-gen; fdsl-train's are the same with its name.
 README_LINES = {
     "bash": 'eval "$(_FDSL_GEN_COMPLETE=bash_source fdsl-gen)"',
