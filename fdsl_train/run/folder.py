@@ -19,12 +19,13 @@ to its log) or after an explicit --overwrite, which removes the old run's
 files first. An explicit --output that holds a run is refused; the default
 runs/<command> is numbered instead (runs/pretrain-2, -3, ...). A run that
 stops on bad input before it has trained or saved anything leaves no run
-files behind, so the corrected command can use the same folder.
+files behind, nor any folder it created (the run folder, runs/), so the
+corrected command can use the same folder.
 """
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 from fdsl_train.errors import UserError, check_writable
 
@@ -123,9 +124,13 @@ class RunFolder:
     @contextmanager
     def claimed(self, *, resume: Optional[str] = None, overwrite: bool = False) -> Iterator[bool]:
         """claim() for the time of a run, released when the run stops on a UserError before it produced
-        anything."""
-        created = not self.path.exists()
-        continuing = self.claim(resume=resume, overwrite=overwrite)
+        anything; a refused claim leaves no folder it created."""
+        created = self._missing_folders()
+        try:
+            continuing = self.claim(resume=resume, overwrite=overwrite)
+        except UserError:
+            _remove_empty(created)
+            raise
         try:
             yield continuing
         except UserError:
@@ -133,13 +138,22 @@ class RunFolder:
                 self.release(created)
             raise
 
-    def release(self, created: bool) -> None:
-        """Take back a claim that produced nothing: the run files of a run that never trained or saved anything."""
+    def release(self, created: Sequence[Path]) -> None:
+        """Take back a claim that produced nothing: the run files of a run that never trained or saved anything,
+        and the `created` folders (the run folder and its parents, innermost first) that are left empty."""
         if self._produced():
             return
         self._remove_run()
-        if created and not any(self.path.iterdir()):
-            self.path.rmdir()
+        _remove_empty(created)
+
+    def _missing_folders(self) -> List[Path]:
+        """The run folder and those of its parents that do not exist yet, innermost first: a claim creates them."""
+        missing = []
+        for folder in (self.path, *self.path.absolute().parents):
+            if folder.exists():
+                break
+            missing.append(folder)
+        return missing
 
     def _produced(self) -> bool:
         """Whether the run saved a state or logged more than its start ("start" and "data" records); a line
@@ -154,6 +168,14 @@ class RunFolder:
             (self.path / name).unlink(missing_ok=True)
         for path in self.path.glob(self.EVENTS):
             path.unlink()
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove each of `folders` (innermost first) while it is empty."""
+    for folder in folders:
+        if not folder.is_dir() or any(folder.iterdir()):
+            return
+        folder.rmdir()
 
 
 def _event(line: str) -> str:
