@@ -194,7 +194,21 @@ def _thumbnail(png, thumb):
     import numpy as np
     from PIL import Image
     with Image.open(io.BytesIO(png)) as image:
+        if _grey(image):  # resized before it is made RGB: a third of the work, the same pixels
+            image = image.convert("L").resize((thumb, thumb), Image.Resampling.BOX)
+            return np.asarray(image.convert("RGB"))
         return np.asarray(image.convert("RGB").resize((thumb, thumb), Image.Resampling.BOX))
+
+
+def _grey(image):
+    """Whether `image` is 8-bit grey, or a palette of greys without transparency (which converts to
+    grey exactly)."""
+    if image.mode == "L":
+        return True
+    if image.mode != "P" or "transparency" in image.info:
+        return False
+    palette = image.getpalette() or []
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette), 3))
 
 
 def png_bytes(image):

@@ -1,0 +1,54 @@
+"""Contact-sheet thumbnails: grey images take a shorter way to the same pixels."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fdsl_gen.encode import encode_png
+from fdsl_gen.readback import _grey, _thumbnail
+
+
+def png(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def the_long_way(data, thumb):
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB").resize((thumb, thumb), Image.Resampling.BOX))
+
+
+def grey_levels(levels, shape=(131, 97)):
+    return np.random.default_rng(len(levels)).choice(np.asarray(levels, np.uint8), size=shape)
+
+
+def coloured(image):
+    image.putpalette([0, 0, 0, 255, 0, 0, 0, 90, 200])
+    return image
+
+
+CASES = {
+    "8-bit grey": (encode_png(grey_levels(range(256))), True),
+    "1-bit palette 0/127": (encode_png(grey_levels((0, 127))), True),
+    "4-bit palette of greys": (encode_png(grey_levels((0, 10, 50, 90, 200, 255))), True),
+    "palette of colours": (png(coloured(Image.fromarray(grey_levels((0, 1, 2)), mode="P"))), False),
+    "RGB": (encode_png(np.random.default_rng(3).integers(0, 256, (64, 80, 3), np.uint8)), False),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("thumb", [96, 13])
+def test_a_thumbnail_has_the_pixels_of_convert_then_resize(case, thumb):
+    data, grey = CASES[case]
+    with Image.open(io.BytesIO(data)) as image:
+        assert _grey(image) == grey
+    assert np.array_equal(_thumbnail(data, thumb), the_long_way(data, thumb))
+
+
+def test_a_palette_with_transparency_is_not_taken_for_grey():
+    image = Image.fromarray(grey_levels((0, 127))).convert("P")
+    image.info["transparency"] = 0
+    with Image.open(io.BytesIO(png(image))) as opened:
+        assert not _grey(opened)
