@@ -7,7 +7,7 @@ with the training set's statistics, and one linear classifier per layer is
 trained on them; top-1 is measured on the validation split. One process.
 """
 import json
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Sequence
 
@@ -21,7 +21,7 @@ from fdsl_train.data.datasets import Source, open_split
 from fdsl_train.data.loader import hashed_seed
 from fdsl_train.data.transforms import eval_transform
 from fdsl_train.errors import UserError
-from fdsl_train.run import checkpoint
+from fdsl_train.run import card, checkpoint
 from fdsl_train.run.folder import RunFolder
 from fdsl_train.run.runlog import RunLog
 
@@ -61,11 +61,14 @@ def _probe(opts: ProbeOptions) -> Dict[int, float]:
                         classes=train.classes)
     if num_classes is None:
         raise UserError(f"{source.data} does not say how many classes it has")
+    folder = RunFolder(opts.output)
+    folder.run_file.write_text(json.dumps(_run(opts, config["architecture"], img_size), indent=2))
+    log = RunLog(folder.log_file)
+    log.write("start", command="probe", world=1)
+    log.write("data", split=source.train_split, samples=train.num_samples, digest=train.digest)
     train_feats, train_labels = _features(model, train.epoch(0), indices)
     val_feats, val_labels = _features(model, val.epoch(0), indices)
     torch.manual_seed(hashed_seed("probe", source.seed))
-    folder = RunFolder(opts.output)
-    log = RunLog(folder.log_file)
     results = {}
     for layer, x_train, x_val in zip(opts.layers, train_feats, val_feats):
         x_train_std, x_val_std = _standardise(x_train, x_val)
@@ -78,6 +81,17 @@ def _probe(opts: ProbeOptions) -> Dict[int, float]:
     log.close()
     folder.probe_file.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
     return results
+
+
+def _run(opts: ProbeOptions, model: str, img_size: int) -> dict:
+    """run.json of a probe, as a training run's names its model, data and weights (`fdsl-train report` reads it)."""
+    options = {name: value for name, value in asdict(opts.source).items() if name != "ranks"}
+    options.update(layers=list(opts.layers), output=str(opts.output), overwrite=opts.overwrite)
+    return {"command": "probe",
+            "preset": {"model": model, "img_size": img_size, "epochs": opts.epochs, "lr": opts.lr,
+                       "batch_size": opts.batch_size},
+            "options": options, "dataset": card.dataset_facts(opts.source.data),
+            "pretrained": card.checkpoint_facts(opts.pretrained), "world_size": 1}
 
 
 def _feature_indices(model: nn.Module, layers: Sequence[int]) -> List[int]:

@@ -1,7 +1,7 @@
 """`fdsl-train report`: a table of runs from their run folders, and their curves in one PNG.
 
 Everything comes from run.json and log.jsonl, so a run still going, stopped or
-resumed is summed up as far as it got.
+resumed is summed up as far as it got. A probe's row shows its best layer's top-1.
 """
 from pathlib import Path
 from typing import List, Sequence
@@ -25,12 +25,12 @@ def summary(folder: Path) -> dict:
     dataset = run.get("dataset", {})  # named where the data has no digest (an ImageFolder, fresh epochs)
     samples = sum(r["batches"] for r in epochs) * run["preset"]["batch_size"]
     seconds = sum(r["seconds"] for r in epochs)
-    tops = [r["top1"] for r in epochs if "top1" in r]
+    tops = [r["top1"] for r in found if r["event"] in ("epoch", "probe") and "top1" in r]  # probe: one per layer
     return {
         "run": str(folder),
         "model": run["preset"]["model"],
         "data": data.get("digest") or dataset.get("name") or dataset.get("source") or "-",
-        "epochs": f"{len(epochs)}/{run['preset']['epochs']}",
+        "epochs": "-" if run.get("command") == "probe" else f"{len(epochs)}/{run['preset']['epochs']}",
         "final loss": f"{epochs[-1]['loss']:.4f}" if epochs else "-",
         "best top-1": f"{max(tops):.2f}" if tops else "-",
         "images/s": f"{samples / seconds:.1f}" if seconds else "-",
