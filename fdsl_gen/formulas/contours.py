@@ -39,6 +39,7 @@ NOISE_SPAN = 10000.0  # the reference evaluates the noise at uniform positions i
 # pnoise1's gradient per permutation entry: (hash & 7) + 1, or -1 when hash & 8
 # (not -g: a quirk of the `noise` package, kept because it shapes the distribution).
 GRADIENT = np.where(PERM & 8, -1.0, (PERM & 7) + 1.0).astype(np.float32)
+SPLITMIX_STEP = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's increment of its state per output
 
 
 @numba.njit(cache=True, nogil=True)
@@ -71,17 +72,18 @@ def independent_noise(polygons, n, seed):
     Positions are non-negative and pnoise1's period 1024 is a multiple of
     256, so the cell index is a bit mask (perlin1 with repeat=1024, base=0).
     """
-    out = np.empty((polygons, 2, n), np.float32)
-    flat = out.ravel()
-    state = np.uint64(seed)
+    out = np.empty(polygons * 2 * n, np.float32)  # flat: a ravelled (P, 2, n) array keeps the loop scalar
+    seed = np.uint64(seed)
     span = np.float32(NOISE_SPAN / 2.0 ** 24)
-    for k in range(flat.shape[0]):
-        state, word = splitmix64(state)
-        x = np.float32(word >> np.uint64(40)) * span
-        cell = int(x)
-        f = x - np.float32(cell)
-        flat[k] = _perlin_cell(f, GRADIENT[cell & 255], GRADIENT[(cell + 1) & 255])
-    return out
+    for k in range(out.shape[0]):
+        # the stream's k-th state written out, so that no step waits for the one before: the loop vectorizes
+        _, word = splitmix64(seed + np.uint64(k) * SPLITMIX_STEP)
+        x = np.float32(np.int32(word >> np.uint64(40))) * span
+        whole = np.uint32(x)
+        cell = whole & np.uint32(255)
+        # GRADIENT holds the table twice, so cell + 1 needs no wrap (unsigned indices: no sign checks)
+        out[k] = _perlin_cell(x - np.float32(whole), GRADIENT[cell], GRADIENT[cell + np.uint32(1)])
+    return out.reshape((polygons, 2, n))
 
 
 @numba.njit(cache=True, nogil=True)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from fdsl_gen.formulas import contours
+from fdsl_gen.formulas.splitmix import splitmix64
 from reference.contours import draw_polygons, noise_rows, pnoise1
 
 # noise.pnoise1(x) of the `noise` package 1.2.2 (the reference's dependency).
@@ -38,6 +39,15 @@ def test_independent_noise_is_a_function_of_its_seed():
     first = contours.independent_noise(3, 50, 11)
     assert np.array_equal(first, contours.independent_noise(3, 50, 11))
     assert not np.array_equal(first, contours.independent_noise(3, 50, 12))
+
+
+def test_independent_noise_is_pnoise1_along_the_splitmix_stream():
+    """Value k is pnoise1 at the k-th uniform of the stream stepped one state at a time."""
+    values = contours.independent_noise(3, 41, 2**64 - 7).ravel()
+    state, span = np.uint64(2**64 - 7), np.float32(contours.NOISE_SPAN / 2**24)
+    for value in values:
+        state, word = splitmix64(np.uint64(state))
+        assert value == contours.perlin1(np.float32(word >> np.uint64(40)) * span, 1024, 0)
 
 
 def test_smooth_noise_is_coherent_and_closes_the_contour():
