@@ -43,7 +43,7 @@ def test_independent_noise_is_a_function_of_its_seed():
 
 def test_independent_noise_is_pnoise1_along_the_splitmix_stream():
     """Value k is pnoise1 at the k-th uniform of the stream stepped one state at a time."""
-    values = contours.independent_noise(3, 41, 2**64 - 7).ravel()
+    values = contours.independent_noise(3, 41, np.uint64(2**64 - 7)).ravel()
     state, span = np.uint64(2**64 - 7), np.float32(contours.NOISE_SPAN / 2**24)
     for value in values:
         state, word = splitmix64(np.uint64(state))
