@@ -1,0 +1,142 @@
+"""bench/gpu_check.py on the CPU: the same stages a GPU machine runs, at the tiny size, with 2 gloo ranks.
+
+One check runs for the module (about 40 CPU seconds); the tests read its table and the files it left, and
+give its checks real records that must fail.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+import gpu_check  # noqa: E402
+
+TINY = gpu_check.SIZES["tiny"]
+
+
+def check(work, *options, **env):
+    return subprocess.run([sys.executable, str(BENCH / "gpu_check.py"), "--work", str(work), *options],
+                          capture_output=True, text=True, env=dict(os.environ, **env), timeout=540)
+
+
+@pytest.fixture(scope="module")
+def cpu_check(tmp_path_factory):
+    work = tmp_path_factory.mktemp("gpu_check")
+    done = check(work, "--device", "cpu", "--size", "tiny")
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    return work, done.stdout
+
+
+def table(stdout):
+    """{stage: (figure, how)} of the one table's rows."""
+    lines = [line for line in stdout.splitlines() if line.startswith("|")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    assert rows[:2] == [["stage", "figure", "how"], ["---", "---", "---"]]
+    assert ["stage", "figure", "how"] not in rows[2:]
+    return {stage: (figure, how) for stage, figure, how in rows[2:]}
+
+
+def test_every_stage_runs_on_the_cpu_and_every_row_has_a_number(cpu_check):
+    _, stdout = cpu_check
+    rows = table(stdout)
+    assert list(rows) == [
+        "render", "pretrain (torchrun, 2 rank(s), gloo)", "pretrain, batches per rank",
+        "pretrain, weights across ranks", "pretrain, steady rate", "train step, synthetic input",
+        "train step, shard pipeline, 1 worker(s)", "loader alone, 1 worker(s)", "loader alone, 2 worker(s)",
+        "live: pretrain, rendered in the workers", "all stages"]
+    for stage, (figure, _) in rows.items():
+        assert re.search(r"\d", figure), (stage, figure)
+        assert "FAILED" not in figure
+    assert rows["pretrain (torchrun, 2 rank(s), gloo)"][0] == f"{TINY.steps} of {TINY.steps} steps"
+    assert rows["pretrain, batches per rank"][0] == f"{TINY.steps} = {TINY.steps}"
+    assert rows["live: pretrain, rendered in the workers"][0] == f"{TINY.live_steps} of {TINY.live_steps} steps"
+    for stage in ("pretrain, steady rate", "train step, synthetic input", "loader alone, 2 worker(s)"):
+        assert float(rows[stage][0].split()[0]) > 0
+
+
+def test_the_runs_took_exactly_the_steps_asked_for(cpu_check):
+    work, _ = cpu_check
+    for folder, steps in (("pretrain", TINY.steps), ("live", TINY.live_steps)):
+        records = [json.loads(line) for line in (work / folder / "log.jsonl").read_text().splitlines()]
+        assert max(r["step"] for r in records if r["event"] == "step") == steps
+        assert [r for r in records if r["event"] in ("stop", "epoch")][-1]["step"] == steps
+    run = json.loads((work / "pretrain" / "run.json").read_text())
+    assert run["world_size"] == 2 and run["device"] == "cpu"
+    assert json.loads((work / "live" / "run.json").read_text())["options"]["data"].startswith("live:")
+
+
+def test_each_rank_reports_its_own_batches_and_the_same_weights(cpu_check):
+    work, _ = cpu_check
+    reports = [json.loads((work / "ranks" / f"rank-{rank}.json").read_text()) for rank in (0, 1)]
+    assert [r["batches"] for r in reports] == [TINY.steps, TINY.steps]
+    assert [r["backend"] for r in reports] == ["gloo", "gloo"]
+    assert reports[0]["digest"] == reports[1]["digest"]
+
+
+def test_the_train_step_figures_are_three_rounds_of_each_contender(cpu_check):
+    work, _ = cpu_check
+    found = json.loads((work / "train_step.json").read_text())
+    assert found["steps"] == TINY.bench_steps and found["device"] == "cpu"
+    assert sorted(found["loader"]) == [str(count) for count in TINY.loader_workers]
+    for rates in (found["synthetic"], found["pipeline"], *found["loader"].values()):
+        assert len(rates) == 3 and min(rates) > 0
+
+
+def test_a_step_count_short_of_the_asked_one_fails(cpu_check):
+    work, _ = cpu_check
+    records = gpu_check.log_records(work / "pretrain")
+    gpu_check.check_steps(records, TINY.steps)
+    with pytest.raises(gpu_check.Failed, match=f"asked for {TINY.steps + 1} steps"):
+        gpu_check.check_steps(records, TINY.steps + 1)
+    with pytest.raises(gpu_check.Failed):
+        gpu_check.check_steps([r for r in records if r["event"] == "step"][:-1], TINY.steps)
+
+
+def test_ranks_with_different_weights_or_batches_or_devices_fail(cpu_check):
+    work, _ = cpu_check
+    reports = [json.loads((work / "ranks" / f"rank-{rank}.json").read_text()) for rank in (0, 1)]
+    gpu_check.check_ranks(reports, 2, TINY.steps, "cpu")
+    apart = [reports[0], dict(reports[1], digest=reports[1]["digest"][::-1])]
+    with pytest.raises(gpu_check.Failed, match="different sets of weights"):
+        gpu_check.check_ranks(apart, 2, TINY.steps, "cpu")
+    with pytest.raises(gpu_check.Failed, match="batches per rank"):
+        gpu_check.check_ranks([reports[0], dict(reports[1], batches=TINY.steps - 1)], 2, TINY.steps, "cpu")
+    with pytest.raises(gpu_check.Failed, match="rank reports"):
+        gpu_check.check_ranks(reports[:1], 2, TINY.steps, "cpu")
+    with pytest.raises(gpu_check.Failed, match="expected nccl"):
+        gpu_check.check_ranks(reports, 2, TINY.steps, "cuda")
+
+
+def test_a_stage_past_its_time_out_fails_and_its_process_group_is_ended(tmp_path, monkeypatch):
+    monkeypatch.setitem(gpu_check.TIMEOUTS, "render", 5)
+    pid_file = tmp_path / "child.pid"
+    # the stage's command starts a child that would outlive it, as torchrun's ranks would
+    script = ("import subprocess, sys, time; "
+              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
+              f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(120)")
+    with pytest.raises(gpu_check.Failed, match="no end after 5 s"):
+        gpu_check.run("render", [sys.executable, "-c", script], dict(os.environ), tmp_path / "logs")
+    child = int(pid_file.read_text())
+    stat = Path(f"/proc/{child}/stat")
+    assert not stat.exists() or stat.read_text().split(") ")[1].startswith("Z")  # gone, or dead and not yet reaped
+    assert (tmp_path / "logs" / "render.log").read_text().startswith(f"$ {sys.executable} -c ")
+
+
+def test_a_failing_command_fails_its_stage_with_its_last_line(tmp_path):
+    script = "import sys; print('rendering'); sys.exit('bad --size')"
+    with pytest.raises(gpu_check.Failed, match=r"exit status 1: bad --size \("):
+        gpu_check.run("live", [sys.executable, "-c", script], dict(os.environ), tmp_path)
+    assert "rendering" in (tmp_path / "live.log").read_text()
+
+
+def test_without_cuda_the_cuda_check_prints_one_line_and_exits_0(tmp_path):
+    done = check(tmp_path / "work", "--device", "cuda", CUDA_VISIBLE_DEVICES="")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "gpu_check: no device: torch sees no CUDA GPU, nothing to check on this machine"]
+    assert not (tmp_path / "work").exists()
