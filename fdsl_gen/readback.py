@@ -168,6 +168,9 @@ def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="tra
     import numpy as np
     from PIL import Image
     rows = defaultdict(list)
+    # A dataset of fewer classes, or fewer samples per class, than the sheet has room for fills it sooner:
+    # reading stops there instead of at the end of the split.
+    filled = (min(classes, manifest["num_classes"]), min(per_class, manifest.get("samples_per_class", per_class)))
     for shard in manifest["splits"][split]["shards"]:
         data = store.get(shard["file"])
         if data is None:
@@ -177,10 +180,12 @@ def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="tra
                 cls = int(fields["cls"])
                 if (cls in rows or len(rows) < classes) and len(rows[cls]) < per_class:
                     rows[cls].append(_thumbnail(fields["png"], thumb))
+                    if _filled(rows, *filled):
+                        break
         except (tarfile.TarError, KeyError, ValueError, OSError) as err:
             raise UserError(f"{store}/{shard['file']} is damaged ({err}); "
                             "fdsl-gen verify lists every damaged shard") from None
-        if len(rows) == classes and all(len(r) == per_class for r in rows.values()):
+        if _filled(rows, *filled):
             break
     sheet = np.full((len(rows) * (thumb + 2), per_class * (thumb + 2), 3), 255, np.uint8)
     for r, cls in enumerate(sorted(rows)):
@@ -188,6 +193,10 @@ def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="tra
             sheet[r * (thumb + 2) + 1:r * (thumb + 2) + 1 + thumb,
                   c * (thumb + 2) + 1:c * (thumb + 2) + 1 + thumb] = small
     return Image.fromarray(sheet), sorted(rows)
+
+
+def _filled(rows, classes, per_class):
+    return len(rows) == classes and all(len(r) == per_class for r in rows.values())
 
 
 def _thumbnail(png, thumb):

@@ -1,4 +1,4 @@
-"""Contact-sheet thumbnails: grey images take a shorter way to the same pixels."""
+"""Contact sheets: grey thumbnails take a shorter way to the same pixels, and reading stops once the sheet is full."""
 import io
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from fdsl_gen.encode import encode_png
-from fdsl_gen.readback import _grey, _thumbnail
+from fdsl_gen.readback import _grey, _thumbnail, contact_sheet
 
 
 def png(image):
@@ -52,3 +52,18 @@ def test_a_palette_with_transparency_is_not_taken_for_grey():
     image.info["transparency"] = 0
     with Image.open(io.BytesIO(png(image))) as opened:
         assert not _grey(opened)
+
+
+
+def test_a_preview_stops_reading_once_every_class_of_the_dataset_is_shown(tmp_path, cli):
+    """One class in two shards, two samples a row: the first shard fills the sheet, the second is not read."""
+    out = tmp_path / "rcdb"
+    result = cli("render", "rcdb", "--categories", 1, "--instances", 4, "--size", 16, "--samples-per-shard", 2,
+                 "--workers", 1, "--quiet", "--out", out)
+    assert result.exit_code == 0, result.output
+    before, shown = contact_sheet(out, classes=8, per_class=2)
+    first, second = sorted(out.glob("*.tar"))
+    second.unlink()
+    after, shown_after = contact_sheet(out, classes=8, per_class=2)
+    assert shown == shown_after == [0]
+    assert np.array_equal(np.asarray(before), np.asarray(after))
