@@ -112,6 +112,16 @@ def test_ranks_with_different_weights_or_batches_or_devices_fail(cpu_check):
         gpu_check.check_ranks(reports, 2, TINY.steps, "cuda")
 
 
+def test_the_full_sample_holds_every_stage_in_one_epoch():
+    full = gpu_check.SIZES["full"]
+    assert gpu_check.images_needed(full, ranks=1, workers=16) == 100 * 128  # one H100: 100 steps of 128
+    for ranks, workers in ((1, 16), (2, 8), (8, 16)):
+        batches = gpu_check.images_needed(full, ranks, workers) // full.batch
+        assert batches // ranks >= full.steps  # every rank's steps, as fdsl-train deals batches to ranks
+        assert batches >= full.bench_warmup + 2 * workers + full.bench_steps  # a pipeline turn, prefetch included
+        assert batches >= (2 + 4) * max(full.loader_workers)  # the loader alone at 16 workers
+
+
 def test_a_stage_past_its_time_out_fails_and_its_process_group_is_ended(tmp_path, monkeypatch):
     monkeypatch.setitem(gpu_check.TIMEOUTS, "render", 5)
     pid_file = tmp_path / "child.pid"
