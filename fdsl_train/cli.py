@@ -191,6 +191,9 @@ RUN_OPTIONS = [
     click.option("--log-interval", type=POSITIVE, default=50, show_default=True),
     click.option("--amp/--no-amp", default=None, help="Mixed precision [on for GPU]."),
     click.option("--channels-last/--no-channels-last", default=None, help="[on for GPU]"),
+    click.option("--gpu-augment/--no-gpu-augment", default=None,
+                 help="Workers decode and crop only; flips, RandAugment, jitter, normalisation and erasing run "
+                      "batched on the device [on for GPU]."),
     click.option("--torchcompile", is_flag=True, help="torch.compile the model."),
     click.option("--log-wandb", is_flag=True, help="Also log to Weights & Biases (needs the wandb package)."),
 ]

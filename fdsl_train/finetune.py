@@ -3,6 +3,7 @@ from typing import Optional
 
 from fdsl_train import presets
 from fdsl_train.data.datasets import check_classes, open_split
+from fdsl_train.data.device_augment import worker_transform
 from fdsl_train.data.transforms import eval_transform, train_transform
 from fdsl_train.errors import UserError
 from fdsl_train.run import checkpoint, models
@@ -32,8 +33,8 @@ def finetune(preset_name: Optional[str], overrides: dict, opts: RunOptions, pret
 def _train(preset, opts, pretrained, session) -> None:
     source = source_for(opts, session.ranks)
     data, train_split, val_split = source.data, source.train_split, source.val_split
-    train, found = open_split(source, train_split, train_transform(preset), batch_size=preset.batch_size,
-                              training=True)
+    transform = worker_transform(preset) if session.accel.gpu_augment else train_transform(preset)
+    train, found = open_split(source, train_split, transform, batch_size=preset.batch_size, training=True)
     val, val_classes = open_split(source, val_split, eval_transform(preset), batch_size=preset.batch_size,
                                   training=False, classes=train.classes)
     num_classes = check_classes(opts.num_classes, found, f"{data} ({train_split})")

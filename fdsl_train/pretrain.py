@@ -6,6 +6,7 @@ from typing import Optional
 from fdsl_train import dist, presets
 from fdsl_train.data import live
 from fdsl_train.data.datasets import Source, check_classes, has_split, open_shards, resolve
+from fdsl_train.data.device_augment import worker_transform
 from fdsl_train.data.loader import check_balance, check_enough
 from fdsl_train.data.transforms import eval_transform, train_transform
 from fdsl_train.run import models
@@ -46,8 +47,8 @@ def pretrain(preset_name: Optional[str], overrides: dict, opts: RunOptions) -> N
 
 def _train(preset, opts, shardset, val, num_classes, session, state) -> None:
     ranks = session.ranks
-    loader = open_shards(shardset, source_for(opts, ranks), train_transform(preset), batch_size=preset.batch_size,
-                         training=True)
+    transform = worker_transform(preset) if session.accel.gpu_augment else train_transform(preset)
+    loader = open_shards(shardset, source_for(opts, ranks), transform, batch_size=preset.batch_size, training=True)
     model = models.create(preset.model, num_classes=num_classes, img_size=preset.img_size,
                           drop_path=preset.drop_path)
     trainer = build_trainer(model, preset, num_classes=num_classes, updates_per_epoch=len(loader), opts=opts,

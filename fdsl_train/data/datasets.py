@@ -19,13 +19,12 @@ from typing import Callable, List, Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
-from torch.utils.data import default_collate
 from torchvision.datasets import ImageFolder
 
 from fdsl_gen import contract
 from fdsl_train.data import live, shards
 from fdsl_train.data.decode import load_image
-from fdsl_train.data.loader import ReadShard, ShardLoader, ShardStream
+from fdsl_train.data.loader import ReadShard, ShardLoader, ShardStream, collate
 from fdsl_train.data.reading import DEFAULT_TIMEOUT, ShardFiles
 from fdsl_train.data.tally import DEFAULT_LIMIT, Lost
 from fdsl_train.dist import Ranks
@@ -109,7 +108,7 @@ def _collate(samples):
     good = [sample for sample in samples if not isinstance(sample, Lost)]
     if not good:
         return torch.empty(0), torch.empty(0, dtype=torch.long), lost
-    images, labels = default_collate(good)
+    images, labels = collate(good)
     return images, labels, lost
 
 

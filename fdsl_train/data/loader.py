@@ -16,14 +16,17 @@ Resume: batch i of a rank comes from reader i % workers (the DataLoader asks its
 workers in turn), so skipping k batches means reader w skips the batches it
 owes before k, and the worker order is rotated by k so that the first batch
 delivered is batch k. The resumed stream is the same batches, sample for
-sample; augmentation draws after the resume point are new.
+sample and draw for draw: the augmentations draw from the global generators
+(Python's, numpy's, torch's) of the worker, seeded afresh for each batch from
+(seed, epoch, rank, reader, batch).
 """
 import hashlib
 import itertools
 import random
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Protocol, Tuple
+from typing import Callable, Iterator, List, Optional, Protocol, Tuple
 
+import numpy as np
 import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
@@ -163,9 +166,6 @@ class ShardStream(IterableDataset):
         )[self.rank][slot]
         tag = (self.seed, self.epoch, self.rank, slot)
         rng = random.Random(hashed_seed("samples", *tag))
-        # augmentations draw from the global RNGs of this worker; seed them so runs repeat
-        random.seed(hashed_seed("augment", *tag, self.skip))
-        torch.manual_seed(hashed_seed("augment", *tag, self.skip))
         # the top-up is a pipeline of its own: one shuffle buffer over both would pull top-up
         # samples into a reader whose own shards suffice
         own = self._shuffled(self._read(iter(reader.shards), tally, failed), rng)
@@ -173,7 +173,8 @@ class ShardStream(IterableDataset):
         images = decode_samples(itertools.chain(own, top_up), tally)
         skip = batches_skipped(slot, self.workers, self.skip)
         images = itertools.islice(images, skip * self.batch_size, None)
-        batches = itertools.islice(self._batches(images, tally, keep_last=False), reader.batches - skip)
+        seeds = (hashed_seed("augment", *tag, batch) for batch in itertools.count(skip))
+        batches = itertools.islice(self._batches(images, tally, keep_last=False, seeds=seeds), reader.batches - skip)
         return self._with_leftover(batches, tally)
 
     def _top_up(self, reader: Reader, rng: random.Random) -> Iterator[int]:
@@ -213,9 +214,12 @@ class ShardStream(IterableDataset):
         elif tally.lost:
             yield torch.empty(0), torch.empty(0, dtype=torch.long), tally.drain()
 
-    def _batches(self, images, tally: Tally, keep_last: bool) -> Iterator:
+    def _batches(self, images, tally: Tally, keep_last: bool, seeds: Optional[Iterator[int]] = None) -> Iterator:
+        """Batches of transformed images; the global generators are seeded from `seeds` before each batch."""
         pending = []
         for image, label in images:
+            if seeds is not None and not pending:
+                _seed_globals(next(seeds))
             pending.append((self.transform(image), label))
             if len(pending) == self.batch_size:
                 yield self._collate(pending, tally)
@@ -225,9 +229,24 @@ class ShardStream(IterableDataset):
 
     @staticmethod
     def _collate(pending, tally: Tally):
-        # default_collate builds the batch in shared memory when it runs in a worker: no copy on the way out
-        images, labels = default_collate(pending)
+        images, labels = collate(pending)
         return images, labels, tally.drain()
+
+
+def collate(pairs):
+    """default_collate of (image, label) pairs, which builds the batch in shared memory when it runs in a worker
+    (no copy on the way out). Grey images left at one channel (--gpu-augment) get three in a batch that
+    holds colour images."""
+    if len({image.shape[0] for image, _ in pairs}) > 1:
+        pairs = [(image.expand(3, -1, -1), label) for image, label in pairs]
+    return default_collate(pairs)
+
+
+def _seed_globals(seed: int) -> None:
+    """Seed the generators that augmentations draw from: Python's, numpy's (timm's RandAugment) and torch's."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 
 class ShardLoader:

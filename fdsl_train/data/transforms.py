@@ -7,10 +7,11 @@ stages (Normalize, random erasing): for a grey image the PIL stages give on
 one channel what they give on each of three, at about a third of the cost. The one difference is the
 colour that rotations and shifts fill with: timm's mean colour on RGB input,
 its grey average on grey input (the same with the presets' grey means).
-Colour images take the plain path.
+Colour images take the plain path. Under --gpu-augment the workers keep grey
+images at one channel to the end (fdsl_train.data.device_augment).
 """
 import copy
-from typing import Callable
+from typing import Callable, Tuple
 
 from PIL import Image
 from timm.data import auto_augment, create_transform
@@ -42,13 +43,17 @@ def _zero_bits_allowed(stage):
 
 
 class GreyFirst:
-    """A Compose of PIL stages then tensor stages, with the PIL stages run on grey images as they are."""
+    """A Compose of PIL stages then tensor stages, with the PIL stages run on grey images as they are.
 
-    def __init__(self, compose: transforms.Compose) -> None:
+    spread=False: a grey image stays one channel through the tensor stages (the device spreads it later).
+    """
+
+    def __init__(self, compose: transforms.Compose, spread: bool = True) -> None:
+        self.spread = spread
         stages = compose.transforms
         cut = next(i for i, t in enumerate(stages) if _makes_tensor(t))
         self.colour, self.tensor = [_zero_bits_allowed(t) for t in stages[:cut]], stages[cut:]
-        self.grey = [_grey_filled(t) for t in self.colour]
+        self.grey = [grey_filled(t) for t in self.colour]
         after = self.tensor[1:2]
         self.normalize_copies = bool(after) and isinstance(after[0], transforms.Normalize) and not after[0].inplace
 
@@ -56,6 +61,8 @@ class GreyFirst:
         if image.mode != "L":
             return self._run(self.colour + self.tensor, image)
         tensor = self._run(self.grey + self.tensor[:1], image)  # 1 x H x W
+        if not self.spread:
+            return self._run(self.tensor[1:], tensor)
         # an out-of-place Normalize copies a broadcast view into three real channels; other stages get a copy
         three = tensor.expand(3, -1, -1) if self.normalize_copies else tensor.repeat(3, 1, 1)
         return self._run(self.tensor[1:], three)
@@ -76,7 +83,7 @@ def _augment_ops(stage) -> list:
     return list(getattr(stage, "ops", [])) + [op for sub in getattr(stage, "policy", []) for op in sub]
 
 
-def _grey_filled(stage):
+def grey_filled(stage):
     """`stage`, or a copy of it whose augmentation ops fill with one grey level instead of an RGB colour."""
     if not any(isinstance(op.kwargs.get("fillcolor"), tuple) for op in _augment_ops(stage)):
         return stage
@@ -89,15 +96,18 @@ def _grey_filled(stage):
 
 
 def train_transform(preset: Preset) -> Callable:
+    return GreyFirst(transforms.Compose([stage for part in train_stages(preset) for stage in part]))
+
+
+def train_stages(preset: Preset) -> Tuple[list, list, list]:
+    """The stages of the training transform in three parts, as timm separates them: crop and flips;
+    auto-augment or colour jitter; ToTensor, Normalize and random erasing."""
     if preset.crop == "random":
         # timm's factory has no plain random crop of the stored image, which FractalDB trains with
-        return GreyFirst(transforms.Compose([
-            transforms.RandomCrop(preset.img_size, pad_if_needed=True),
-            transforms.RandomHorizontalFlip(preset.hflip),
-            transforms.ToTensor(),
-            transforms.Normalize(preset.mean, preset.std),
-        ]))
-    return GreyFirst(create_transform(
+        crop = transforms.RandomCrop(preset.img_size, pad_if_needed=True)
+        final = [transforms.ToTensor(), transforms.Normalize(preset.mean, preset.std)]
+        return [crop, transforms.RandomHorizontalFlip(preset.hflip)], [], final
+    parts = create_transform(
         preset.img_size,
         is_training=True,
         scale=tuple(preset.scale),
@@ -109,7 +119,9 @@ def train_transform(preset: Preset) -> Callable:
         re_prob=preset.reprob,
         mean=tuple(preset.mean),
         std=tuple(preset.std),
-    ))
+        separate=True,
+    )
+    return tuple(list(part.transforms) for part in parts)
 
 
 def eval_transform(preset: Preset) -> Callable:

@@ -5,7 +5,10 @@ through the `save` callback of `train_epochs`.
 
 Batches are (images, labels, lost) tuples; `lost` lists what the data
 pipeline could not deliver since the previous batch (fdsl_train.data.tally); a
-batch without samples carries only that.
+batch without samples carries only that. Under --gpu-augment the images are
+uint8 crops that the trainer's DeviceAugment finishes on the device
+(fdsl_train.data.device_augment); its draws and mixup's are seeded from (seed,
+step, rank), so a resumed run draws what the uninterrupted run drew.
 """
 import time
 from contextlib import nullcontext
@@ -19,6 +22,8 @@ from timm.scheduler import create_scheduler_v2
 from torch import nn
 
 from fdsl_train import dist
+from fdsl_train.data.device_augment import DeviceAugment, seeded_draws, three_channels
+from fdsl_train.data.loader import hashed_seed
 from fdsl_train.data.tally import DEFAULT_LIMIT, EpochLosses
 from fdsl_train.errors import UserError, brief
 from fdsl_train.presets import Preset
@@ -38,17 +43,20 @@ class Position:
 
 @dataclass(frozen=True)
 class Accel:
-    """How this rank computes: device, mixed precision and memory layout."""
+    """How this rank computes: device, mixed precision, memory layout, and where augmentation runs."""
 
     device: torch.device
     amp: bool = False
     channels_last: bool = False
+    gpu_augment: bool = False  # the workers only crop; DeviceAugment does the rest on `device`
 
     @staticmethod
-    def choose(device: torch.device, amp: Optional[bool], channels_last: Optional[bool]) -> "Accel":
-        """AMP and channels-last default to on for GPUs, off for CPUs."""
+    def choose(device: torch.device, amp: Optional[bool], channels_last: Optional[bool],
+               gpu_augment: Optional[bool] = None) -> "Accel":
+        """AMP, channels-last and --gpu-augment default to on for GPUs, off for CPUs."""
         gpu = device.type == "cuda"
-        return Accel(device, gpu if amp is None else amp, gpu if channels_last is None else channels_last)
+        return Accel(device, gpu if amp is None else amp, gpu if channels_last is None else channels_last,
+                     gpu if gpu_augment is None else gpu_augment)
 
     def autocast(self):
         if not self.amp:
@@ -61,15 +69,19 @@ class Accel:
 
     def images(self, images: torch.Tensor) -> torch.Tensor:
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
-        return images.to(self.device, non_blocking=True, memory_format=layout)
+        # contiguous(): `to` leaves a broadcast view (three_channels) as it is where the layout is the default
+        return images.to(self.device, non_blocking=True, memory_format=layout).contiguous(memory_format=layout)
 
 
 class Trainer:
-    """One model with its optimizer, schedule, mixup and loss."""
+    """One model with its optimizer, schedule, mixup and loss, and its device augmentation under --gpu-augment.
+
+    `seed` (the run's --seed) seeds the draws of each step's augmentation and mixup.
+    """
 
     def __init__(self, model: nn.Module, preset: Preset, *, num_classes: int, updates_per_epoch: int,
                  global_batch: int, accel: Accel, ranks: dist.Ranks, monitor: Optional[Monitor] = None,
-                 strict: bool = False, max_skipped: str = DEFAULT_LIMIT) -> None:
+                 strict: bool = False, max_skipped: str = DEFAULT_LIMIT, seed: int = 0) -> None:
         self.model = model
         self.preset = preset
         self.num_classes = num_classes
@@ -82,6 +94,8 @@ class Trainer:
         self.optimizer = _optimizer(model, preset, global_batch)
         self.scheduler = _scheduler(self.optimizer, preset, updates_per_epoch)
         self.mixup = self._mixup(preset, num_classes)
+        self.augment = DeviceAugment(preset, accel.device) if accel.gpu_augment else None
+        self.seed = seed
         self.loss_fn = create_loss(preset.loss, num_classes, preset.smoothing, self.mixup is not None)
         self.scaler = torch.amp.GradScaler(accel.device.type, enabled=accel.needs_scaler())
 
@@ -92,16 +106,25 @@ class Trainer:
         return Mixup(mixup_alpha=preset.mixup, cutmix_alpha=preset.cutmix,
                      label_smoothing=preset.smoothing, num_classes=num_classes)
 
-    def step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """One optimizer step on one batch; the loss, still on the device."""
-        images = self.accel.images(images)
+    def inputs(self, images: torch.Tensor, labels: torch.Tensor, step: int = 0):
+        """(images, targets) of the batch of optimizer step `step` as the model and loss take them: on the
+        device, augmented there under --gpu-augment, mixed."""
+        images = images.to(self.accel.device, non_blocking=True)
         labels = labels.to(self.accel.device, non_blocking=True)
         targets = labels
-        if self.mixup is not None:
-            if len(labels) % 2:
-                # mixup pairs samples: a batch that lost a sample (ImageFolder) leaves out one more
-                images, labels = images[:-1], labels[:-1]
-            images, targets = self.mixup(images, labels)
+        with seeded_draws(hashed_seed("device", self.seed, step, self.ranks.rank)):
+            if self.augment is not None:
+                images = self.augment(images)
+            if self.mixup is not None:
+                if len(labels) % 2:
+                    # mixup pairs samples: a batch that lost a sample (ImageFolder) leaves out one more
+                    images, labels = images[:-1], labels[:-1]
+                images, targets = self.mixup(images, labels)
+        return self.accel.images(three_channels(images)), targets
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor, step: int = 0) -> torch.Tensor:
+        """One optimizer step on the batch of step `step`; the loss, still on the device."""
+        images, targets = self.inputs(images, labels, step)
         with self.accel.autocast():
             loss = self.loss_fn(self.model(images), targets)
         self.optimizer.zero_grad(set_to_none=True)
@@ -132,7 +155,7 @@ class Trainer:
             if not len(labels):
                 continue
             self._check_labels(labels)
-            loss = self.step(images, labels)
+            loss = self.step(images, labels, position.step)
             loss_sum += loss
             done, samples = done + 1, samples + len(labels)
             position.batch += 1

@@ -44,6 +44,7 @@ class RunOptions:
     stop_after_steps: Optional[int] = None
     amp: Optional[bool] = None
     channels_last: Optional[bool] = None
+    gpu_augment: Optional[bool] = None  # None: on where the device is a GPU
     torchcompile: bool = False
     log_wandb: bool = False
     command_line: str = ""  # as typed, for the model card
@@ -83,7 +84,7 @@ def session_for(command: str, preset: Preset, opts: RunOptions, pretrained: Opti
     if opts.log_wandb:
         check_wandb()
     ranks = dist.ranks_from_env(os.environ)
-    accel = Accel.choose(dist.setup(ranks), opts.amp, opts.channels_last)
+    accel = Accel.choose(dist.setup(ranks), opts.amp, opts.channels_last, opts.gpu_augment)
     seed = hashed_seed("main", opts.source.seed, ranks.rank)
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -94,7 +95,7 @@ def session_for(command: str, preset: Preset, opts: RunOptions, pretrained: Opti
         if ranks.is_main:
             run = {"command": command, "preset": preset.to_dict(),
                    "options": opts.record(), "dataset": card.dataset_facts(opts.source.data),
-                   "world_size": ranks.world, "device": str(accel.device)}
+                   "world_size": ranks.world, "device": str(accel.device), "gpu_augment": accel.gpu_augment}
             if pretrained:
                 run["pretrained"] = card.checkpoint_facts(pretrained)
             opts.folder.run_file.write_text(json.dumps(run, indent=2))
@@ -186,7 +187,7 @@ def build_trainer(model: nn.Module, preset: Preset, *, num_classes: int, updates
         prepare(model, session, opts.torchcompile), preset, num_classes=num_classes,
         updates_per_epoch=updates_per_epoch, global_batch=preset.batch_size * session.ranks.world,
         accel=session.accel, ranks=session.ranks, monitor=session.monitor, strict=opts.source.strict,
-        max_skipped=opts.source.max_skipped,
+        max_skipped=opts.source.max_skipped, seed=opts.source.seed,
     )
 
 
@@ -211,6 +212,7 @@ def save(trainer: Trainer, position: Position, opts: RunOptions) -> None:
         "position": asdict(position),
         "preset": trainer.preset.to_dict(),
         "layout": _layout(opts, trainer.preset, trainer.ranks.world),
+        "gpu_augment": trainer.accel.gpu_augment,
     }, opts.folder.state_file)
 
 
@@ -218,7 +220,8 @@ def _weights_metadata(trainer: Trainer, position: Position, opts: RunOptions) ->
     """What the safetensors header says of the run: data, preset and how far it got."""
     dataset = opts.folder.read_run()["dataset"]
     return {"dataset": dataset.get("name") or dataset["source"], "manifest_sha256": dataset.get("manifest_sha256", ""),
-            "preset": json.dumps(trainer.preset.to_dict()), "epoch": str(position.epoch), "step": str(position.step)}
+            "preset": json.dumps(trainer.preset.to_dict()), "epoch": str(position.epoch), "step": str(position.step),
+            "gpu_augment": str(trainer.accel.gpu_augment).lower()}
 
 
 def restore(trainer: Trainer, state: dict, opts: RunOptions) -> Position:
