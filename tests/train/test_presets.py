@@ -1,26 +1,75 @@
+"""Every preset field against docs/recipes.md, which gives each field's value and the official source of it."""
+import ast
+import re
+import sys
+from dataclasses import fields
+from pathlib import Path
+
 import pytest
 
 from fdsl_train.errors import UserError
-from fdsl_train.presets import PRESETS, resolve
+from fdsl_train.presets import PRESETS, Preset, resolve
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPES = ROOT / "docs" / "recipes.md"
+sys.path.insert(0, str(ROOT / "bench" / "official"))
+import pins  # noqa: E402
+
+CITATION = re.compile(r"^(\S+) (\S+?):(\d+)")  # "cvpr2022 pretrain.py:149 (...)": pinned repository, file, line
 
 
-def test_fractaldb_resnet_matches_the_published_preset():
-    r = PRESETS["fractaldb-resnet"]
-    assert (r.model, r.opt, r.momentum, r.weight_decay, r.epochs) == ("resnet50", "sgd", 0.9, 1e-4, 90)
-    assert (r.sched, r.decay_milestones, r.crop, r.batch_size) == ("multistep", (30, 60), "random", 256)
-    assert r.learning_rate(256) == pytest.approx(0.01)
+def documented() -> dict:
+    """{preset: {field: (value, source)}} from the tables under each '## `name`' heading."""
+    tables, current = {}, None
+    for line in RECIPES.read_text().splitlines():
+        heading = re.fullmatch(r"## `([^`]+)`", line)
+        if heading:
+            current = tables.setdefault(heading.group(1), {})
+            continue
+        row = re.fullmatch(r"\| (\w+) \| `([^`]*)` \| (.+) \|", line)
+        if current is not None and row:
+            field, value, source = row.groups()
+            assert field not in current, f"{field} twice"
+            current[field] = (ast.literal_eval(value), source)
+    return tables
 
 
-def test_vit_recipes_match_the_published_presets():
-    vit = PRESETS["fdsl-vit"]
-    assert (vit.model, vit.opt, vit.weight_decay, vit.warmup_epochs) == ("deit_tiny_patch16_224", "adamw", 0.05, 5)
-    assert (vit.mixup, vit.cutmix, vit.smoothing, vit.drop_path, vit.reprob) == (0.8, 1.0, 0.1, 0.1, 0.25)
-    assert vit.aa == "rand-m9-mstd0.5-inc1" and vit.scale == (0.08, 1.0)
-    assert vit.learning_rate(256) == pytest.approx(1e-3)
-    frac = PRESETS["1p-frac"]
-    assert (frac.loss, frac.vflip, frac.hflip, frac.reprob) == ("lpce", 0.5, 0.5, 0.5)
-    assert frac.mean == frac.std == (0.5, 0.5, 0.5)
-    assert frac.learning_rate(1024) == pytest.approx(2e-3)  # 1e-3 x batch / 512
+def test_every_preset_has_a_table_and_no_table_names_a_missing_preset():
+    assert set(documented()) == set(PRESETS)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_field_of_the_preset_is_the_documented_value(name):
+    table = documented()[name]
+    assert set(table) == {f.name for f in fields(Preset)}
+    differing = {f: (getattr(PRESETS[name], f), value) for f, (value, _) in table.items()
+                 if getattr(PRESETS[name], f) != value}
+    assert not differing, f"preset != docs/recipes.md: {differing}"
+
+
+def test_the_documented_commits_are_the_pinned_ones():
+    text = RECIPES.read_text()
+    for key, repo in pins.REPOS.items():
+        if key != "catalys1":
+            assert f"| {key} | {repo.github} | {repo.commit} |" in text
+
+
+def test_every_cited_line_exists_in_the_pinned_checkout():
+    citations = [CITATION.match(source) for table in documented().values() for _, source in table.values()]
+    cited = {(m.group(1), m.group(2), int(m.group(3))) for m in citations if m and m.group(1) in pins.REPOS}
+    assert len(cited) > 50
+    absent = sorted({key for key, _, _ in cited if pins.refusal(key)})
+    if absent:
+        pytest.skip(f"no pinned checkout of {', '.join(absent)}: run python bench/official/setup.py")
+    short = [(key, path, line) for key, path, line in cited
+             if len((pins.BUILD / key / path).read_text().splitlines()) < line]
+    assert not short, f"cited past the end of the file: {short}"
+
+
+def test_the_learning_rate_scales_with_the_global_batch_from_its_base():
+    assert PRESETS["fractaldb-resnet"].learning_rate(256) == pytest.approx(0.1)
+    assert PRESETS["fdsl-vit"].learning_rate(1024) == pytest.approx(4e-3)
+    assert PRESETS["1p-frac"].learning_rate(256) == pytest.approx(5e-4)  # 1e-3 x batch / 512
 
 
 def test_overrides_replace_only_what_is_given():
