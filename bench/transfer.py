@@ -42,6 +42,19 @@ Fashion-MNIST comes from Debian's package (`apt-get install
 dataset-fashion-mnist`, idx files in /usr/share/datasets/fashion-mnist),
 converted once by `fdsl-train import-idx`.
 
+Paper scale (`--scale paper`, for a GPU machine). Every row pre-trains
+with its paper's preset (docs/recipes.md; ROW_PRESETS), for the preset's
+epochs and batch, with the preset's normalisation, which its fine-tuning
+and probe then use too; the protocol's budget and fine-tuning recipe stay.
+The rows run one at a time (--jobs 1; more jobs than devices are refused,
+and each job keeps to one device). A row renders its dataset when it
+starts and deletes it after pre-training unless --keep-datasets, so the
+disk holds one dataset at a time. Before anything runs, the plan is
+printed: per row, images, epochs, GPU-hours at --step-rate (pre-training
+images per second on one device, as bench/gpu_check reports it) and disk
+at the paper's render size (bytes per image measured from an 8-image
+render, or --bytes-per-image), with the totals; --dry-run prints only that.
+
 Every stage is the fdsl-gen or fdsl-train command as typed, run by the
 commands' own CLI entry point inside --jobs long-lived worker processes
 (so torch and timm are imported once per worker, not once per run), each
@@ -52,7 +65,7 @@ that finished.
 
     python bench/transfer.py                         # the whole table (default size, 2 CPU cores)
     python bench/transfer.py --scale smoke           # a few minutes: checks that every stage runs
-    python bench/transfer.py --scale paper           # paper-scale settings, for a GPU machine
+    python bench/transfer.py --scale paper --step-rate 3000 --dry-run   # the paper-scale plan only
     python bench/transfer.py --rows fractaldb,perlin --labels 10 --seeds 0,1,2
 """
 import argparse
@@ -96,6 +109,7 @@ class Scale:
     val_images: int = 1000  # first Fashion-MNIST test images, the read-out
     probe_labels: int = 100  # labels per class of the linear probe's training set
     workers: int = 1  # loader workers per command
+    paper_recipes: bool = False  # pre-train each row with its paper's preset (ROW_PRESETS), one row at a time
 
 
 SCALES = {
@@ -103,10 +117,11 @@ SCALES = {
     "smoke": Scale(categories=8, per_category=16, render_size=32, points=2000, img_size=32, pretrain_epochs=1,
                    batch_size=32, finetune_steps=8, finetune_epochs=1, train_pool=1200, val_images=200,
                    probe_labels=10),
-    # the papers' pre-training size (1k classes x 1k images, ViT-Tiny, 300 epochs: see docs) on a GPU machine
+    # the papers' pre-training size (1k classes x 1k images) on a GPU machine; model, epochs and batch of the
+    # pre-training are each row's preset's (pretrain_epochs: fdsl-vit's, for the work folder's name)
     "paper": Scale(categories=1000, per_category=1000, render_size=362, points=200_000, model="deit_tiny_patch16_224",
                    img_size=224, pretrain_epochs=300, batch_size=256, finetune_steps=23_500, finetune_epochs=100,
-                   train_pool=60_000, val_images=10_000, probe_labels=1000, workers=16),
+                   train_pool=60_000, val_images=10_000, probe_labels=1000, workers=16, paper_recipes=True),
 }
 
 ROWS = ("scratch", "fractaldb", "fractaldb-fresh", "exfractaldb", "mvfractaldb", "rcdb", "visualatom", "ofdb",
@@ -118,6 +133,12 @@ CONTROLS = ("perlin", "bezier", "1p-frac-sigma6")
 FRESH = {"fractaldb-fresh": "fractaldb"}
 # One image per class, as their papers train them; repeated per_category times per epoch.
 ONE_IMAGE = ("ofdb", "1p-frac", "1p-frac-sigma6", "real1p")
+# At paper scale, the preset each row pre-trains with (docs/recipes.md). Every other row trains with fdsl-vit, the
+# CVPR 2022 recipe: the one ViT recipe of the categories x instances sets (ofdb's own paper is not a preset).
+ROW_PRESETS = {"visualatom": "visualatom-vit", "1p-frac": "1p-frac", "1p-frac-sigma6": "1p-frac", "real1p": "1p-frac"}
+# Presets whose epochs are passes over one image per class, as the 1p-frac script counts them; a transfer epoch
+# repeats those images per_category times, so these rows train preset epochs / per_category of them.
+PER_CLASS_EPOCHS = ("1p-frac",)
 
 
 def render_args(dataset: str, scale: Scale, photo: Path, seed: int) -> List[str]:
@@ -172,32 +193,71 @@ def repeated(folder: Path, copies: int) -> str:
 
 
 def pretrain_args(row: str, folder: Path, scale: Scale, seed: int, out: Path) -> List[str]:
-    """`fdsl-train pretrain` of a row: the same preset, options and steps for every row.
+    """`fdsl-train pretrain` of a row: the same preset, options and steps for every row; at paper scale its
+    paper's preset, for the preset's samples.
 
     LPCE rows get the manifest's loss; without mixup or smoothing it is the same cross-entropy."""
-    return ["pretrain", "--data", *pretrain_data(row, folder, scale), "--output", str(out), *_common(scale, seed),
-            "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1", "--hflip", "0.5",
-            "--opt", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--sched", "cosine",
-            "--warmup-epochs", "1", "-b", str(scale.batch_size), "--epochs", str(scale.pretrain_epochs)]
+    data = ["pretrain", "--data", *pretrain_data(row, folder, scale), "--output", str(out)]
+    if scale.paper_recipes:
+        epochs, warmup = paper_schedule(row, scale)
+        # --overwrite: a run is started again only when an earlier one was cut short; it replaces that one
+        return data + ["--preset", row_preset(row), "-j", str(scale.workers), "--seed", str(seed), "--overwrite",
+                       "--epochs", str(epochs), "--warmup-epochs", f"{warmup:g}"]
+    return data + [*_common(scale, seed), "--preset", "fractaldb-resnet", "--crop", "rrc", "--scale", "0.25,1",
+                   "--hflip", "0.5", "--opt", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--sched", "cosine",
+                   "--warmup-epochs", "1", "--warmup-lr", "1e-6", "-b", str(scale.batch_size),
+                   "--epochs", str(scale.pretrain_epochs)]
 
 
-def finetune_args(pretrained: Path, data: Path, scale: Scale, seed: int, out: Path) -> List[str]:
-    """`fdsl-train finetune`: the same recipe for every row and label count (scratch: its saved initial weights).
+def finetune_args(pretrained: Path, data: Path, scale: Scale, seed: int, out: Path,
+                  norm: Tuple[str, str] = (NORM, NORM)) -> List[str]:
+    """`fdsl-train finetune`: the same recipe for every row and label count (scratch: its saved initial weights),
+    normalised by `norm` (mean, std): the protocol's, or at paper scale the row's pre-training's.
 
     Augmentation: RandomResizedCrop(0.5, 1) and horizontal flip 0.5, nothing else (no colour jitter, no label
     smoothing, no RandAugment, mixup, cutmix, erasing or drop path)."""
     epochs = scale.finetune_epochs
     return ["finetune", "--pretrained", str(pretrained), "--data", str(data), "--val-split", "val",
-            "--output", str(out), *_common(scale, seed), "--preset", "finetune", "-b", str(scale.batch_size),
-            "--lr", "1e-3", "--epochs", str(epochs), "--warmup-epochs", f"{0.2 * epochs:g}", "--scale", "0.5,1",
-            "--hflip", "0.5", "--color-jitter", "0", "--smoothing", "0", "--aa", "", "--mixup", "0", "--cutmix", "0",
-            "--reprob", "0", "--drop-path", "0"]
+            "--output", str(out), *_common(scale, seed, norm), "--preset", "finetune", "-b", str(scale.batch_size),
+            "--lr", "1e-3", "--epochs", str(epochs), "--warmup-epochs", f"{0.2 * epochs:g}", "--warmup-lr", "1e-6",
+            "--scale", "0.5,1", "--hflip", "0.5", "--color-jitter", "0", "--smoothing", "0", "--aa", "",
+            "--mixup", "0", "--cutmix", "0", "--reprob", "0", "--drop-path", "0"]
 
 
-def _common(scale: Scale, seed: int) -> List[str]:
+def _common(scale: Scale, seed: int, norm: Tuple[str, str] = (NORM, NORM)) -> List[str]:
+    # at paper scale the rows' models differ by preset: fine-tuning takes each checkpoint's model and input size
+    model = [] if scale.paper_recipes else ["--model", scale.model, "--img-size", str(scale.img_size)]
     # --overwrite: a run is started again only when an earlier one was cut short; it replaces that one
-    return ["--model", scale.model, "--img-size", str(scale.img_size), "-j", str(scale.workers), "--seed", str(seed),
-            "--mean", NORM, "--std", NORM, "--overwrite"]
+    return [*model, "-j", str(scale.workers), "--seed", str(seed), "--mean", norm[0], "--std", norm[1], "--overwrite"]
+
+
+def row_preset(row: str) -> str:
+    """The preset a row pre-trains with at paper scale."""
+    return ROW_PRESETS.get(FRESH.get(row, row), "fdsl-vit")
+
+
+def paper_schedule(row: str, scale: Scale) -> Tuple[int, float]:
+    """(epochs, warm-up epochs) of a row's pre-training at paper scale, in epochs of categories x per_category.
+
+    The preset's own, over the images its paper counts an epoch of: one per class for PER_CLASS_EPOCHS."""
+    from fdsl_train import presets
+    preset = presets.PRESETS[row_preset(row)]
+    per = scale.per_category if row_preset(row) in PER_CLASS_EPOCHS else 1
+    return max(1, round(preset.epochs / per)), preset.warmup_epochs / per
+
+
+def row_epochs(row: str, scale: Scale) -> int:
+    """Pre-training epochs of a row: the scale's, or at paper scale its preset's."""
+    return paper_schedule(row, scale)[0] if scale.paper_recipes else scale.pretrain_epochs
+
+
+def row_norm(row: str, scale: Scale) -> Tuple[str, str]:
+    """(mean, std) of a row's fine-tuning: its pre-training's, which at paper scale is its preset's."""
+    if not scale.paper_recipes or row == "scratch":
+        return NORM, NORM
+    from fdsl_train import presets
+    preset = presets.PRESETS[row_preset(row)]
+    return ",".join(f"{v:g}" for v in preset.mean), ",".join(f"{v:g}" for v in preset.std)
 
 
 # ---------------------------------------------------------------- labelled subsets and the step budget
@@ -337,9 +397,13 @@ def _title(key: str) -> str:
 
 # ---------------------------------------------------------------- running commands
 
-def _start_worker(threads: int) -> None:
+def _start_worker(threads: int, slots=None, devices: int = 0) -> None:
     # before torch is imported in this process: its OpenMP pool is sized once
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if devices:  # one device per worker, so that no two runs share one
+        with slots.get_lock():
+            slot, slots.value = slots.value, slots.value + 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % devices)
     # a spawned worker would hand "spawn" on to the loader workers of the commands it runs, and each would
     # import torch again every epoch; the platform's default is what the command gets from a shell
     multiprocessing.set_start_method(multiprocessing.get_all_start_methods()[0], force=True)
@@ -369,11 +433,12 @@ def command(program: str, *args: str, log: Path) -> None:
 class Runner:
     """`jobs` worker processes that run stage functions; a worker that dies fails every row still running."""
 
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int, devices: int = 0):
         threads = max(1, (os.cpu_count() or 1) // jobs)
         # spawn: workers must not inherit this process's threads
-        self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_start_worker, initargs=(threads,))
+        spawn = multiprocessing.get_context("spawn")
+        self.pool = ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_start_worker,
+                                        initargs=(threads, spawn.Value("i", 0), devices))
 
     def submit(self, function, *args) -> Future:
         return self.pool.submit(function, *args)
@@ -412,11 +477,20 @@ def render(dataset: str, scale: Scale, work: Path, camera: Path, seed: int) -> P
 
 
 def pretrain(row: str, data: Path, scale: Scale, work: Path, seed: int) -> Path:
-    out = work / "pretrain" / f"{row}-s{seed}"
-    if not (out / "model.safetensors").exists() or len(_epochs(out)) < scale.pretrain_epochs:
+    out = pretrained(row, work, seed)
+    if not pretrain_done(row, scale, work, seed):
         command("fdsl-train", *pretrain_args(row, data, scale, seed, out),
                 log=work / "logs" / f"pretrain-{row}-s{seed}.txt")
     return out
+
+
+def pretrained(row: str, work: Path, seed: int) -> Path:
+    return work / "pretrain" / f"{row}-s{seed}"
+
+
+def pretrain_done(row: str, scale: Scale, work: Path, seed: int) -> bool:
+    out = pretrained(row, work, seed)
+    return (out / "model.safetensors").exists() and len(_epochs(out)) >= row_epochs(row, scale)
 
 
 def scratch_preset(scale: Scale):
@@ -440,11 +514,12 @@ def scratch_checkpoint(scale: Scale, work: Path, seed: int) -> Path:
     return out
 
 
-def finetune(pretrained: Path, train: Path, val_root: Path, seed: int, scale: Scale, out: Path,
-             log: Path) -> Tuple[float, int]:
+def finetune(weights: Path, train: Path, val_root: Path, seed: int, scale: Scale, out: Path, log: Path,
+             norm: Tuple[str, str] = (NORM, NORM)) -> Tuple[float, int]:
     """(final top-1, optimizer steps) of one fine-tuning run."""
     if len(_epochs(out)) < scale.finetune_epochs:
-        command("fdsl-train", *finetune_args(pretrained, _splits(out, train, val_root), scale, seed, out), log=log)
+        command("fdsl-train", *finetune_args(weights, _splits(out, train, val_root), scale, seed, out, norm),
+                log=log)
     last = _epochs(out)[-1]
     return last["top1"], last["step"]
 
@@ -547,7 +622,7 @@ def replicate(row: str, seed: int, plan: Plan, runner: Runner, datasets: Dict[tu
     for n in plan.labels:
         out = work / "finetune" / row / f"{n}-s{seed}"
         pending[n] = runner.submit(finetune, weights, splits[n, seed], plan.val, seed, scale, out,
-                                   work / "logs" / f"finetune-{row}-{n}-s{seed}.txt")
+                                   work / "logs" / f"finetune-{row}-{n}-s{seed}.txt", row_norm(row, scale))
     probed = runner.submit(probe, weights, splits["probe", seed], plan.val, scale, work / "probe" / row / f"s{seed}",
                            work / "logs" / f"probe-{row}-s{seed}.txt")
     for n, future in pending.items():
@@ -556,18 +631,54 @@ def replicate(row: str, seed: int, plan: Plan, runner: Runner, datasets: Dict[tu
     return entry
 
 
-def run_table(rows: Sequence[str], plan: Plan, runner: Runner) -> dict:
-    """Every row's results by seed; rows and seeds run side by side over the runner's workers, renders first."""
+def replicate_in_turn(row: str, seed: int, plan: Plan, runner: Runner, splits: Dict[tuple, Path], camera: Path,
+                      keep_dataset: bool) -> dict:
+    """One seed of one row at paper scale: pre-training in turn, then fine-tuning and probe as in `replicate`."""
+    rendered: Future = Future()
+    rendered.set_result(pretrain_in_turn(row, seed, plan, runner, camera, keep_dataset))
+    return replicate(row, seed, plan, runner, {(FRESH.get(row, row), seed): rendered}, splits)
+
+
+def pretrain_in_turn(row: str, seed: int, plan: Plan, runner: Runner, camera: Path, keep_dataset: bool) -> Path:
+    """A row's pre-training at paper scale: its dataset rendered only while its pre-training is still to run,
+    and deleted after it unless `keep_dataset`. Returns the dataset's folder (gone once deleted)."""
+    dataset = FRESH.get(row, row)
+    folder = plan.work / "data" / f"{dataset}-s{seed}"
+    if row == "scratch":
+        return folder
+    if not pretrain_done(row, plan.scale, plan.work, seed):
+        runner.call(render, dataset, plan.scale, plan.work, camera, seed)
+        runner.call(pretrain, row, folder, plan.scale, plan.work, seed)
+    if not keep_dataset:
+        remove_dataset(folder)
+    return folder
+
+
+def remove_dataset(folder: Path) -> None:
+    """A rendered dataset and the folders of links to it (FOLDER-xN)."""
+    for path in (folder, *folder.parent.glob(f"{folder.name}-x*")):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run_table(rows: Sequence[str], plan: Plan, runner: Runner, keep_datasets: bool = True) -> dict:
+    """Every row's results by seed; rows and seeds run side by side over the runner's workers, renders first;
+    at paper scale one after another, each rendering its dataset as it starts."""
     results_path = plan.work / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     splits = subsets(plan)
     camera = photo(plan.work / "camera.png")
-    datasets = {(d, s): runner.submit(render, d, plan.scale, plan.work, camera, s)
-                for d in dict.fromkeys(FRESH.get(r, r) for r in rows if r != "scratch") for s in plan.seeds}
     tasks = [(row, seed) for seed in plan.seeds for row in rows]
-    with ThreadPoolExecutor(len(tasks)) as threads:
-        futures = {threads.submit(replicate, row, seed, plan, runner, datasets, splits): (row, seed)
-                   for row, seed in tasks}
+    in_turn = plan.scale.paper_recipes
+    if not in_turn:
+        datasets = {(d, s): runner.submit(render, d, plan.scale, plan.work, camera, s)
+                    for d in dict.fromkeys(FRESH.get(r, r) for r in rows if r != "scratch") for s in plan.seeds}
+    with ThreadPoolExecutor(1 if in_turn else len(tasks)) as threads:
+        if in_turn:
+            futures = {threads.submit(replicate_in_turn, row, seed, plan, runner, splits, camera, keep_datasets):
+                       (row, seed) for row, seed in tasks}
+        else:
+            futures = {threads.submit(replicate, row, seed, plan, runner, datasets, splits): (row, seed)
+                       for row, seed in tasks}
         wait(futures)  # a failed run does not stop the others: their runs are kept, and a rerun resumes
     failed = [(futures[f], f.exception()) for f in futures if f.exception() is not None]
     for future, (row, seed) in futures.items():
@@ -579,6 +690,81 @@ def run_table(rows: Sequence[str], plan: Plan, runner: Runner) -> dict:
         (row, seed), error = failed[0]
         raise SystemExit(f"transfer.py: error: {len(failed)} run(s) failed, the first: {row} seed {seed}: {error}")
     return results
+
+
+# ---------------------------------------------------------------- the paper-scale plan
+
+@dataclass(frozen=True)
+class RowCost:
+    """What one seed of one row costs at paper scale."""
+
+    row: str
+    preset: str
+    rendered: int  # images of its dataset
+    epoch: int  # images per pre-training epoch (one-image rows: their images repeated)
+    epochs: int
+    pretrain_images: int
+    finetune_images: int  # over every label count
+    disk: float  # bytes of its dataset
+
+    def gpu_hours(self, images_per_s: float) -> float:
+        return (self.pretrain_images + self.finetune_images) / images_per_s / 3600
+
+
+def row_cost(row: str, scale: Scale, labels: Sequence[int], per_image: Dict[str, float]) -> RowCost:
+    """A row's cost: `per_image` gives each dataset's bytes per image at the scale's render size."""
+    finetune_images = sum(budget(n, scale)[1] for n in labels)
+    if row == "scratch":
+        return RowCost(row, "-", 0, 0, 0, 0, finetune_images, 0.0)
+    dataset = FRESH.get(row, row)
+    rendered = scale.categories * (1 if dataset in ONE_IMAGE else scale.per_category)
+    epoch, epochs = scale.categories * scale.per_category, row_epochs(row, scale)
+    return RowCost(row, row_preset(row), rendered, epoch, epochs, epoch * epochs, finetune_images,
+                   rendered * per_image[dataset])
+
+
+def bytes_per_image(datasets: Sequence[str], scale: Scale, work: Path, camera: Path) -> Dict[str, float]:
+    """Shard bytes per image of each dataset at the scale's render size and points, from a render of 4 classes
+    (x 2 images where a class has several) in WORK/measure, kept for the next plan."""
+    tiny = replace(scale, categories=4, per_category=2)
+    measured = {}
+    for dataset in datasets:
+        folder = render(dataset, tiny, work / "measure", camera, 0)
+        images = tiny.categories * (1 if dataset in ONE_IMAGE else tiny.per_category)
+        measured[dataset] = sum(p.stat().st_size for p in folder.glob("*.tar")) / images
+    return measured
+
+
+def free_bytes(work: Path) -> int:
+    """Free space on the file system that holds `work` (or would: its nearest existing parent)."""
+    folder = work.resolve()
+    while not folder.exists():
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+def peak_disk(costs: Sequence[RowCost], seeds: int, keep: bool) -> float:
+    """Bytes of datasets on disk at once: the largest one, or with every dataset kept all of them."""
+    return sum(c.disk for c in costs) * seeds if keep else max((c.disk for c in costs), default=0.0)
+
+
+def plan_text(costs: Sequence[RowCost], seeds: int, images_per_s: float, keep: bool, disk_from: str,
+              free: int) -> str:
+    """The plan, in Markdown: one line per row, then the totals."""
+    lines = ["Paper-scale plan: each row pre-trains with its paper's preset, one run at a time on one device.", "",
+             "| row | preset | images rendered | images per epoch | epochs | pre-training images | "
+             "fine-tuning images | GPU-hours per seed | dataset disk (GB) |", "|" + " --- |" * 9]
+    for c in costs:
+        lines.append(f"| {c.row} | {c.preset} | {c.rendered:,} | {c.epoch:,} | {c.epochs} | {c.pretrain_images:,} | "
+                     f"{c.finetune_images:,} | {c.gpu_hours(images_per_s):.1f} | {c.disk / 1e9:.1f} |")
+    hours = sum(c.gpu_hours(images_per_s) for c in costs) * seeds
+    held = "every dataset kept (--keep-datasets)" if keep else "one dataset at a time, deleted after pre-training"
+    lines += ["", f"Total: {hours:,.1f} GPU-hours for {seeds} seed(s) ({hours / 24:,.1f} days on one device) at "
+                  f"{images_per_s:g} images/s (--step-rate: pre-training images per second on one device, "
+                  "applied to fine-tuning too; the probe not counted).",
+              f"Disk: {peak_disk(costs, seeds, keep) / 1e9:,.1f} GB of datasets at once ({held}), "
+              f"{free / 1e9:,.1f} GB free; run folders and Fashion-MNIST come on top. Bytes per image: {disk_from}."]
+    return "\n".join(lines)
 
 
 def steps_seen(results: dict, rows: Sequence[str], stage: str) -> List[int]:
@@ -604,13 +790,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="loader workers per command [the scale's]")
     parser.add_argument("--pretrain-epochs", type=int, default=None,
                         help="pre-training epochs of every row [the scale's]; its runs go to WORK/SCALE-peN")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                        help="commands at a time, each on cpu_count / jobs threads [cpu_count]")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="commands at a time, each on cpu_count / jobs threads [cpu_count; paper: 1]")
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--fashion-mnist", type=Path, default=FASHION,
                         help=f"folder of Fashion-MNIST's four idx .gz files [{FASHION}]")
+    paper = parser.add_argument_group("--scale paper")
+    paper.add_argument("--step-rate", type=float, default=None,
+                       help="pre-training images per second on one device (bench/gpu_check's figure): the plan's "
+                            "GPU-hours")
+    paper.add_argument("--bytes-per-image", type=float, default=None,
+                       help="the plan's disk per image [measured: a render of 8 images per dataset at the paper size]")
+    paper.add_argument("--keep-datasets", action="store_true", help="keep each dataset after its pre-training")
+    paper.add_argument("--dry-run", action="store_true", help="print the plan only")
     args = parser.parse_args()
     scale = SCALES[args.scale] if args.workers is None else replace(SCALES[args.scale], workers=args.workers)
+    check_paper_options(args, scale)
     if args.pretrain_epochs is not None:
         if args.pretrain_epochs < 1:
             raise SystemExit("transfer.py: error: --pretrain-epochs must be at least 1")
@@ -620,36 +815,91 @@ def main() -> None:
     unknown = sorted(set(rows) - set(ROWS))
     if unknown:
         raise SystemExit(f"transfer.py: error: unknown row {unknown[0]} (known: {', '.join(ROWS)})")
-    if args.jobs < 1:
+    jobs = args.jobs if args.jobs is not None else 1 if scale.paper_recipes else os.cpu_count() or 1
+    if jobs < 1:
         raise SystemExit("transfer.py: error: --jobs must be at least 1")
+    devices = check_devices(jobs) if scale.paper_recipes and jobs > 1 else 0
     try:
         labels, seeds = [int(n) for n in args.labels.split(",")], [int(s) for s in args.seeds.split(",")]
     except ValueError:
         raise SystemExit("transfer.py: error: --labels and --seeds are comma-separated integers") from None
     steps = {budget(n, scale)[0] for n in labels}  # refuses a label count the budget cannot hold
     rows = (["scratch"] if "scratch" not in rows else []) + rows
+    if scale.paper_recipes and not show_plan(rows, scale, labels, len(seeds), work, args):
+        return
     start = time.time()
-    runner = Runner(args.jobs)
+    runner = Runner(jobs, devices)
     try:
         pool, val = fashion_mnist(runner, args.fashion_mnist, work / "fashion-mnist", scale)
         plan = Plan(scale, work, labels, seeds, pool, val, pool_labels(pool))
-        results = run_table(rows, plan, runner)
+        results = run_table(rows, plan, runner, keep_datasets=args.keep_datasets or not scale.paper_recipes)
     finally:
         runner.close()
     shown = [r for r in ROWS if r in results and r in rows]
     keys = [f"finetune-{n}" for n in labels] + ["probe"]
+    epochs = "each row's preset's epochs (the plan)" if scale.paper_recipes else f"{scale.pretrain_epochs} epochs"
     print(f"\n{scale.model} at {scale.img_size} px; pre-training: {scale.categories} classes, "
           f"{scale.categories * scale.per_category} images per epoch at {scale.render_size} px, "
-          f"{scale.pretrain_epochs} epochs, steps per run (logged) {steps_seen(results, shown, 'pretrain')}; "
+          f"{epochs}, steps per run (logged) {steps_seen(results, shown, 'pretrain')}; "
           f"fine-tuning: {sorted(steps)} steps of {scale.batch_size} per run at every label count, steps per run "
           f"(logged) {steps_seen(results, shown, 'finetune')}; top-1 on the first {scale.val_images} Fashion-MNIST "
-          f"test images; seeds {args.seeds}; scale {args.scale}; {args.jobs} jobs; "
+          f"test images; seeds {args.seeds}; scale {args.scale}; {jobs} jobs; "
           f"{(time.time() - start) / 60:.1f} min wall, {_cpu_minutes():.1f} CPU-min; {os.cpu_count()} CPU(s); "
           f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(json.dumps(asdict(scale)))
     print(table(results, shown, keys))
     print("\nBeyond the 95 % interval (paired by seed):")
     print("\n".join(findings(results, shown, keys)))
+
+
+def check_paper_options(args: argparse.Namespace, scale: Scale) -> None:
+    """Refuse, in one line, the paper scale's options elsewhere and a paper-scale run without a step rate."""
+    given = [f"--{k.replace('_', '-')}" for k in ("step_rate", "bytes_per_image", "keep_datasets", "dry_run")
+             if getattr(args, k) not in (None, False)]
+    if not scale.paper_recipes:
+        if given:
+            raise SystemExit(f"transfer.py: error: {given[0]} is an option of --scale paper")
+        return
+    if args.pretrain_epochs is not None:
+        raise SystemExit("transfer.py: error: --pretrain-epochs is for the CPU scales: at --scale paper each row "
+                         "trains its preset's epochs")
+    if args.step_rate is None:
+        raise SystemExit("transfer.py: error: --scale paper needs --step-rate: pre-training images per second on "
+                         "one device, as bench/gpu_check reports it")
+    for name in ("step_rate", "bytes_per_image"):
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
+            raise SystemExit(f"transfer.py: error: --{name.replace('_', '-')} must be above 0")
+
+
+def check_devices(jobs: int) -> int:
+    """The device count, refused when below `jobs`: at paper scale a run takes one device of its own."""
+    import torch
+    found = torch.cuda.device_count()
+    if jobs > found:
+        raise SystemExit(f"transfer.py: error: --jobs {jobs} at --scale paper needs {jobs} devices, one per run; "
+                         f"{found} found")
+    return found
+
+
+def show_plan(rows: Sequence[str], scale: Scale, labels: Sequence[int], seeds: int, work: Path,
+              args: argparse.Namespace) -> bool:
+    """Print the paper-scale plan; True when the run is to go on (no --dry-run, and the disk suffices)."""
+    datasets = list(dict.fromkeys(FRESH.get(r, r) for r in rows if r != "scratch"))
+    if args.bytes_per_image is not None:
+        per_image = dict.fromkeys(datasets, args.bytes_per_image)
+        disk_from = f"{args.bytes_per_image:g} for every dataset (--bytes-per-image)"
+    else:
+        per_image = bytes_per_image(datasets, scale, work, photo(work / "camera.png"))
+        disk_from = (f"measured from 8 images per dataset at {scale.render_size} px ("
+                     + ", ".join(f"{d} {v / 1e3:.0f} kB" for d, v in per_image.items()) + ")")
+    costs = [row_cost(row, scale, labels, per_image) for row in rows]
+    free = free_bytes(work)
+    print(plan_text(costs, seeds, args.step_rate, args.keep_datasets, disk_from, free), flush=True)
+    if args.dry_run:
+        return False
+    if peak_disk(costs, seeds, args.keep_datasets) > free:
+        raise SystemExit("transfer.py: error: the plan's datasets need more disk than is free (above)")
+    return True
 
 
 if __name__ == "__main__":
