@@ -30,6 +30,7 @@ bench: $(STAMP)
 	@test -f bench/official/build/official.json || { echo "bench: the official code is not built: run $(PYTHON) bench/official/setup.py"; exit 1; }
 	$(BIN)/python bench/official_compare.py
 	$(BIN)/python bench/render_fractaldb.py
+	$(BIN)/python bench/split.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/loader.py
 	$(BIN)/python bench/loader.py --workers 2
