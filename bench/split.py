@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# One core, as bench/official_compare.py runs fdsl: set before numba is imported.
-os.environ.update(NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+if __name__ == "__main__":  # one core, as bench/official_compare.py runs fdsl: set before numba is imported
+    os.environ.update(NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import check_rounds, load_line, median  # noqa: E402
