@@ -12,9 +12,9 @@ Kernels take and return arrays and scalars only.
 """
 import math
 
-import numba
 import numpy as np
 
+from fdsl_gen.formulas.jit import numba
 from fdsl_gen.formulas.splitmix import splitmix64
 
 # Ken Perlin's permutation table, twice, as the `noise` package indexes it.
