@@ -3,6 +3,9 @@ numba's whole compiler set-up."""
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 CHECK = """
 import importlib, json, pkgutil, sys
@@ -66,3 +69,16 @@ def test_a_kernel_compiled_after_a_light_load_finds_numbas_functions(tmp_path):
     result = subprocess.run([sys.executable, "-c", COMPILE_AFTER_LOAD], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "11.0"]
+
+
+FORMULAS = Path(__file__).resolve().parents[2] / "fdsl_gen" / "formulas"
+KERNEL_MODULES = sorted(path.stem for path in FORMULAS.glob("*.py") if "numba.njit" in path.read_text())
+
+
+@pytest.mark.parametrize("module", KERNEL_MODULES)
+def test_every_kernel_module_loads_its_kernels_the_light_way(module):
+    code = (f"import fdsl_gen.formulas.{module}; from numba.core.caching import Cache; "
+            "print(Cache.load_overload.__module__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["fdsl_gen.formulas.jit"]
