@@ -4,11 +4,14 @@ The CPU path (fdsl_train.data.transforms.train_transform) runs timm's stages in
 the workers: crop, flips, auto-augment or colour jitter, ToTensor, Normalize,
 random erasing. With --gpu-augment the same stage objects are split in two:
 
-- `worker_transform`: decode (already done), the crop (RandomResizedCrop or
-  RandomCrop), then PILToTensor: a uint8 tensor, one channel for a grey image,
-  a quarter of the bytes of three float channels on their way out.
+- `worker_transform`: decode (already done), the crop, then PILToTensor: a
+  uint8 tensor, one channel for a grey image. RandomCrop gives the final
+  size; RandomResizedCrop's box is drawn and cut here as timm draws it, and
+  its bicubic resize, the costliest stage left, is the device's: crops of
+  unequal sizes travel as fdsl_train.data.loader.Crops.
 - `DeviceAugment`: on the batch where the model runs, each sample drawing its
-  own parameters: the flips; RandAugment / AutoAugment, timm's own objects with
+  own parameters: the resize of the crops (torch's antialiased bicubic, which
+  follows Pillow's to within rounding); the flips; RandAugment / AutoAugment, timm's own objects with
   their draws (op choice, probability, magnitude noise) unchanged and each op's
   PIL function swapped for a tensor one of the same arithmetic (`TENSOR_OPS`),
   one sample at a time, as torchvision's tensor ops take one set of parameters
@@ -23,8 +26,8 @@ and std are grey): the model gets three equal channels from `three_channels`.
 Not every op has a tensor version (AugMix blends PIL images; Desaturate and
 GaussianBlur ops are not mapped): such an auto-augment stays in the workers,
 and the flips with it, because RandAugment's shears are anchored at the image's
-corner and so do not commute with a flip. Then the device runs colour jitter,
-Normalize and erasing only.
+corner and so do not commute with a flip, and RandomResizedCrop stays whole with them.
+Then the device runs colour jitter, Normalize and erasing only.
 
 Geometric ops resample bicubic as on the CPU path, through torch's grid_sample
 (Keys a=-0.75 where Pillow uses a=-0.5) instead of torchvision's tensor affine,
@@ -48,10 +51,12 @@ import torch
 from PIL import Image
 from timm.data import auto_augment
 from timm.data.random_erasing import RandomErasing
-from torch.nn.functional import grid_sample
+from timm.data.transforms import RandomResizedCropAndInterpolation
+from torch.nn.functional import grid_sample, interpolate
 from torchvision import transforms
 from torchvision.transforms.v2 import functional as F
 
+from fdsl_train.data.loader import Crops
 from fdsl_train.data.transforms import GreyFirst, grey_filled, train_stages
 from fdsl_train.presets import Preset
 
@@ -146,18 +151,32 @@ def on_tensors(stage):
     return stage
 
 
+class CropOnly:
+    """The crop of a RandomResizedCrop, drawn as it draws it, without the resize (DeviceAugment's)."""
+
+    def __init__(self, stage: RandomResizedCropAndInterpolation) -> None:
+        self.stage = stage
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        top, left, height, width = self.stage.get_params(image, self.stage.scale, self.stage.ratio)
+        return image.crop((left, top, left + width, top + height))
+
+
 def _split(preset: Preset):
-    """(worker stages, the flips and auto-augment that move, colour jitter, final stages) of a preset."""
+    """(worker stages, the stages that move but colour jitter, colour jitter, final stages) of a preset."""
     primary, secondary, final = train_stages(preset)
     augment = [stage for stage in secondary if not isinstance(stage, transforms.ColorJitter)]
     jitter = [stage for stage in secondary if isinstance(stage, transforms.ColorJitter)]
-    if all(movable(stage) for stage in augment):
-        return primary[:1], primary[1:] + augment, jitter, final
-    return primary + augment, [], jitter, final
+    if not all(movable(stage) for stage in augment):
+        return primary + augment, [], jitter, final
+    crop = primary[0]
+    if isinstance(crop, RandomResizedCropAndInterpolation):
+        return [CropOnly(crop)], [crop] + primary[1:] + augment, jitter, final
+    return [crop], primary[1:] + augment, jitter, final
 
 
 def worker_transform(preset: Preset) -> Callable:
-    """The workers' part under --gpu-augment: crop (and an auto-augment that cannot move), to a uint8 tensor."""
+    """The workers' part under --gpu-augment: the crop (and what cannot move), to a uint8 tensor."""
     stages, _, _, _ = _split(preset)
     return GreyFirst(transforms.Compose(stages + [transforms.PILToTensor()]), spread=False)
 
@@ -187,6 +206,9 @@ class DeviceAugment:
 
     def __init__(self, preset: Preset, device: torch.device) -> None:
         _, moved, jitter, final = _split(preset)
+        resize = next((stage for stage in moved if isinstance(stage, RandomResizedCropAndInterpolation)), None)
+        self.size = tuple(resize.size) if resize is not None else None
+        self.resample = resize.interpolation.value if resize is not None else None  # torchvision's mode name
         self.flips = [(stage.p, -1 if isinstance(stage, transforms.RandomHorizontalFlip) else -2)
                       for stage in moved if isinstance(stage, (transforms.RandomHorizontalFlip,
                                                                transforms.RandomVerticalFlip))]
@@ -208,7 +230,10 @@ class DeviceAugment:
         stage.device = device  # where its fill is made
         return stage
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images) -> torch.Tensor:
+        """`images`: uint8, a tensor or Crops, on the device."""
+        if self.size is not None:
+            images = self._resized(images)
         for p, dim in self.flips:
             chosen = (torch.rand(len(images)) < p).to(images.device).view(-1, 1, 1, 1)
             images = torch.where(chosen, images.flip(dim), images)
@@ -221,6 +246,18 @@ class DeviceAugment:
         channels = images.shape[1]
         images = (images - self.mean[:, :channels]) / self.std[:, :channels]
         return self.erase(images) if self.erase is not None else images
+
+    def _resized(self, images) -> torch.Tensor:
+        """Each crop resized to the preset's size, as RandomResizedCrop resizes it."""
+        if not isinstance(images, Crops):
+            if tuple(images.shape[-2:]) == self.size:
+                return images
+            images = Crops(images, torch.tensor([images.shape[-2:]] * len(images)))
+        smooth = self.resample != "nearest"
+        out = [interpolate(images.canvas[k:k + 1, :, :height, :width].float(), size=self.size, mode=self.resample,
+                           antialias=smooth, align_corners=False if smooth else None)
+               for k, (height, width) in enumerate(images.sizes.tolist())]
+        return torch.cat(out).round_().clamp_(0, 255).to(torch.uint8)
 
     @staticmethod
     def _run(stages, image: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ import hashlib
 import itertools
 import random
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional, Protocol, Tuple
+from typing import Callable, Iterator, List, NamedTuple, Optional, Protocol, Tuple
 
 import numpy as np
 import torch
@@ -233,13 +233,31 @@ class ShardStream(IterableDataset):
         return images, labels, tally.drain()
 
 
+class Crops(NamedTuple):
+    """A batch of images of unequal sizes (--gpu-augment's crops, which the device resizes): each at the top
+    left of a zero canvas, B x C x H x W, with its (height, width) in `sizes`, B x 2."""
+
+    canvas: torch.Tensor
+    sizes: torch.Tensor
+
+    def to(self, device, non_blocking: bool = False) -> "Crops":
+        return Crops(self.canvas.to(device, non_blocking=non_blocking), self.sizes)
+
+
 def collate(pairs):
     """default_collate of (image, label) pairs, which builds the batch in shared memory when it runs in a worker
-    (no copy on the way out). Grey images left at one channel (--gpu-augment) get three in a batch that
-    holds colour images."""
+    (no copy on the way out). Under --gpu-augment grey images, left at one channel, get three in a batch that
+    holds colour images, and crops of unequal sizes come as Crops."""
     if len({image.shape[0] for image, _ in pairs}) > 1:
         pairs = [(image.expand(3, -1, -1), label) for image, label in pairs]
-    return default_collate(pairs)
+    if len({image.shape[1:] for image, _ in pairs}) < 2:
+        return default_collate(pairs)
+    sizes = torch.tensor([image.shape[1:] for image, _ in pairs])
+    first = pairs[0][0]
+    canvas = first.new_zeros((len(pairs), first.shape[0], *sizes.max(0).values.tolist()))
+    for place, (image, _) in zip(canvas, pairs):
+        place[:, :image.shape[1], :image.shape[2]] = image
+    return Crops(canvas, sizes), default_collate([label for _, label in pairs])
 
 
 def _seed_globals(seed: int) -> None:

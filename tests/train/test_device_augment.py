@@ -13,7 +13,7 @@ from timm.data import auto_augment
 from fdsl_train import dist
 from fdsl_train.cli import cli
 from fdsl_train.data.device_augment import TENSOR_OPS, DeviceAugment, seeded_draws, worker_transform
-from fdsl_train.data.loader import ShardStream, collate, hashed_seed
+from fdsl_train.data.loader import Crops, ShardStream, collate, hashed_seed
 from fdsl_train.data.reading import ShardFiles
 from fdsl_train.data.shards import resolve
 from fdsl_train.data.transforms import _posterize, train_transform
@@ -103,7 +103,9 @@ def test_batches_match_the_cpu_paths_statistics(tmp_path, make_dataset, name):
     augment = DeviceAugment(chosen, torch.device("cpu"))
     device = []
     for step, (images, labels) in enumerate(crops):
-        assert images.dtype == torch.uint8 and images.shape[1:] == (1, 24, 24)
+        # RandomCrop gives the final size; RandomResizedCrop's crops come at their own sizes
+        assert isinstance(images, Crops) == (chosen.crop == "rrc" and "augmix" not in chosen.aa)
+        assert (images.canvas if isinstance(images, Crops) else images).dtype == torch.uint8
         with seeded_draws(hashed_seed("device", 1, step, 0)):
             device.append((augment(images).expand(-1, 3, -1, -1), labels))
     assert [labels.tolist() for _, labels in cpu] == [labels.tolist() for _, labels in device]
@@ -194,6 +196,32 @@ def test_each_sample_draws_its_own_flip():
 
 def only_flips_preset(hflip: float):
     return preset("fdsl-vit", {"img_size": 16, "hflip": hflip, "vflip": 0, "aa": "", "color_jitter": 0, "reprob": 0})
+
+
+def test_the_device_resizes_the_workers_crops_as_random_resized_crop_does():
+    chosen = preset("fdsl-vit", {"img_size": 32, "aa": "", "color_jitter": 0, "reprob": 0, "hflip": 0})
+    image = Image.fromarray(_smooth_grey(90), "L")
+    whole = train_transform(chosen).grey[0]  # timm's RandomResizedCrop
+    crop = worker_transform(chosen)
+    crops = []
+    for seed in range(6):
+        random.seed(seed)
+        crops.append((crop(image), seed))
+        assert crops[-1][0].shape[1:] != (32, 32)  # the worker did not resize
+    resized = DeviceAugment(chosen, torch.device("cpu"))._resized(collate(crops)[0])
+    assert resized.shape == (6, 1, 32, 32)
+    for seed in range(6):
+        random.seed(seed)
+        expected = torch.from_numpy(np.asarray(whole(image), np.float64))
+        assert (resized[seed, 0].double() - expected).abs().mean() < 0.5
+
+
+def test_crops_of_unequal_sizes_come_on_a_zero_canvas_with_their_sizes():
+    small, large = torch.full((1, 2, 3), 5, dtype=torch.uint8), torch.full((1, 4, 2), 9, dtype=torch.uint8)
+    crops, labels = collate([(small, 0), (large, 1)])
+    assert crops.sizes.tolist() == [[2, 3], [4, 2]] and crops.canvas.shape == (2, 1, 4, 3)
+    assert (crops.canvas[0, :, :2, :3] == 5).all() and crops.canvas[0].sum() == 5 * 6
+    assert (crops.canvas[1, :, :4, :2] == 9).all() and crops.canvas[1].sum() == 9 * 8
 
 
 def test_a_batch_of_grey_and_colour_crops_gets_three_channels():
