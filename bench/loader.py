@@ -9,8 +9,18 @@ and max over the rounds of samples/s per worker (wall) and of CPU
 milliseconds per sample (user + system of the bench and its workers), and
 the ratio to the RGB files is taken round by round.
 
+With --gpu-augment the contenders are the shard loader with the preset's
+whole transform in the workers (the CPU path), the same with only the
+workers' part of --gpu-augment (decode, crop, uint8 tensor), and the CPU path
+of the plain RandomCrop (fractaldb-resnet) as the floor to stay above. The
+device's part (fdsl_train.data.device_augment: flips, RandAugment, jitter,
+Normalize, erasing) runs afterwards on CPU in the main process over the
+batches the workers gave, timed on its own: its CPU ms per sample is what the
+device would take over; mixup runs on the device on both paths and is left out.
+
     python bench/loader.py                      # renders a FractalDB sample with fdsl-gen first
     python bench/loader.py --data shards/fractaldb --workers 2
+    python bench/loader.py --preset fdsl-vit --gpu-augment
 """
 import argparse
 import subprocess
@@ -26,6 +36,7 @@ from torchvision.datasets import ImageFolder
 from fdsl_train import presets
 from fdsl_train.data import shards
 from fdsl_train.data.decode import decode_image
+from fdsl_train.data.device_augment import DeviceAugment, seeded_draws, worker_transform
 from fdsl_train.data.loader import ShardLoader, ShardStream
 from fdsl_train.data.reading import ShardFiles
 from fdsl_train.data.transforms import train_transform
@@ -33,6 +44,7 @@ from fdsl_train.data.transforms import train_transform
 from common import check_rounds, interleaved, load_line, ratio_spread, spread, timed
 
 CACHE = Path("runs/bench")
+DEVICE_BATCHES = 8  # batches the device part of --gpu-augment is timed over
 
 
 def render_sample(folder: Path, categories: int, per_category: int) -> None:
@@ -69,6 +81,62 @@ def throughput(make_batches):
     return count / wall, cpu / count
 
 
+def device_stage(preset, batches) -> float:
+    """CPU seconds per sample of the device's part of --gpu-augment, run here on CPU over `batches`."""
+    augment = DeviceAugment(preset, torch.device("cpu"))
+
+    def run():
+        for step, (images, _, _) in enumerate(batches):
+            with seeded_draws(step):
+                augment(images)
+    _, _, cpu = timed(run)
+    return cpu / sum(len(labels) for _, labels, _ in batches)
+
+
+def gpu_augment_rounds(args, shardset) -> None:
+    """The CPU path, the workers' part of --gpu-augment (then its device part in this process) and the
+    RandomCrop CPU path, taking turns; one table."""
+    preset, floor = presets.PRESETS[args.preset], presets.PRESETS["fractaldb-resnet"]
+    workers = max(1, args.workers)
+
+    def loader(transform):
+        stream = ShardStream(shardset, transform, read_shard=ShardFiles(shardset), batch_size=args.batch_size,
+                             workers=args.workers, seed=0)
+        return lambda: ShardLoader(stream, args.workers).epoch(0)
+
+    crops = loader(worker_transform(preset))
+
+    def worker_part():
+        kept = []  # the first batches, for the device part: enough for a figure per sample, little shared memory
+
+        def epoch():
+            for batch in crops():
+                if len(kept) < DEVICE_BATCHES:
+                    kept.append(batch)
+                yield batch
+        return throughput(epoch) + (device_stage(preset, kept),)
+
+    contenders = {
+        f"CPU path, {args.preset}": lambda make=loader(train_transform(preset)): throughput(make) + (None,),
+        f"--gpu-augment, {args.preset}": worker_part,
+        "CPU path, fractaldb-resnet (RandomCrop only)": lambda make=loader(train_transform(floor)): (
+            throughput(make) + (None,)),
+    }
+    results = interleaved(contenders, args.rounds)
+    print(f"{shardset.num_samples} images, {workers} worker(s), batch {args.batch_size}, median (min to max) of "
+          f"{args.rounds} interleaved rounds, torch {torch.__version__}, {torch.get_num_threads()} torch threads in "
+          f"the main process; {load_line()}")
+    print("| loader | samples/s per worker (wall) | CPU ms per sample (workers and main) | samples per CPU second | "
+          "device part on CPU, ms per sample | CPU path / this, CPU |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    base = [1e3 * c for _, c, _ in results[f"CPU path, {args.preset}"]]
+    for label, runs in results.items():
+        rates, cpu, device = [r for r, _, _ in runs], [1e3 * c for _, c, _ in runs], [d for _, _, d in runs]
+        device_text = spread([1e3 * d for d in device], 2) if device[0] is not None else "-"
+        print(f"| {label} | {spread([rate / workers for rate in rates])} | {spread(cpu, 2)} | "
+              f"{spread([1e3 / c for c in cpu], 0)} | {device_text} | {ratio_spread(base, cpu)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=CACHE / "fractaldb-362")
@@ -78,11 +146,17 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--preset", default="fractaldb-resnet", choices=presets.names())
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gpu-augment", action="store_true",
+                        help="Workers' part of --gpu-augment against the CPU path; the device part on CPU here.")
     args = parser.parse_args()
     check_rounds(args.rounds)
     if not (args.data / "manifest.json").exists():
         render_sample(args.data, args.categories, args.per_category)
     shardset = shards.resolve(str(args.data))
+    if args.gpu_augment:
+        warm(Path(u) for u in shardset.urls)
+        gpu_augment_rounds(args, shardset)
+        return
     rgb, grey = export_folders(shardset, args.data.parent / (args.data.name + "-files"))
     warm([Path(u) for u in shardset.urls] + list(rgb.rglob("*.png")) + list(grey.rglob("*.png")))
     transform = train_transform(presets.PRESETS[args.preset])
