@@ -1,16 +1,47 @@
-"""A dataset in an object store, read by clients other than fdsl: `fdsl-gen urls` and the card's recipes for
-Hugging Face datasets, webdataset and timm, run as printed against the S3 server of the `s3` fixture."""
+"""A dataset in an object store, read by clients other than fdsl: `fdsl-gen urls`, and the recipes of the card
+and of the README for Hugging Face datasets, webdataset and timm, run as printed against the S3 server of the `s3`
+fixture."""
 import hashlib
+import io
 import json
+import os
+import re
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from fdsl_gen.tarformat import iter_samples
 from helpers import assert_one_line_error
 
 # 4 classes x 8 images; half of each class's groups of 4 flips go to validation; 6 images a shard
 TINY = ("--size", 32, "--points", 2000, "--instances", 8, "--weight-k", 0.1, "--val-fraction", 0.5,
         "--samples-per-shard", 6, "--quiet", "--workers", 1)
+REPO = Path(__file__).resolve().parents[2]
+# What each kind of recipe loaded, printed as JSON by lines appended to it: every row's pixels (`datasets`),
+# samples and classes (webdataset), length and samples read (timm).
+CHECKS = {
+    "load_dataset": """
+import hashlib, json
+import numpy as np
+def pixels(rows):
+    return {r["__key__"]: hashlib.sha256(np.ascontiguousarray(r["png"]).tobytes()).hexdigest() for r in rows}
+print(json.dumps({"downloaded": pixels(ds.with_format("numpy")), "streamed": pixels(stream.with_format("numpy"))}))
+""",
+    "wds.WebDataset": """
+import json
+samples = list(train)
+print(json.dumps({"samples": len(samples), "classes": sorted({int(c) for _, c in samples})}))
+""",
+    "create_dataset": """
+import json
+print(json.dumps({"length": len(train), "read": sum(1 for _ in train)}))
+""",
+}
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +95,61 @@ def test_signed_urls_read_the_shards_over_https(published, local_copy, cli, monk
 def test_urls_refuses_in_one_line(s3, cli, local_copy, published, where, options, words):
     location = {"folder": local_copy, "s3": published, "empty": f"{s3.url}/nothing"}[where]
     assert_one_line_error(cli("urls", location, *options), words)
+
+
+def section_blocks(text, heading):
+    """[(language, code)] of the fenced blocks under `heading` (a Markdown heading line), up to the next heading."""
+    section = re.split(r"^##+ ", text.split(f"\n{heading}\n", 1)[1], maxsplit=1, flags=re.M)[0]
+    return re.findall(r"^```(\w*)\n(.*?)^```$", section, re.M | re.S)
+
+
+def run_recipes(blocks, folder, tmp_path, env=()):
+    """Run shell blocks with bash and Python blocks in a fresh interpreter, as printed, inside `folder`, each
+    Python block followed by its CHECKS; {check name: the JSON it printed}."""
+    # not offline: datasets' offline mode refuses every remote file, s3:// and https alike
+    env = dict(os.environ, HF_HOME=str(tmp_path / "hf-home"), HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0", **dict(env),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    got = {}
+    for language, code in blocks:
+        if language in ("sh", "bash"):
+            result = subprocess.run(["bash", "-e", "-c", code], cwd=folder, env=env, capture_output=True, text=True,
+                                    timeout=120)
+            assert result.returncode == 0, result.stderr[-3000:]
+            continue
+        assert language == "python"
+        check, = [name for name in CHECKS if name in code]
+        result = subprocess.run([sys.executable, "-c", code + CHECKS[check]], cwd=folder, env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        got[check] = json.loads(result.stdout.strip().splitlines()[-1])
+    return got
+
+
+def expected_reads(folder, mode, split="train"):
+    """What every recipe must have read of a split: its samples, classes, and each image's pixels as PIL gives
+    them in `mode` (sha256 of the array, by sample key)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    pixels, classes = {}, set()
+    for shard in manifest["splits"][split]["shards"]:
+        for key, fields in iter_samples(folder / shard["file"]):
+            image = np.asarray(Image.open(io.BytesIO(fields["png"])).convert(mode))
+            pixels[key] = hashlib.sha256(image.tobytes()).hexdigest()
+            classes.add(int(fields["cls"]))
+    return len(pixels), sorted(classes), pixels
+
+
+def assert_read_whole(got, folder, mode):
+    count, classes, pixels = expected_reads(folder, mode)
+    assert got["load_dataset"] == {"downloaded": pixels, "streamed": pixels}
+    assert got["wds.WebDataset"] == {"samples": count, "classes": classes}
+    assert got["create_dataset"] == {"length": count, "read": count}
+
+
+def test_readme_recipes_read_the_published_copy(s3, cli, small_dataset, tmp_path, monkeypatch):
+    """After the README's own publish command (tests/gen/test_objstore.py runs that section)."""
+    s3.client.create_bucket(Bucket="my-bucket")
+    for key in s3.client.list_objects_v2(Bucket="my-bucket", Prefix="fractaldb-published/").get("Contents", []):
+        s3.client.delete_object(Bucket="my-bucket", Key=key["Key"])
+    assert cli("publish", small_dataset, "s3://my-bucket/fractaldb-published", "--quiet").exit_code == 0
+    blocks = section_blocks((REPO / "README.md").read_text(), "### Other clients on an object store")
+    assert_read_whole(run_recipes(blocks, tmp_path, tmp_path), small_dataset, "L")  # as the README casts it
