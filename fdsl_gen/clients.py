@@ -52,7 +52,7 @@ With `DATA` set to the copy's URL (`export DATA=s3://BUCKET/PREFIX`; credentials
 AWS variables), write each split's signed shard URLs. They stay valid for the seconds given: sign for as
 long as a run reads them ({MAX_SIGNED_SECONDS} at most).
 
-```sh
+```bash
 {url_lines}
 ```
 
