@@ -8,12 +8,14 @@ printed from inside the dataset folder.
 """
 import json
 
-from fdsl_gen.contract import CHECKSUMS, MANIFEST, PARAMS, PREVIEW, TIMM_INFO
+from fdsl_gen.contract import CHECKSUMS, MANIFEST, PARAMS, PREVIEW, TIMM_INFO, WIDS_INDEX
 
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
                     (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
 # JSON value types and their Arrow/datasets names; bool before int, as bool is an int to Python.
 _KINDS = ((bool, "bool"), (int, "int64"), (float, "float64"), (str, "string"), (list, "list"), (dict, "struct"))
+# the batch size per rank of every fdsl-train preset (fdsl_gen does not import fdsl_train; a test ties the two)
+PRESET_BATCH = 256
 _LOSSES = {
     "ce": "plain cross-entropy over the classes",
     "lpce": "LPCE, the L-way cross-entropy over the perturbation classes (manifest.json says `loss: lpce`)",
@@ -35,10 +37,12 @@ def split_pattern(manifest, split):
 def front_matter(manifest, json_examples):
     """The card's YAML metadata as data: Hub fields, configs and dataset_info."""
     splits = manifest["splits"]
+    names = {str(k): n for k, n in enumerate(manifest["class_names"])}
     features = [
-        {"name": "cls", "dtype": {"class_label": {"names": {str(k): n for k, n in enumerate(manifest["class_names"])}}}},
+        {"name": "cls", "dtype": {"class_label": {"names": names}}},
         {"name": "json", **json_feature(json_examples)},
-        {"name": "png", "dtype": "image"},
+        # palette PNGs decode to their grey levels or colours, not to palette indices, in every output format
+        {"name": "png", "dtype": {"image": {"mode": image_mode(manifest)}}},
         {"name": "__key__", "dtype": "string"},
         {"name": "__url__", "dtype": "string"},
     ]
@@ -56,6 +60,18 @@ def front_matter(manifest, json_examples):
                         "num_examples": info["num_samples"]} for split, info in splits.items()],
         },
     }
+
+
+def image_mode(manifest):
+    """The PIL mode every image of the dataset reads as: `L` (grey) or `RGB`."""
+    return "RGB" if manifest["image"]["channels"] == 3 else "L"
+
+
+def batch_option(manifest):
+    """The pretrain command's batch option: none where the train split holds a preset batch, else one batch of
+    the whole split (fdsl-train refuses a split smaller than one batch)."""
+    samples = manifest["splits"]["train"]["num_samples"]
+    return "" if samples >= PRESET_BATCH else f" --batch-size {samples}"
 
 
 def json_feature(examples):
@@ -107,10 +123,12 @@ def dataset_card(manifest, json_examples):
     total = sum(s["num_samples"] for s in manifest["splits"].values())
     image = manifest["image"]
     name = manifest["name"]
-    split_rows = "\n".join(f"| {split} | {info['num_samples']} | {len(info['shards'])} | `{split_pattern(manifest, split)}` |"
-                           for split, info in manifest["splits"].items())
+    mode = image_mode(manifest)
+    split_rows = "\n".join(f"| {split} | {info['num_samples']} | {len(info['shards'])} | "
+                           f"`{split_pattern(manifest, split)}` |" for split, info in manifest["splits"].items())
     train_shards = len(manifest["splits"]["train"]["shards"])
     train_urls = f"{name}-train-{{000000..{train_shards - 1:06d}}}.tar"
+    indexes = ", ".join(f"`{WIDS_INDEX.format(split=split)}`" for split in manifest["splits"])
     timm_lines = "\n".join(f'{split} = create_dataset("wds/{name}", root=".", split="{split}")'
                            for split in manifest["splits"])
     return f"""---
@@ -130,19 +148,22 @@ a mathematical formula whose parameters are in `{PARAMS}/` and in each sample's 
 
 Classes are named `{manifest['class_names'][0]}` to `{manifest['class_names'][-1]}` (`class_names` in
 `{MANIFEST}` and `{TIMM_INFO}`; `cls` is the index into that list). Preview: `{PREVIEW}`.
+Each image reads as `PIL.Image.open(...).convert("{mode}")` gives it (a PNG may store a palette of
+grey levels or colours).
 
 ## Pre-training
 
 Loss: {_LOSSES[manifest['loss']]}. `fdsl-train` reads it from `{MANIFEST}`
-(from inside this folder; the run goes to `../runs/{name}`):
+(from inside this folder; the run goes to `../runs/{name}`). The batch is the preset's
+({PRESET_BATCH} per rank) where the train split holds one, else the whole split:
 
-```
-fdsl-train pretrain --data . --output ../runs/{name}
+```sh
+fdsl-train pretrain --data . --output ../runs/{name}{batch_option(manifest)}
 ```
 
 ## Reproduce
 
-```
+```sh
 {manifest['command']} --out {name}
 ```
 
@@ -153,13 +174,15 @@ of the dataset, {MANIFEST} included).
 
 ## Load
 
-Run from inside this folder. Hugging Face `datasets` (the `configs` above name each split's shards):
+Run from inside this folder. Hugging Face `datasets` (the `configs` above name each split's shards; the
+features make `png` an `Image(mode="{mode}")`, so that `.with_format("numpy")` and `("torch")` give the
+same pixel values as PIL, not palette indices):
 
 ```python
 import os
 from datasets import load_dataset
 ds = load_dataset(os.getcwd())
-stream = load_dataset("webdataset", data_files={{"train": "{split_pattern(manifest, 'train')}"}}, split="train", streaming=True)
+stream = load_dataset(os.getcwd(), split="train", streaming=True)
 ```
 
 webdataset:
@@ -169,7 +192,16 @@ import webdataset as wds
 train = wds.WebDataset("{train_urls}", shardshuffle=False).decode("pil").to_tuple("png", "cls")
 ```
 
-timm (`wds/` reads `{TIMM_INFO}`; `hfds/` goes through `datasets`):
+wids (random access; {indexes} list each split's shards and sample counts):
+
+```python
+import wids
+train = wids.ShardListDataset("{WIDS_INDEX.format(split='train')}")
+image, label = train[0][".png"].convert("{mode}"), train[0][".cls"]
+```
+
+timm (`wds/` reads `{TIMM_INFO}`, and so do timm's `train.py` and `validate.py` given
+`--dataset wds/{name} --data-dir .`; `hfds/` goes through `datasets`):
 
 ```python
 import os

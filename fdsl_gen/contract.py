@@ -22,6 +22,7 @@ LIVE_READABLE = (FORMAT_VERSION,)
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
 TIMM_INFO = "_info.json"
+WIDS_INDEX = "{split}.wids.json"  # wids' shard index of one split, its URLs relative to itself
 CARD = "README.md"
 PREVIEW = "preview.png"
 PARAMS = "params"  # the folder of the parameter files a recipe stores beside its shards

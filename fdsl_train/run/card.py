@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import os
+import shlex
 from pathlib import Path
 from typing import List, Optional
 
@@ -15,7 +16,7 @@ import braceexpand
 from safetensors import safe_open
 
 from fdsl_gen import contract
-from fdsl_gen.contract import MANIFEST
+from fdsl_gen.contract import MANIFEST, TIMM_INFO
 from fdsl_gen.storage import Location
 from fdsl_train.data import live
 from fdsl_train.run import checkpoint, report
@@ -74,7 +75,7 @@ def write_card(folder: RunFolder) -> None:
 def card_text(folder: RunFolder, run: dict, config: dict) -> str:
     where = run["options"]["output"]  # as the command gave it: the examples name the folder the same way
     sections = [_front_matter(), _title(run, config), _training(run, config), _metrics(folder),
-                _loading(where, config)]
+                _loading(where, config), _scripts(where, config, run)]
     return "\n\n".join(sections) + "\n"
 
 
@@ -169,9 +170,6 @@ def _loading(where: str, config: dict) -> str:
     weights = f"{where}/{RunFolder.WEIGHTS}"
     size = config.get("model_args", {}).get("img_size")
     size_arg = f" img_size={size[0]}," if size else ""  # fixed-size models (ViTs) are built for the trained size
-    size_option = f" --model-kwargs img_size={size[0]}" if size else ""
-    data_options = (f"--img-size {cfg['input_size'][-1]} --mean {_spaced(cfg['mean'])} --std {_spaced(cfg['std'])} "
-                    f"--interpolation {cfg['interpolation']} --crop-pct {cfg['crop_pct']!r}")
     overlay = (f"dict(file=\"{weights}\", num_classes={classes}, input_size={tuple(cfg['input_size'])},\n"
                f"               mean={_floats(cfg['mean'])}, std={_floats(cfg['std'])}, "
                f"interpolation=\"{cfg['interpolation']}\", crop_pct={cfg['crop_pct']!r})")
@@ -201,17 +199,69 @@ import timm
 overlay = {overlay}
 model = timm.create_model("{arch}", pretrained=True, num_classes={classes},{size_arg} pretrained_cfg_overlay=overlay)
 new_head = timm.create_model("{arch}", pretrained=True, num_classes=10,{size_arg} pretrained_cfg_overlay=overlay)
-```
+```"""
 
-timm's `validate.py --checkpoint` and `train.py --pretrained-path` (scripts
-of timm's source repository) build the model by name: without these options
-they resize and normalise as the architecture's own weights (for most,
-ImageNet's mean/std at 224 pixels):
+
+def _scripts(where: str, config: dict, run: dict) -> str:
+    """timm's validate.py and train.py on the run's weights and data, as printed commands where the data is a
+    local folder those scripts read, else as the options to give them."""
+    cfg, arch, classes = config["pretrained_cfg"], config["architecture"], config["num_classes"]
+    weights = shlex.quote(f"{where}/{RunFolder.WEIGHTS}")
+    size = config.get("model_args", {}).get("img_size")
+    model = f"--model {arch}" + (f" --model-kwargs img_size={size[0]}" if size else "")
+    inputs = (f"--img-size {cfg['input_size'][-1]} --mean {_spaced(cfg['mean'])} --std {_spaced(cfg['std'])} "
+              f"--interpolation {cfg['interpolation']} --crop-pct {cfg['crop_pct']!r}")
+    head = """## timm's validate.py and train.py
+
+`validate.py --checkpoint` and `train.py --pretrained-path` (scripts of
+timm's source repository, run from the folder the training ran in) build the
+model by name: without the input options below they resize and normalise as
+the architecture's own weights (for most, ImageNet's mean/std at 224 pixels).
+"""
+    data = _script_data(run)
+    if data is None:
+        return head + f"""
+The run's data (`{run['options']['data']}`) is not a local folder these
+scripts read. With a local copy, give them `--dataset wds/NAME --data-dir
+FOLDER` (an fdsl dataset) or `--data-dir FOLDER` (an ImageFolder tree), and
+`{model} --num-classes {classes} --checkpoint {weights} {inputs}`."""
+    location, evaluate, train_options = data
+    validate = (f"python validate.py {location}{evaluate} {model} --num-classes {classes} --checkpoint {weights} "
+                f"{inputs}")
+    train = (f"python train.py {location}{train_options} {model} --pretrained --pretrained-path {weights} "
+             f"--num-classes {classes} --batch-size {run['preset']['batch_size']} {inputs}")
+    return head + f"""`--dataset wds/NAME` makes them read an fdsl dataset's shards through its
+`{TIMM_INFO}`; without it they take the folder for an ImageFolder tree. The
+train.py line goes on training on the same data with a new head; for other
+data, give its `--data-dir` and `--num-classes`. On a machine without CUDA,
+add `--device cpu --no-prefetcher` to both.
 
 ```sh
-python validate.py --data-dir DATA --model {arch}{size_option} --num-classes {classes} --checkpoint {weights} {data_options}
-python train.py --data-dir DATA --model {arch}{size_option} --pretrained --pretrained-path {weights} --num-classes 10 {data_options}
+{validate}
+{train}
 ```"""
+
+
+def _script_data(run: dict):
+    """(data options, validate.py's split option, train.py's split options) of the run's data for timm's
+    scripts: an fdsl dataset folder through `wds/NAME`, a local ImageFolder tree as it is; None for the rest."""
+    source = run["options"]["data"]
+    manifest = _local_manifest(source)
+    if manifest is not None and (manifest.parent / TIMM_INFO).is_file():
+        info = json.loads((manifest.parent / TIMM_INFO).read_text())
+        present = info.get("splits", {})
+        if all((manifest.parent / f).is_file() for split in present.values() for f in split.get("filenames", [])):
+            options = run["options"]
+            train = contract.split_name(options.get("train_split", "train"), present)
+            val = contract.split_name(options.get("val_split", "validation"), present)
+            val = val if val in present else train
+            location = f"--dataset wds/{info['name']} --data-dir {shlex.quote(str(manifest.parent))}"
+            splits = (f" --train-split {train}" if train != "train" else "") + \
+                (f" --val-split {val}" if val != "validation" else "")
+            return location, f" --split {val}", splits
+    if manifest is None and Location.parse(source).is_local and Path(source).is_dir():
+        return f"--data-dir {shlex.quote(source)}", "", ""
+    return None
 
 
 # floats as repr writes them: read back, they are the very numbers trained with

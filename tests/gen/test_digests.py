@@ -10,6 +10,9 @@ and Pillow link to libdeflate (the `deflate` wheel), whose output depends
 only on its version and level, so that the same command gives the same
 bytes on every machine. The pixels did not change: `PIXEL_DIGESTS`, taken
 from the renders before that change, holds them to it.
+
+The same renders show that Hugging Face `datasets`, through the card's
+features, reads the pixels that PIL reads.
 """
 import hashlib
 import json
@@ -120,3 +123,32 @@ def test_searches_write_the_same_parameter_files(param_folders):
     found = {kind: folder_digest(folder, ("*.csv",)) for kind, folder in param_folders.items()}
     assert found == {kind: DIGESTS[f"search-{kind}"] for kind in found}
 
+
+
+def test_the_renders_cover_every_registered_recipe():
+    from fdsl_gen.registry import list_recipes
+    assert {options[0] for options in RENDERS.values()} == set(list_recipes())
+
+
+def test_hugging_face_datasets_gives_the_pixels_pil_gives(rendered, tmp_path):
+    """The card's features decode `png` as PIL's convert("L") or ("RGB") does, so that a palette PNG gives its
+    grey levels or colours, not its palette indices: folder and streaming, numpy and torch formats."""
+    import io
+
+    import numpy as np
+    from datasets import load_dataset
+    from PIL import Image
+
+    _, folder = rendered
+    mode = "RGB" if json.loads((folder / "manifest.json").read_text())["image"]["channels"] == 3 else "L"
+    expected = {key: np.asarray(Image.open(io.BytesIO(fields["png"])).convert(mode))
+                for tar in sorted(folder.glob("*.tar")) for key, fields in iter_samples(tar)}
+    built = load_dataset(str(folder), split="train", cache_dir=str(tmp_path))
+    streamed = load_dataset(str(folder), split="train", streaming=True)
+    for rows in (built, streamed):
+        for kind in ("numpy", "torch"):
+            got = {row["__key__"]: np.asarray(row["png"]) for row in rows.with_format(kind)}
+            if kind == "torch":  # channels first
+                got = {key: np.moveaxis(pixels, 0, -1).reshape(expected[key].shape) for key, pixels in got.items()}
+            assert got.keys() == expected.keys()
+            assert all(np.array_equal(got[key], expected[key]) for key in expected), (kind, rows)
