@@ -8,6 +8,7 @@ printed from inside the dataset folder.
 """
 import json
 
+from fdsl_gen.clients import object_store_section
 from fdsl_gen.contract import CHECKSUMS, MANIFEST, PARAMS, PREVIEW, TIMM_INFO, WIDS_INDEX
 
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
@@ -210,6 +211,7 @@ from timm.data import create_dataset
 hfds_train = create_dataset("hfds/" + os.getcwd(), split="train", input_key="png", target_key="cls")
 ```
 
+{object_store_section(manifest, mode)}
 ## Configuration
 
 Every option of the run (per-category parameters are in `{MANIFEST}` and `{PARAMS}/`):
