@@ -17,7 +17,7 @@ import re
 
 from fdsl_gen import __version__, contract
 from fdsl_gen.card import dataset_card
-from fdsl_gen.contract import CARD, CHECKSUMS, FORMAT, FORMAT_VERSION, MANIFEST, PREVIEW, TIMM_INFO
+from fdsl_gen.contract import CARD, CHECKSUMS, FORMAT, FORMAT_VERSION, MANIFEST, PREVIEW, TIMM_INFO, WIDS_INDEX
 from fdsl_gen.errors import UserError
 from fdsl_gen.shardwriter import RECORDS, finished_record, shard_name
 from fdsl_gen.storage import open_store
@@ -62,14 +62,15 @@ def claim(location, recipe, plan, name, command):
     store = open_store(location)
     check_name(name)
     wanted = identity(recipe, plan, name)
-    _releasable_claim(store, wanted["fingerprint"])  # refuse before creating anything
+    manifest = manifest_base(recipe, plan, name, command)
+    _releasable_claim(store, wanted["fingerprint"], manifest["png_encoder"])  # refuse before creating anything
     store.prepare()
     extra = recipe.extra_files()
-    described = dict(wanted, manifest=manifest_base(recipe, plan, name, command),
+    described = dict(wanted, manifest=manifest,
                      shards={split: plan.num_shards(split) for split in plan.splits()}, files=sorted(extra))
     with contextlib.ExitStack() as held:
         with store.lock(f"{RECORDS}/{CLAIM_LOCK}"):
-            check_claim(store, wanted["fingerprint"])
+            check_claim(store, wanted["fingerprint"], manifest["png_encoder"])
             _create_claim(store, described)
             held.enter_context(store.share(f"{RECORDS}/{HOLDERS}"))
         for relative, data in extra.items():
@@ -83,11 +84,12 @@ def _create_claim(store, described):
     data = json.dumps(described, indent=1, sort_keys=True).encode()
     if _held_claim(store) is None and store.put_new(f"{RECORDS}/{CLAIM}", data):
         return
-    check_claim(store, described["fingerprint"])
+    check_claim(store, described["fingerprint"], described["manifest"]["png_encoder"])
 
 
-def check_claim(store, fingerprint):
-    """UserError unless `store` is empty or holds the dataset with this fingerprint.
+def check_claim(store, fingerprint, encoder=None):
+    """UserError unless `store` is empty or holds the dataset with this fingerprint (and, when given, this
+    PNG `encoder`).
 
     The claim of another dataset is refused while it holds shards or a live
     render holds it. A claim with neither, left by a render killed before its
@@ -95,13 +97,13 @@ def check_claim(store, fingerprint):
     re-run takes the place. An object store cannot tell a live render from
     a killed one: there the user deletes the claim.
     """
-    held = _releasable_claim(store, fingerprint)
+    held = _releasable_claim(store, fingerprint, encoder)
     if held is not None:
         _release(store, held)
-        _releasable_claim(store, fingerprint)  # what the claim leaves must be nothing
+        _releasable_claim(store, fingerprint, encoder)  # what the claim leaves must be nothing
 
 
-def _releasable_claim(store, fingerprint):
+def _releasable_claim(store, fingerprint, encoder=None):
     """The claim of another dataset that a killed render left with no shard, or None; refuses the rest."""
     # Listed before the claim is read: a render writes its claim before any other file, so files listed
     # with no claim after them are not a render's (read the other way, a render starting meanwhile looks foreign).
@@ -112,6 +114,8 @@ def _releasable_claim(store, fingerprint):
             raise UserError(f"output {store} is not empty and holds no fdsl dataset; choose another --out")
         return None
     if held.get("fingerprint") == fingerprint:
+        if encoder is not None:
+            _check_encoder(store, held, encoder)
         return None
     holder = _holder(held)
     if _holds_shards(names):
@@ -123,6 +127,19 @@ def _releasable_claim(store, fingerprint):
     if live:
         raise UserError(f"output {store} is being rendered by another dataset ({holder}); choose another --out")
     return held
+
+
+def _check_encoder(store, held, encoder):
+    """Refuse to resume a dataset begun by another PNG encoder version: the shards it adds would have other bytes
+    than those the first version writes (the same pixels), and same command, same bytes would hold for neither."""
+    begun = held.get("manifest", {}).get("png_encoder")
+    if begun == encoder:
+        return
+    was = f"PNG encoder {begun['package']} {begun['version']}" if begun else \
+        "the zlib its Python linked (an older fdsl)"
+    cure = f"resume it after pip install '{begun['package']}=={begun['version']}', or" if begun else "delete it, or"
+    raise UserError(f"output {store} was begun with {was} and this fdsl has {encoder['package']} "
+                    f"{encoder['version']}: the shards would differ in bytes; {cure} choose another --out")
 
 
 def _holder(claimed):
@@ -158,10 +175,12 @@ def _release(store, held):
 def manifest_base(recipe, plan, name, command):
     """Everything in the manifest but the shards."""
     import numpy as np  # here, not at the top: info and verify start without it
+
+    from fdsl_gen.encode import ENCODER
     height, width, channels = recipe.image_shape
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "recipe": recipe.name,
-        "fdsl_version": __version__, "numpy_version": np.__version__, "command": command,
+        "fdsl_version": __version__, "numpy_version": np.__version__, "png_encoder": ENCODER, "command": command,
         "seed": plan.seed, "config_digest": identity(recipe, plan, name)["fingerprint"],
         "num_classes": recipe.num_classes, "class_names": recipe.class_names(),
         "loss": recipe.loss,
@@ -182,6 +201,14 @@ def timm_info(manifest):
     if "class_names" in manifest:  # format 2
         info["class_names"] = manifest["class_names"]
     return info
+
+
+def wids_index(manifest, split):
+    """wids' index of one split (what its `widsindex create` writes, less the md5sums): shard URLs relative to
+    the index file, with their sample counts and sizes."""
+    shards = manifest["splits"][split]["shards"]
+    return {"__kind__": "wids-shard-index-v1", "wids_version": 1, "name": f"{manifest['name']}-{split}",
+            "shardlist": [{"url": s["file"], "nsamples": s["samples"], "filesize": s["bytes"]} for s in shards]}
 
 
 def read_claim(location):
@@ -230,6 +257,7 @@ def finalize(location, known=(), preview=None):
     first = next(iter(manifest["splits"].values()))["shards"][0]["file"]
     examples = [json.loads(fields["json"]) for _, fields in iter_samples(store.get(first))]
     files = {TIMM_INFO: _json(timm_info(manifest)), CARD: dataset_card(manifest, examples).encode()}
+    files.update({WIDS_INDEX.format(split=split): _json(wids_index(manifest, split)) for split in manifest["splits"]})
     if preview is not None:
         files[PREVIEW] = preview(store, manifest)
     manifest_bytes = _json(manifest)

@@ -8,6 +8,7 @@ behind. `select_tasks` cuts the shard list for job arrays and ranges.
 import logging
 import multiprocessing
 import os
+import socket
 import threading
 import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
@@ -145,7 +146,13 @@ def _run_local(recipe, plan, store, dataset, todo, workers):
                            f"{len(left)} of {len(todo)} shards are not finished")
 
 
-def _dask_task(task, recipe, plan, store, dataset):
+def _dask_task(task, recipe, plan, store, dataset, encoder):
+    """One shard on a Dask worker, which must have the PNG `encoder` of the render (its own machine may not)."""
+    from fdsl_gen.encode import ENCODER  # the codecs load in the writers, not in info or verify
+    if encoder != ENCODER:
+        raise UserError(f"Dask worker {socket.gethostname()} has PNG encoder {ENCODER['package']} "
+                        f"{ENCODER['version']} and the render {encoder['package']} {encoder['version']}: its shards "
+                        "would differ in bytes; install the same version on every worker")
     name, digest = dataset
     return write_shard(recipe, plan, store, name, *task, digest)
 
@@ -156,6 +163,7 @@ def _run_dask(recipe, plan, store, dataset, todo, scheduler):
         from distributed import Client
     except ImportError:
         raise UserError("engine dask needs the dist extra: pip install 'fdsl[dist]'", options="engine") from None
+    from fdsl_gen.encode import ENCODER
     # The client logs a lost connection with a traceback; the one line of RenderIncomplete says it.
     logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
     try:
@@ -170,7 +178,7 @@ def _run_dask(recipe, plan, store, dataset, todo, scheduler):
         try:
             recipe_f, plan_f = client.scatter([recipe, plan], broadcast=True)
             futures = client.map(_dask_task, todo, recipe=recipe_f, plan=plan_f, store=store,
-                                 dataset=dataset, retries=POOL_RESTARTS, pure=False)
+                                 dataset=dataset, encoder=ENCODER, retries=POOL_RESTARTS, pure=False)
         except (OSError, CancelledError):
             raise lost from None
         yield from _dask_results(client, futures, lost)

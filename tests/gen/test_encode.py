@@ -1,10 +1,12 @@
+import importlib.metadata
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from fdsl_gen.encode import decode_png, encode_png
+from fdsl_gen.encode import ENCODER, decode_png, encode_png
 
 
 def sparse(levels, shape=(50, 70), seed=0):
@@ -62,3 +64,52 @@ def test_a_wrong_levels_hint_is_refused_not_written(levels):
     image = sparse((0, 60, 127))
     with pytest.raises(ValueError, match="outside the levels hint"):
         encode_png(image, levels)
+
+
+RCDB = ("render", "rcdb", "--categories", 2, "--instances", 2, "--size", 32, "--polygons-max", 10,
+        "--samples-per-shard", 2, "--workers", 1, "--quiet")
+
+
+def test_the_manifest_records_the_installed_encoder(cli, tmp_path):
+    assert cli(*RCDB, "--out", tmp_path / "rcdb").exit_code == 0
+    manifest = json.loads((tmp_path / "rcdb" / "manifest.json").read_text())
+    assert manifest["png_encoder"] == {"name": "libdeflate", "package": "deflate",
+                                       "version": importlib.metadata.version("deflate")}
+
+
+@pytest.mark.parametrize("begun,named", [("0.8.0", "deflate 0.8.0"), (None, "the zlib its Python linked")])
+def test_resume_refuses_a_dataset_begun_by_another_encoder(cli, tmp_path, begun, named):
+    """Shards of two encoder versions in one dataset would break same command, same bytes: one line names both."""
+    out = tmp_path / "rcdb"
+    assert cli(*RCDB, "--out", out).exit_code == 0
+    claim = out / ".render" / "config.json"
+    described = json.loads(claim.read_text())
+    if begun:
+        described["manifest"]["png_encoder"]["version"] = begun
+    else:  # a claim from before the encoder was recorded
+        del described["manifest"]["png_encoder"]
+    claim.write_text(json.dumps(described))
+    lost = out / "rcdb-train-000001.tar"
+    lost.unlink()
+    result = cli(*RCDB, "--out", out)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code != 0 and len(lines) == 1, result.output
+    assert named in lines[0] and f"this fdsl has deflate {ENCODER['version']}" in lines[0]
+    assert not lost.exists()
+    claim.write_text(json.dumps(dict(described, manifest=dict(described["manifest"], png_encoder=ENCODER))))
+    assert cli(*RCDB, "--out", out).exit_code == 0 and lost.exists()
+
+
+def test_a_dask_worker_with_another_encoder_writes_no_shard(tmp_path):
+    """The render's machine passes its encoder with every Dask task; a worker with another one refuses the shard."""
+    from fdsl_gen.errors import UserError
+    from fdsl_gen.live import from_options
+    from fdsl_gen.runner import _dask_task
+
+    live = from_options("rcdb", categories=2, instances=2, size=32, polygons_max=10, samples_per_shard=2)
+    shard = (("train", 0), live.recipe, live.plan, str(tmp_path), ("rcdb", live.manifest["config_digest"]))
+    with pytest.raises(UserError, match=f"has PNG encoder deflate {ENCODER['version']} and the render deflate 0.8.0"):
+        _dask_task(*shard, dict(ENCODER, version="0.8.0"))
+    assert list(tmp_path.glob("*.tar")) == []
+    record = _dask_task(*shard, ENCODER)
+    assert [path.name for path in tmp_path.glob("*.tar")] == [record["file"]]
