@@ -14,6 +14,8 @@ every line of the table means):
   train step bench/train_step.py: steps fed by synthetic input against the shard
              pipeline, and the loader alone at 1, 4, 8 and 16 workers;
   live       `fdsl-train pretrain --data live:SAMPLE` for a few steps.
+Every training stage runs with --gpu-augment (fdsl-train's default on a GPU),
+on the CPU as well, so that a CPU run takes the path a GPU run takes.
 The exit status is 1 only when a stage failed (a command failed or timed out, a
 step count or the weights across ranks differ); each failure is one line naming
 its stage. `--device cuda` on a machine without CUDA prints one line and exits 0.
@@ -23,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -70,6 +73,26 @@ SIZES = {
 TIMEOUTS = {"render": 120, "pretrain": 150, "train step": 180, "live": 90}
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What every stage of one check shares."""
+
+    size: Size
+    device: str  # cuda or cpu
+    ranks: int
+    workers: int  # loader workers per rank
+    augment: bool  # --gpu-augment
+    work: Path
+    env: dict  # of every command
+
+    @property
+    def logs(self) -> Path:
+        return self.work / "logs"
+
+    def augment_flag(self) -> str:
+        return "--gpu-augment" if self.augment else "--no-gpu-augment"
+
+
 class Failed(Exception):
     """A stage failed; the message is its one line."""
 
@@ -96,10 +119,16 @@ def run(stage: str, command: List[str], env: dict, logs: Path) -> str:
             out, err = proc.communicate()
         log.write_text(f"$ {shlex.join(command)}\n{out}{err}")
     if proc.returncode:
-        # the last line that says something, stderr's first: torchrun closes its report with a rule of '='
-        said = [line for text in (out, err) for line in text.splitlines() if line.strip(" =-")]
-        raise Failed(f"exit status {proc.returncode}: {said[-1] if said else 'no output'} ({log})")
+        raise Failed(f"exit status {proc.returncode}: {why(out + err)} ({log})")
     return out
+
+
+def why(output: str) -> str:
+    """The line of a failed command's output that says why: its first exception (the failing rank's, where
+    torchrun reports the ranks' ends after it), else its last line that is not a rule."""
+    lines = [line.strip() for line in output.splitlines() if line.strip(" =-")]
+    raised = [line for line in lines if re.search(r"\w(Error|Exception): \S", line)]
+    return raised[0] if raised else lines[-1] if lines else "no output"
 
 
 def images_needed(size: Size, ranks: int, workers: int) -> int:
@@ -114,9 +143,10 @@ def images_needed(size: Size, ranks: int, workers: int) -> int:
     return per_category * size.categories
 
 
-def render(size: Size, images: int, work: Path, env: dict) -> Tuple[Path, str]:
+def render(setup: Setup, images: int) -> Tuple[Path, str]:
     """The sample's folder, rendered unless a finished one is there; a note for the table."""
-    data = work / f"fractaldb-{size.image_px}px-{images}"
+    size = setup.size
+    data = setup.work / f"fractaldb-{size.image_px}px-{images}"
     if (data / "manifest.json").exists():
         return data, "reused from an earlier run"
     shutil.rmtree(data, ignore_errors=True)  # a render cut short
@@ -125,15 +155,16 @@ def render(size: Size, images: int, work: Path, env: dict) -> Tuple[Path, str]:
                    "--categories", str(size.categories), "--instances", str(images // size.categories),
                    "--size", str(size.image_px), "--points", str(size.points),
                    "--samples-per-shard", str(size.samples_per_shard), "--workers", str(os.cpu_count() or 1),
-                   "--out", str(data), "--quiet"], env, work / "logs")
+                   "--out", str(data), "--quiet"], setup.env, setup.logs)
     return data, f"{time.perf_counter() - start:.1f} s"
 
 
-def pretrain_args(size: Size, data: str, output: Path, steps: int, workers: int) -> List[str]:
+def pretrain_args(setup: Setup, data: str, output: Path, steps: int) -> List[str]:
     """`fdsl-train pretrain` for exactly `steps` steps in one epoch."""
+    size = setup.size
     return ["pretrain", "--data", data, "--output", str(output), "--model", MODEL, "--img-size", str(size.input_px),
             "-b", str(size.batch), "--epochs", "1", "--stop-after-steps", str(steps),
-            "--log-interval", str(size.log_interval), "-j", str(workers), "--seed", "0"]
+            "--log-interval", str(size.log_interval), "-j", str(setup.workers), "--seed", "0", setup.augment_flag()]
 
 
 def log_records(run_folder: Path) -> List[dict]:
@@ -188,37 +219,41 @@ def check_ranks(reports: List[dict], ranks: int, steps: int, device: str) -> Tup
     return " = ".join(map(str, batches)), f"{ranks} rank(s), 1 weight digest"
 
 
-def pretrain(size: Size, data: Path, device: str, ranks: int, workers: int, work: Path, env: dict) -> List[tuple]:
-    output, reports = work / "pretrain", work / "ranks"
+def pretrain(setup: Setup, data: Path) -> List[tuple]:
+    size, ranks = setup.size, setup.ranks
+    output, reports = setup.work / "pretrain", setup.work / "ranks"
     for folder in (output, reports):
         shutil.rmtree(folder, ignore_errors=True)
     reports.mkdir(parents=True)
     run("pretrain", [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}",
                      str(Path(__file__).resolve()), AS_RANK, str(reports),
-                     *pretrain_args(size, str(data), output, size.steps, workers)], env, work / "logs")
+                     *pretrain_args(setup, str(data), output, size.steps)], setup.env, setup.logs)
     records = log_records(output)
     check_steps(records, size.steps)
     found = sorted((json.loads(path.read_text()) for path in reports.glob("rank-*.json")), key=lambda r: r["rank"])
-    batches, weights = check_ranks(found, ranks, size.steps, device)
+    batches, weights = check_ranks(found, ranks, size.steps, setup.device)
     launch = f"torchrun, {ranks} rank(s), {found[0]['backend']}" if ranks > 1 else "torchrun, 1 rank: no process group"
     rate, window = steady_rate(records, size.warmup, size.batch * ranks)
     devices = ", ".join(report["device"] for report in found)
-    return [(f"pretrain ({launch})", f"{size.steps} of {size.steps} steps", f"{workers} loader worker(s) per rank"),
+    augment = json.loads((output / "run.json").read_text())["gpu_augment"]
+    return [(f"pretrain ({launch})", f"{size.steps} of {size.steps} steps",
+             f"{setup.workers} loader worker(s) per rank, gpu-augment {'on' if augment else 'off'}"),
             ("pretrain, batches per rank", batches, f"each rank's own count, on {devices}"),
             ("pretrain, weights across ranks", weights, "sha256 of every parameter, taken in each rank"),
             ("pretrain, steady rate", f"{rate:.1f} images/s", window)]
 
 
-def train_step(size: Size, data: Path, workers: int, work: Path, env: dict) -> List[tuple]:
-    figures = work / "train_step.json"
+def train_step(setup: Setup, data: Path) -> List[tuple]:
+    size, workers = setup.size, setup.workers
+    figures = setup.work / "train_step.json"
     figures.unlink(missing_ok=True)
     run("train step", [sys.executable, str(BENCH / "train_step.py"), "--data", str(data), "--model", MODEL,
                        "--img-size", str(size.input_px), "--batch-size", str(size.batch), "--workers", str(workers),
                        "--steps", str(size.bench_steps), "--warmup", str(size.bench_warmup), "--rounds", "3",
-                       "--loader-workers", ",".join(map(str, size.loader_workers)), "--json", str(figures)],
-        env, work / "logs")
+                       "--loader-workers", ",".join(map(str, size.loader_workers)), "--json", str(figures),
+                       setup.augment_flag()], setup.env, setup.logs)
     found = json.loads(figures.read_text())
-    rounds = f"median of 3 rounds of {size.bench_steps} steps"
+    rounds = f"median of 3 rounds of {size.bench_steps} steps, gpu-augment {'on' if found['gpu_augment'] else 'off'}"
     rows = [("train step, synthetic input", f"{median(found['synthetic']):.1f} images/s", rounds),
             (f"train step, shard pipeline, {workers} worker(s)", f"{median(found['pipeline']):.1f} images/s",
              f"pipeline cost {median(found['pipeline_cost']):.1f} % of the synthetic rate")]
@@ -228,11 +263,11 @@ def train_step(size: Size, data: Path, workers: int, work: Path, env: dict) -> L
     return rows
 
 
-def live(size: Size, data: Path, workers: int, work: Path, env: dict) -> List[tuple]:
-    output = work / "live"
+def live(setup: Setup, data: Path) -> List[tuple]:
+    size, output = setup.size, setup.work / "live"
     shutil.rmtree(output, ignore_errors=True)
     run("live", [sys.executable, "-m", "fdsl_train",
-                 *pretrain_args(size, f"live:{data}", output, size.live_steps, workers)], env, work / "logs")
+                 *pretrain_args(setup, f"live:{data}", output, size.live_steps)], setup.env, setup.logs)
     records = log_records(output)
     check_steps(records, size.live_steps)
     rate, window = steady_rate(records, size.log_interval, size.batch)
@@ -275,23 +310,21 @@ def check(args) -> int:
     if args.device == "cuda" and ranks > devices:
         raise SystemExit(f"gpu_check: --ranks {ranks}: this machine has {devices} GPU(s)")
     workers = max(1, min(size.workers, (os.cpu_count() or 1) // ranks))
-    work = args.work.resolve()
-    work.mkdir(parents=True, exist_ok=True)
+    setup = Setup(size, args.device, ranks, workers, args.gpu_augment, args.work.resolve(), env)
+    setup.work.mkdir(parents=True, exist_ok=True)
     start, rows, failed = time.perf_counter(), [], False
     images = images_needed(size, ranks, workers)
     try:
-        data, note = render(size, images, work, env)
+        data, note = render(setup, images)
         rows.append(("render", f"{images} images", f"{size.image_px} px, {size.categories} categories, {note}"))
     except Failed as failure:
         data, failed = None, True
         rows.append(("render", "FAILED", str(failure)))
         print(f"gpu_check: render FAILED: {failure}", file=sys.stderr)
-    stages = (("pretrain", lambda: pretrain(size, data, args.device, ranks, workers, work, env)),
-              ("train step", lambda: train_step(size, data, workers, work, env)),
-              ("live", lambda: live(size, data, workers, work, env)))
-    for stage, measure in stages if data is not None else ():  # without the sample nothing else can run
+    stages = {"pretrain": pretrain, "train step": train_step, "live": live}
+    for stage, measure in stages.items() if data is not None else ():  # without the sample nothing else can run
         try:
-            rows += measure()
+            rows += measure(setup, data)
         except Failed as failure:
             failed = True
             rows.append((stage, "FAILED", str(failure)))
@@ -339,6 +372,8 @@ def main() -> None:
                         help="torchrun ranks [every visible GPU; 2 with --device cpu]")
     parser.add_argument("--work", type=Path, default=BENCH.parent / "runs" / "gpu_check",
                         help="work folder; the rendered sample stays there for the next run")
+    parser.add_argument("--gpu-augment", action=argparse.BooleanOptionalAction, default=True,
+                        help="fdsl-train's --gpu-augment, on the CPU too, so that a CPU run takes the GPU's path")
     args = parser.parse_args()
     if args.ranks is not None and args.ranks < 1:
         parser.error(f"--ranks {args.ranks}: at least 1")

@@ -18,6 +18,10 @@ the median.
 at each of those worker counts, in the same rounds: 2 batches per worker
 untimed, then 4 per worker timed (samples/s, and per worker).
 
+--gpu-augment, on by default where the device is a GPU as in fdsl-train,
+leaves the workers only the crop; the rest of the augmentation runs in the
+step, on the device, in both the synthetic and the fed turns.
+
     python bench/train_step.py                        # renders a FractalDB sample with fdsl-gen first
     python bench/train_step.py --workers 8 --batch-size 128 --loader-workers 1,4,8,16
     python bench/train_step.py --compile              # torch.compile'd model
@@ -35,6 +39,7 @@ from fdsl_train import dist, presets
 from fdsl_train.data import shards
 from fdsl_train.run import models
 from fdsl_train.run.engine import Accel, Trainer
+from fdsl_train.data.device_augment import worker_transform
 from fdsl_train.data.loader import ShardLoader, ShardStream
 from fdsl_train.data.reading import ShardFiles
 from fdsl_train.data.transforms import train_transform
@@ -77,9 +82,8 @@ def alone(loader: ShardLoader, epoch: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def open_pipeline(shardset, preset, batch_size: int, workers: int, pin_memory: bool) -> ShardLoader:
-    stream = ShardStream(shardset, train_transform(preset), read_shard=ShardFiles(shardset), batch_size=batch_size,
-                         workers=workers)
+def open_pipeline(shardset, transform, batch_size: int, workers: int, pin_memory: bool) -> ShardLoader:
+    stream = ShardStream(shardset, transform, read_shard=ShardFiles(shardset), batch_size=batch_size, workers=workers)
     return ShardLoader(stream, workers, pin_memory=pin_memory)
 
 
@@ -114,6 +118,8 @@ def main() -> None:
                         help="also the loader alone at these worker counts, e.g. 1,4,8,16")
     parser.add_argument("--threads", type=int, default=None, help="torch's math threads (default: torch's)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (warm-up compiles it)")
+    parser.add_argument("--gpu-augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="workers only crop, the device does the rest, as fdsl-train's option [on for a GPU]")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args()
     check_rounds(args.rounds)
@@ -125,16 +131,17 @@ def main() -> None:
     preset = presets.resolve("fdsl-vit", {"model": args.model, "img_size": args.img_size,
                                           "batch_size": args.batch_size})
     ranks = dist.Ranks()
-    accel = Accel.choose(dist.setup(ranks), None, None)
+    accel = Accel.choose(dist.setup(ranks), None, None, args.gpu_augment)
     model = models.create(preset.model, num_classes=shardset.num_classes, img_size=preset.img_size)
     layout = torch.channels_last if accel.channels_last else torch.contiguous_format
     model = model.to(accel.device, memory_format=layout)
     trainer = Trainer(torch.compile(model) if args.compile else model, preset, num_classes=shardset.num_classes,
                       updates_per_epoch=1000, global_batch=args.batch_size, accel=accel, ranks=ranks)
-    fed = open_pipeline(shardset, preset, args.batch_size, args.workers, pin_memory=accel.device.type == "cuda")
+    transform = worker_transform(preset) if accel.gpu_augment else train_transform(preset)  # as fdsl-train's
+    fed = open_pipeline(shardset, transform, args.batch_size, args.workers, pin_memory=accel.device.type == "cuda")
     pipeline_warmup = args.warmup + ready_ahead(args.workers)
     check_epoch(fed, pipeline_warmup + args.steps, f"a pipeline turn ({pipeline_warmup} untimed + {args.steps} steps)")
-    readers = {count: open_pipeline(shardset, preset, args.batch_size, count, pin_memory=False)
+    readers = {count: open_pipeline(shardset, transform, args.batch_size, count, pin_memory=False)
                for count in args.loader_workers}
     for count, reader in readers.items():
         check_epoch(reader, (PREFETCH + LOADER_WINDOW) * count, f"the loader alone with {count} worker(s)")
@@ -153,7 +160,8 @@ def main() -> None:
     costs = [100 * (1 - fed_rate / synthetic) for fed_rate, synthetic in zip(rates["pipeline"], rates["synthetic"])]
     under = sum(cost < TARGET for cost in costs)
     print(f"{args.model} at {args.img_size} px, batch {args.batch_size}, {accel.device} "
-          f"(amp {accel.amp}, channels-last {accel.channels_last}, compile {args.compile}), {args.workers} worker(s), "
+          f"(amp {accel.amp}, channels-last {accel.channels_last}, gpu-augment {accel.gpu_augment}, "
+          f"compile {args.compile}), {args.workers} worker(s), "
           f"{torch.get_num_threads()} math thread(s), median (min to max) of {args.rounds} interleaved rounds of "
           f"{args.steps} steps, torch {torch.__version__}; {load_line()}")
     for label, key in (("synthetic input", "synthetic"), ("shard pipeline", "pipeline")):
@@ -167,8 +175,9 @@ def main() -> None:
               f"{median(rates[count]) / count:.1f} per worker")
     if args.json:
         args.json.write_text(json.dumps({
-            "device": str(accel.device), "model": args.model, "img_size": args.img_size,
-            "batch_size": args.batch_size, "workers": args.workers, "steps": args.steps, "rounds": args.rounds,
+            "device": str(accel.device), "gpu_augment": accel.gpu_augment, "model": args.model,
+            "img_size": args.img_size, "batch_size": args.batch_size, "workers": args.workers, "steps": args.steps,
+            "rounds": args.rounds,
             "synthetic": rates["synthetic"], "pipeline": rates["pipeline"], "pipeline_cost": costs,
             "loader": {str(count): rates[count] for count in readers}}, indent=2))
 
