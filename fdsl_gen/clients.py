@@ -70,7 +70,7 @@ shards = os.environ["DATA"] + "/{name}-train-*.tar"
 ds = load_dataset("webdataset", data_files={{"train": shards}}, split="train").cast_column("png", png)
 ```
 
-webdataset:
+webdataset (its `gopen` reads https through `curl`, and so does timm's `wds/`):
 
 ```python
 import webdataset as wds

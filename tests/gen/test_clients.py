@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fdsl_gen.card import image_mode
 from fdsl_gen.tarformat import iter_samples
 from helpers import assert_one_line_error
 
@@ -143,6 +144,16 @@ def assert_read_whole(got, folder, mode):
     assert got["load_dataset"] == {"downloaded": pixels, "streamed": pixels}
     assert got["wds.WebDataset"] == {"samples": count, "classes": classes}
     assert got["create_dataset"] == {"length": count, "read": count}
+
+
+def test_card_recipes_read_a_published_copy(published, local_copy, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    blocks = section_blocks((local_copy / "README.md").read_text(), "## Read from an object store")
+    got = run_recipes(blocks, work, tmp_path, env={"DATA": published})
+    assert sorted(got) == sorted(CHECKS)
+    assert sorted(p.name for p in work.iterdir()) == ["train-urls.txt", "validation-urls.txt"]
+    assert_read_whole(got, local_copy, image_mode(json.loads((local_copy / "manifest.json").read_text())))
 
 
 def test_readme_recipes_read_the_published_copy(s3, cli, small_dataset, tmp_path, monkeypatch):
