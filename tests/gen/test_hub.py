@@ -4,6 +4,7 @@ The card's own code blocks are run as printed, from inside the folder, in a
 fresh interpreter with the Hub offline; a few lines the test appends print
 what they loaded.
 """
+import io
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from fdsl_gen.cli import main
 from fdsl_gen.lifecycle import dataset_files
@@ -44,9 +46,11 @@ def card_blocks(folder):
     return blocks
 
 
-def run_python(code, folder, tmp_path):
-    """Run `code` in a fresh interpreter inside `folder`, offline; the JSON it prints last."""
-    env = dict(os.environ, HF_HOME=str(tmp_path / "hf-home"), HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1",
+def run_python(code, folder, tmp_path, **variables):
+    """Run `code` in a fresh interpreter inside `folder`, offline, with the environment `variables` added; the
+    JSON it prints last."""
+    env = dict(os.environ, **variables, HF_HOME=str(tmp_path / "hf-home"), HF_DATASETS_OFFLINE="1",
+               HF_HUB_OFFLINE="1",
                PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]),
                                            os.environ.get("PYTHONPATH", "")]))
     result = subprocess.run([sys.executable, "-c", code], cwd=folder, env=env, capture_output=True, text=True,
@@ -105,15 +109,41 @@ print(json.dumps({"train": len(train), "validation": len(validation), "label": i
     assert cli("verify", hub_dataset).exit_code == 0
 
 
-def test_default_data_file_patterns_find_only_the_shards(hub_dataset):
-    """Without the card's configs, datasets' own split patterns must not pick up the render state."""
+def test_card_loads_with_wids(hub_dataset, tmp_path):
+    """wids reads each split's `<split>.wids.json` (shard URLs relative to the index) as the card prints it."""
+    code, = [code for _, code in card_blocks(hub_dataset)["Load"] if "import wids" in code]
+    assert "`train.wids.json`, `validation.wids.json`" in (hub_dataset / "README.md").read_text()
+    got = run_python(code + """
+import json
+validation = wids.ShardListDataset("validation.wids.json")
+keys = [split[i]["__key__"] for split in (train, validation) for i in range(len(split))]
+print(json.dumps({"sizes": [len(train), len(validation)], "mode": image.mode, "label": label, "keys": keys,
+                  "pixels": image.tobytes().hex()}))
+""", hub_dataset, tmp_path, WIDS_CACHE=str(tmp_path / "wids-cache"))
+    tars = {key: fields for tar in sorted(hub_dataset.glob("*.tar")) for key, fields in iter_samples(tar)}
+    assert got["sizes"] == [16, 16] and got["keys"] == list(tars)  # train then validation, in shard order
+    first = tars[got["keys"][0]]
+    assert got["label"] == int(first["cls"])
+    assert got["mode"] == "L" and got["pixels"] == Image.open(io.BytesIO(first["png"])).convert("L").tobytes().hex()
+
+
+def test_default_data_file_patterns_skip_the_render_state(hub_dataset, tmp_path):
+    """Without the card's configs, datasets' own split patterns must not pick up the render state; they match
+    the wids indexes too, which the loader drops where the shards outnumber them (keep the card)."""
+    import shutil
+
+    from datasets import load_dataset
     from datasets.data_files import DataFilesDict, get_data_patterns
     records = [p.name for p in (hub_dataset / ".render").iterdir()]
     assert "fractaldb-train-000000.tar.json" in records and "fractaldb-train-000000.tar.lock" in records
     found = DataFilesDict.from_patterns(get_data_patterns(str(hub_dataset)), base_path=str(hub_dataset))
     assert {split: sorted(Path(f).name for f in files) for split, files in found.items()} == {
-        "train": [f"fractaldb-train-{i:06d}.tar" for i in range(3)],
-        "validation": [f"fractaldb-validation-{i:06d}.tar" for i in range(3)]}
+        "train": [f"fractaldb-train-{i:06d}.tar" for i in range(3)] + ["train.wids.json"],
+        "validation": [f"fractaldb-validation-{i:06d}.tar" for i in range(3)] + ["validation.wids.json"]}
+    bare = tmp_path / "bare"
+    shutil.copytree(hub_dataset, bare, ignore=shutil.ignore_patterns("README.md"))
+    ds = load_dataset(str(bare), cache_dir=str(tmp_path / "cache"))
+    assert {split: ds[split].num_rows for split in ds} == {"train": 16, "validation": 16}
 
 
 def test_card_front_matter_declares_configs_and_dataset_info(hub_dataset):
@@ -160,7 +190,8 @@ def test_checksums_cover_every_file(hub_dataset, cli, monkeypatch):
     on_disk = [p.relative_to(hub_dataset).as_posix() for p in hub_dataset.rglob("*")
                if p.is_file() and ".render" not in p.parts and p.name != "SHA256SUMS"]
     assert sorted(listed) == sorted(on_disk) == dataset_files(hub_dataset)
-    assert {"manifest.json", "README.md", "_info.json", "preview.png", "params/weights.csv"} <= set(listed)
+    assert {"manifest.json", "README.md", "_info.json", "preview.png", "params/weights.csv", "train.wids.json",
+            "validation.wids.json"} <= set(listed)
     assert all(hashlib.sha256((hub_dataset / f).read_bytes()).hexdigest() == d for f, d in listed.items())
 
 
