@@ -113,3 +113,13 @@ def test_a_dask_worker_with_another_encoder_writes_no_shard(tmp_path):
     assert list(tmp_path.glob("*.tar")) == []
     record = _dask_task(*shard, ENCODER)
     assert [path.name for path in tmp_path.glob("*.tar")] == [record["file"]]
+
+
+def test_the_preview_is_written_by_the_pinned_encoder(cli, tmp_path):
+    """SHA256SUMS lists preview.png: Pillow's zlib, which differs between machines, must not write it."""
+    from fdsl_gen.readback import contact_sheet
+    assert cli(*RCDB, "--out", tmp_path / "rcdb").exit_code == 0
+    sheet = np.asarray(contact_sheet(tmp_path / "rcdb")[0])
+    written = (tmp_path / "rcdb" / "preview.png").read_bytes()
+    assert written == encode_png(sheet[:, :, 0])  # grey thumbnails: a grey sheet
+    assert np.array_equal(decode_png(written, "RGB"), sheet)
