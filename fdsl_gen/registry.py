@@ -1,14 +1,15 @@
 """Recipes and searches by name, and the factories that build them (timm's `create_model` manner).
 
-An entry names a config class (the options, light to import) and the class
-that renders, as "module:Class"; that module, with its numba kernels, is
-imported only when `create_recipe` or `load` asks for it, so listing the
-recipes and their options costs no compilation. The entries themselves are
-in fdsl_gen/recipes/__init__.py.
+An entry names its config class in fdsl_gen.configs (the options, light to
+import) and the class that renders, as "module:Class"; both are imported
+only when asked for: listing the recipes costs no compilation, and a render
+makes its own config's dataclass, not every recipe's. The entries
+themselves are in fdsl_gen/recipes/__init__.py.
 """
 import dataclasses
 import importlib
 
+from fdsl_gen import configs
 from fdsl_gen.errors import UserError
 
 _TABLES = {"recipe": {}, "search": {}}
@@ -18,8 +19,13 @@ _TABLES = {"recipe": {}, "search": {}}
 class Entry:
     kind: str
     name: str
-    config: type
+    config_name: str  # a class of fdsl_gen.configs
     target: str  # "package.module:Class"
+
+    @property
+    def config(self):
+        """The config class, its module imported now."""
+        return getattr(configs, self.config_name)
 
     @property
     def summary(self):
@@ -32,11 +38,12 @@ class Entry:
         return getattr(importlib.import_module(module), attribute)
 
 
-def register(kind, name, config, target):
-    """List a recipe or search (`kind`) as `name`, with its config class and "module:Class" target."""
+def register(kind, name, config_name, target):
+    """List a recipe or search (`kind`) as `name`, with the name of its config class in fdsl_gen.configs
+    and its "module:Class" target."""
     if name in _TABLES[kind]:
         raise ValueError(f"{kind} {name!r} is registered twice")
-    _TABLES[kind][name] = Entry(kind, name, config, target)
+    _TABLES[kind][name] = Entry(kind, name, config_name, target)
 
 
 def entries(kind):

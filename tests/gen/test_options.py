@@ -71,3 +71,15 @@ def test_every_field_of_every_config_parses_its_default():
             if field.default is not None:
                 assert parse(field, str(field.default).lower() if field.type is bool else str(field.default)) \
                     == field.default, (config.__name__, field.name)
+
+
+def test_every_config_is_where_the_configs_package_says():
+    import importlib
+
+    from fdsl_gen import configs, registry
+    for name, home in configs.HOMES.items():
+        module = importlib.import_module(f"fdsl_gen.configs.{home}")
+        assert getattr(configs, name) is vars(module)[name]
+        assert vars(module)[name].__module__ == module.__name__
+    named = {entry.config_name for kind in ("recipe", "search") for entry in registry.entries(kind).values()}
+    assert named <= set(configs.HOMES)
