@@ -84,10 +84,15 @@ class Setup:
     augment: bool  # --gpu-augment
     work: Path
     env: dict  # of every command
+    images: int  # in the sample
 
     @property
     def logs(self) -> Path:
         return self.work / "logs"
+
+    @property
+    def sample(self) -> Path:
+        return self.work / f"fractaldb-{self.size.image_px}px-{self.images}"
 
     def augment_flag(self) -> str:
         return "--gpu-augment" if self.augment else "--no-gpu-augment"
@@ -143,20 +148,20 @@ def images_needed(size: Size, ranks: int, workers: int) -> int:
     return per_category * size.categories
 
 
-def render(setup: Setup, images: int) -> Tuple[Path, str]:
-    """The sample's folder, rendered unless a finished one is there; a note for the table."""
-    size = setup.size
-    data = setup.work / f"fractaldb-{size.image_px}px-{images}"
+def render(setup: Setup) -> List[tuple]:
+    """The sample, rendered unless a finished one is there."""
+    size, data = setup.size, setup.sample
+    images, what = f"{setup.images} images", f"{size.image_px} px, {size.categories} categories"
     if (data / "manifest.json").exists():
-        return data, "reused from an earlier run"
+        return [("render", images, f"{what}, reused from an earlier run")]
     shutil.rmtree(data, ignore_errors=True)  # a render cut short
     start = time.perf_counter()
     run("render", [sys.executable, "-m", "fdsl_gen", "render", "fractaldb", "--search",
-                   "--categories", str(size.categories), "--instances", str(images // size.categories),
+                   "--categories", str(size.categories), "--instances", str(setup.images // size.categories),
                    "--size", str(size.image_px), "--points", str(size.points),
                    "--samples-per-shard", str(size.samples_per_shard), "--workers", str(os.cpu_count() or 1),
                    "--out", str(data), "--quiet"], setup.env, setup.logs)
-    return data, f"{time.perf_counter() - start:.1f} s"
+    return [("render", images, f"{what}, {time.perf_counter() - start:.1f} s")]
 
 
 def pretrain_args(setup: Setup, data: str, output: Path, steps: int) -> List[str]:
@@ -219,7 +224,7 @@ def check_ranks(reports: List[dict], ranks: int, steps: int, device: str) -> Tup
     return " = ".join(map(str, batches)), f"{ranks} rank(s), 1 weight digest"
 
 
-def pretrain(setup: Setup, data: Path) -> List[tuple]:
+def pretrain(setup: Setup) -> List[tuple]:
     size, ranks = setup.size, setup.ranks
     output, reports = setup.work / "pretrain", setup.work / "ranks"
     for folder in (output, reports):
@@ -227,7 +232,7 @@ def pretrain(setup: Setup, data: Path) -> List[tuple]:
     reports.mkdir(parents=True)
     run("pretrain", [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}",
                      str(Path(__file__).resolve()), AS_RANK, str(reports),
-                     *pretrain_args(setup, str(data), output, size.steps)], setup.env, setup.logs)
+                     *pretrain_args(setup, str(setup.sample), output, size.steps)], setup.env, setup.logs)
     records = log_records(output)
     check_steps(records, size.steps)
     found = sorted((json.loads(path.read_text()) for path in reports.glob("rank-*.json")), key=lambda r: r["rank"])
@@ -243,11 +248,11 @@ def pretrain(setup: Setup, data: Path) -> List[tuple]:
             ("pretrain, steady rate", f"{rate:.1f} images/s", window)]
 
 
-def train_step(setup: Setup, data: Path) -> List[tuple]:
+def train_step(setup: Setup) -> List[tuple]:
     size, workers = setup.size, setup.workers
     figures = setup.work / "train_step.json"
     figures.unlink(missing_ok=True)
-    run("train step", [sys.executable, str(BENCH / "train_step.py"), "--data", str(data), "--model", MODEL,
+    run("train step", [sys.executable, str(BENCH / "train_step.py"), "--data", str(setup.sample), "--model", MODEL,
                        "--img-size", str(size.input_px), "--batch-size", str(size.batch), "--workers", str(workers),
                        "--steps", str(size.bench_steps), "--warmup", str(size.bench_warmup), "--rounds", "3",
                        "--loader-workers", ",".join(map(str, size.loader_workers)), "--json", str(figures),
@@ -263,11 +268,11 @@ def train_step(setup: Setup, data: Path) -> List[tuple]:
     return rows
 
 
-def live(setup: Setup, data: Path) -> List[tuple]:
+def live(setup: Setup) -> List[tuple]:
     size, output = setup.size, setup.work / "live"
     shutil.rmtree(output, ignore_errors=True)
     run("live", [sys.executable, "-m", "fdsl_train",
-                 *pretrain_args(setup, f"live:{data}", output, size.live_steps)], setup.env, setup.logs)
+                 *pretrain_args(setup, f"live:{setup.sample}", output, size.live_steps)], setup.env, setup.logs)
     records = log_records(output)
     check_steps(records, size.live_steps)
     rate, window = steady_rate(records, size.log_interval, size.batch)
@@ -310,25 +315,19 @@ def check(args) -> int:
     if args.device == "cuda" and ranks > devices:
         raise SystemExit(f"gpu_check: --ranks {ranks}: this machine has {devices} GPU(s)")
     workers = max(1, min(size.workers, (os.cpu_count() or 1) // ranks))
-    setup = Setup(size, args.device, ranks, workers, args.gpu_augment, args.work.resolve(), env)
+    setup = Setup(size, args.device, ranks, workers, args.gpu_augment, args.work.resolve(), env,
+                  images_needed(size, ranks, workers))
     setup.work.mkdir(parents=True, exist_ok=True)
     start, rows, failed = time.perf_counter(), [], False
-    images = images_needed(size, ranks, workers)
-    try:
-        data, note = render(setup, images)
-        rows.append(("render", f"{images} images", f"{size.image_px} px, {size.categories} categories, {note}"))
-    except Failed as failure:
-        data, failed = None, True
-        rows.append(("render", "FAILED", str(failure)))
-        print(f"gpu_check: render FAILED: {failure}", file=sys.stderr)
-    stages = {"pretrain": pretrain, "train step": train_step, "live": live}
-    for stage, measure in stages.items() if data is not None else ():  # without the sample nothing else can run
+    for stage, measure in {"render": render, "pretrain": pretrain, "train step": train_step, "live": live}.items():
         try:
-            rows += measure(setup, data)
+            rows += measure(setup)
         except Failed as failure:
             failed = True
             rows.append((stage, "FAILED", str(failure)))
             print(f"gpu_check: {stage} FAILED: {failure}", file=sys.stderr)
+            if stage == "render":
+                break  # without the sample nothing else can run
     rows.append(("all stages", f"{time.perf_counter() - start:.1f} s", "wall time of the check"))
     print_table(f"--device {args.device} --size {args.size}: {device_line(args.device, ranks)}", rows)
     return 1 if failed else 0

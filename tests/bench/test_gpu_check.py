@@ -166,6 +166,19 @@ def test_a_failing_rank_is_named_by_its_exception_not_by_torchruns_closing_lines
         gpu_check.run("pretrain", [sys.executable, "-c", script], dict(os.environ), tmp_path)
 
 
+def test_a_failed_render_ends_the_check_with_one_line_and_status_1(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    images = gpu_check.images_needed(TINY, ranks=2, workers=1)
+    (work / f"fractaldb-{TINY.image_px}px-{images}").write_text("a file where the sample's folder goes")
+    done = check(work, "--device", "cpu", "--size", "tiny", OMP_NUM_THREADS="1")
+    assert done.returncode == 1
+    failures = [line for line in done.stderr.splitlines() if "FAILED" in line]
+    assert len(failures) == 1 and failures[0].startswith("gpu_check: render FAILED: exit status ")
+    assert list(table(done.stdout)) == ["render", "all stages"]  # nothing ran without the sample
+    assert not (work / "pretrain").exists()
+
+
 def test_without_cuda_the_cuda_check_prints_one_line_and_exits_0(tmp_path):
     done = check(tmp_path / "work", "--device", "cuda", CUDA_VISIBLE_DEVICES="")
     assert done.returncode == 0, done.stderr
