@@ -43,8 +43,8 @@ def object_store_section(manifest, mode):
 
 `fdsl-train --data s3://BUCKET/PREFIX` and `fdsl-gen verify s3://BUCKET/PREFIX` read a copy of this folder
 in an object store directly (`fdsl-gen publish . s3://BUCKET/PREFIX` makes one). Other clients read it
-through signed https URLs of its shards, because their own `s3://` support falls short ({TESTED}):
-`datasets` cannot stream `s3://` (s3fs refuses the `block_size` that `datasets` passes it) and loads no
+through signed https URLs of its shards, because their own `s3://` support falls short
+({TESTED}): `datasets` cannot stream `s3://` (s3fs refuses the `block_size` that `datasets` passes it) and loads no
 remote folder through the `configs` above; webdataset has no `s3://` handler in its `gopen`; timm's `wds/`
 reader opens `{TIMM_INFO}` through that same `gopen`.
 
