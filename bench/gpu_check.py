@@ -21,6 +21,7 @@ step count or the weights across ranks differ); each failure is one line naming
 its stage. `--device cuda` on a machine without CUDA prints one line and exits 0.
 """
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -35,6 +36,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Tuple
+
+import psutil
 
 from common import load_line, median
 
@@ -104,15 +107,10 @@ class Failed(Exception):
 
 def run(stage: str, command: List[str], env: dict, logs: Path) -> str:
     """stdout of `command`, which must end with status 0 within the stage's time-out; its whole output goes
-    to LOGS/STAGE.log.
-
-    The command leads a process group of its own, so that a time-out ends its children too (torchrun's
-    ranks, loader workers).
-    """
+    to LOGS/STAGE.log. A command cut short is ended with every process under it."""
     limit, log = TIMEOUTS[stage], logs / f"{stage.replace(' ', '_')}.log"
     logs.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     out, err = "", ""
     try:
         out, err = proc.communicate(timeout=limit)
@@ -120,12 +118,26 @@ def run(stage: str, command: List[str], env: dict, logs: Path) -> str:
         raise Failed(f"no end after {limit} s ({log})") from None
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            end_tree(proc.pid)
             out, err = proc.communicate()
         log.write_text(f"$ {shlex.join(command)}\n{out}{err}")
     if proc.returncode:
         raise Failed(f"exit status {proc.returncode}: {why(out + err)} ({log})")
     return out
+
+
+def end_tree(pid: int) -> None:
+    """SIGKILL process `pid` and every process under it. Not its process group: torchrun starts each rank in
+    a session of its own, and the loader workers are the ranks' children."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(tree, timeout=30)
 
 
 def why(output: str) -> str:
@@ -318,6 +330,8 @@ def check(args) -> int:
     setup = Setup(size, args.device, ranks, workers, args.gpu_augment, args.work.resolve(), env,
                   images_needed(size, ranks, workers))
     setup.work.mkdir(parents=True, exist_ok=True)
+    # a SIGTERM (`timeout`, a job's time limit) ends the check through `run`'s clean-up, which ends the stage
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(f"gpu_check: stopped by SIGTERM (logs: {setup.logs})"))
     start, rows, failed = time.perf_counter(), [], False
     for stage, measure in {"render": render, "pretrain": pretrain, "train step": train_step, "live": live}.items():
         try:
