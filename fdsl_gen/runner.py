@@ -6,13 +6,11 @@ number of workers, on the engine, or on which shards a previous run left
 behind. `select_tasks` cuts the shard list for job arrays and ranges.
 """
 import logging
-import multiprocessing
 import os
 import socket
 import threading
 import time
-from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import CancelledError, as_completed
 
 from fdsl_gen.errors import RenderIncomplete, UserError
 from fdsl_gen.progress import progress
@@ -110,9 +108,14 @@ def _render_task(task):
     return write_shard(_WORKER["recipe"], _WORKER["plan"], _WORKER["store"], name, *task, digest)
 
 
-def _pool_context():
+def _process_pool(workers, initargs):
+    """`workers` processes, forked where the platform can; multiprocessing is imported here, not by a
+    one-process run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return ProcessPoolExecutor(workers, context, _start_pool_worker, initargs)
 
 
 def _run_local(recipe, plan, store, dataset, todo, workers):
@@ -123,10 +126,10 @@ def _run_local(recipe, plan, store, dataset, todo, workers):
         _start_worker(recipe, plan, store, dataset)
         yield from map(_render_task, todo)
         return
+    from concurrent.futures.process import BrokenProcessPool
     left = set(todo)
     for _ in range(POOL_RESTARTS + 1):
-        pool = ProcessPoolExecutor(workers, _pool_context(), _start_pool_worker,
-                                   (os.getpid(), recipe, plan, store, dataset))
+        pool = _process_pool(workers, (os.getpid(), recipe, plan, store, dataset))
         try:
             futures = {pool.submit(_render_task, task): task for task in todo if task in left}
             for future in as_completed(futures):
