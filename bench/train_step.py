@@ -52,16 +52,19 @@ PREFETCH = 2  # batches each DataLoader worker makes ready ahead (torch's prefet
 LOADER_WINDOW = 4  # timed batches per worker when the loader runs alone
 
 
+STEP = itertools.count()  # the trainer's step numbers, which seed its per-step augmentation draws
+
+
 def timed_steps(trainer: Trainer, batches, warmup: int, steps: int, device: torch.device) -> float:
     """Images per second over exactly `steps` steps, after `warmup` untimed ones."""
     batches = iter(batches)
     for images, labels, _ in itertools.islice(batches, warmup):
-        trainer.step(images, labels)
+        trainer.step(images, labels, next(STEP))
     if device.type == "cuda":
         torch.cuda.synchronize()
     start, count = time.perf_counter(), 0
     for images, labels, _ in itertools.islice(batches, steps):
-        loss = trainer.step(images, labels)
+        loss = trainer.step(images, labels, next(STEP))
         count += len(labels)
     loss.item()  # waits for the device
     return count / (time.perf_counter() - start)
