@@ -11,22 +11,23 @@ random erasing. With --gpu-augment the same stage objects are split in two:
   unequal sizes travel as fdsl_train.data.loader.Crops.
 - `DeviceAugment`: on the batch where the model runs, each sample drawing its
   own parameters: the resize of the crops (torch's antialiased bicubic, which
-  follows Pillow's to within rounding); the flips; RandAugment / AutoAugment, timm's own objects with
-  their draws (op choice, probability, magnitude noise) unchanged and each op's
-  PIL function swapped for a tensor one of the same arithmetic (`TENSOR_OPS`),
-  one sample at a time, as torchvision's tensor ops take one set of parameters
-  per call; colour jitter (torchvision's, one sample at a time; timm leaves it
-  out when auto-augment is on); Normalize; timm's RandomErasing, which loops
-  over the batch on the device. Mixup/CutMix then run in the trainer, as on
-  the CPU path (timm's Mixup works on device batches).
+  follows Pillow's to within rounding); the flips; RandAugment / AutoAugment,
+  timm's own objects with their draws (op choice, probability, magnitude
+  noise) unchanged and each op's PIL function swapped for a tensor one of the
+  same arithmetic (`TENSOR_OPS`), one sample at a time, as torchvision's
+  tensor ops take one set of parameters per call; colour jitter
+  (torchvision's, one sample at a time; timm leaves it out when auto-augment
+  is on); Normalize; timm's RandomErasing, which loops over the batch on the
+  device. Mixup/CutMix then run in the trainer, as on the CPU path (timm's
+  Mixup works on device batches).
 
 A grey batch stays one channel up to Normalize (or to the end, where the mean
 and std are grey): the model gets three equal channels from `three_channels`.
 
 Not every op has a tensor version (AugMix blends PIL images; Desaturate and
 GaussianBlur ops are not mapped): such an auto-augment stays in the workers,
-and the flips with it, because RandAugment's shears are anchored at the image's
-corner and so do not commute with a flip, and RandomResizedCrop stays whole with them.
+with the flips and the whole RandomResizedCrop before it (RandAugment's shears
+are anchored at the image's corner, so a flip does not commute with them).
 Then the device runs colour jitter, Normalize and erasing only.
 
 Geometric ops resample bicubic as on the CPU path, through torch's grid_sample
@@ -36,9 +37,8 @@ arithmetic (rounding aside). tests/train/test_device_augment.py holds each op
 near its PIL original and the batches' statistics near the CPU path's.
 
 Draws come from Python's, numpy's and torch's CPU generators, seeded for one
-batch from `draw_seed` and restored afterwards (`seeded_draws`): the trainer
-seeds them from (seed, step, rank), so a resumed run draws what the
-uninterrupted run drew.
+batch and restored afterwards (`seeded_draws`): the trainer seeds them from
+(seed, step, rank), so a resumed run draws what the uninterrupted run drew.
 """
 import copy
 import math
@@ -193,7 +193,7 @@ def seeded_draws(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         random.seed(seed)
         np.random.seed(seed % 2**32)
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # torch.manual_seed would reseed the GPUs' generators too
         try:
             yield
         finally:
