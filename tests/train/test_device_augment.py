@@ -249,3 +249,13 @@ def test_an_augmented_run_resumed_mid_epoch_matches_an_uninterrupted_one(shard_d
     on = gpu_augment == "--gpu-augment"
     assert json.loads((stopped / "run.json").read_text())["gpu_augment"] is on
     assert torch.load(stopped / "state.pt", weights_only=False)["gpu_augment"] is on
+
+
+def test_finetune_on_an_image_folder_trains_with_gpu_augment(image_folder, tmp_path, fast_args, log_records):
+    # the ImageFolder loader's batches of RandomResizedCrop crops, of unequal sizes, reach the device stage
+    out = tmp_path / "ft"
+    result = CliRunner().invoke(cli, ["finetune", "--data", str(image_folder), "--output", str(out), *fast_args,
+                                      "--epochs", "1", "--crop", "rrc", "--scale", "0.3,1", "--gpu-augment"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "run.json").read_text())["gpu_augment"] is True
+    assert log_records(out, "epoch")[0]["batches"] > 0
