@@ -89,14 +89,17 @@ def test_the_train_step_figures_are_three_rounds_of_each_contender(cpu_check):
         assert len(rates) == 3 and min(rates) > 0
 
 
-def test_a_step_count_short_of_the_asked_one_fails(cpu_check):
+def test_a_step_count_other_than_the_asked_one_fails(cpu_check):
     work, _ = cpu_check
     records = gpu_check.log_records(work / "pretrain")
     gpu_check.check_steps(records, TINY.steps)
     with pytest.raises(gpu_check.Failed, match=f"asked for {TINY.steps + 1} steps"):
         gpu_check.check_steps(records, TINY.steps + 1)
-    with pytest.raises(gpu_check.Failed):
-        gpu_check.check_steps([r for r in records if r["event"] == "step"][:-1], TINY.steps)
+    with pytest.raises(gpu_check.Failed, match="no end record"):
+        gpu_check.check_steps([r for r in records if r["event"] == "step"], TINY.steps)
+    beyond = dict(next(r for r in records if r["event"] == "step"), step=TINY.steps + 1)
+    with pytest.raises(gpu_check.Failed, match=f"last step is {TINY.steps + 1}"):
+        gpu_check.check_steps(records + [beyond], TINY.steps)
 
 
 def test_ranks_with_different_weights_or_batches_or_devices_fail(cpu_check):
