@@ -7,27 +7,35 @@ times faster than a general encoder and smaller than 8-bit grey.
 grey levels. Up to 16 grey levels become a 2- or 4-bit palette, more an 8-bit
 `L` image; colour images a palette when they have at most 256 colours, else RGB.
 
-Every PNG is written here, deflated by libdeflate (the `deflate` wheel, which
+Every PNG is written here, deflated by zlib-ng (the `zlib-ng` wheel, which
 bundles it), never by the zlib that Python or Pillow link: those differ from
-one machine to the next (zlib-ng-compat gives other bytes), and libdeflate's
-output depends only on its version and the level, not on the CPU.
+one machine to the next (zlib-ng-compat gives other bytes), and the wheel's
+output depends only on its version and the level, not on the CPU
+(BENCHMARKS.md, "PNG encoder"). zlib-ng at level 1 deflates a 512 px
+contour image 2 to 3 times faster than libdeflate at its fastest level,
+at the size the standard zlib's level 1 gave.
 """
 import io
 import struct
 from typing import NamedTuple
 
-import deflate
 import numpy as np
+import zlib_ng
 from PIL import Image
+from zlib_ng.zlib_ng import compress, crc32
 
 # What shard bytes depend on besides fdsl's own code: the manifest records it.
-ENCODER = {"name": "libdeflate", "package": "deflate", "version": deflate.__version__}
-# 1-bit, palette and RGB images: level 6 costs little on their few bytes.
-LEVEL = 6
+ENCODER = {"name": "zlib-ng", "package": "zlib-ng", "version": zlib_ng.__version__}
+# 1-bit, palette and RGB images: level 2 is as small as libdeflate's level 6 within a few per cent, and faster.
+LEVEL = 2
 # 8-bit grey images (contour datasets) are 8x the raw bytes of a 1-bit one:
 # level 1 keeps them smaller than the reference's RGB PNGs at a fraction of
 # level 6's time, which would otherwise be most of the render.
 GREY_LEVEL = 1
+# A grey image is a smooth field, not a drawing, when more than this share of its horizontal neighbours differ
+# by 1 to 3 levels (Perlin noise: a third or more; contour drawings: 3 % at most).
+SMOOTH_SHARE = 1 / 8
+_UP = 2  # the PNG filter type Up
 _GREY_TYPE = 0
 _RGB_TYPE = 2
 _PALETTE_TYPE = 3
@@ -38,7 +46,7 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class Scanlines(NamedTuple):
-    """A PNG before deflate: `rows` (filter byte 0, then the packed pixels, per row) and the header fields."""
+    """A PNG before deflate: `rows` (filter byte, then the filtered pixels, per row) and the header fields."""
     rows: np.ndarray
     width: int
     bit_depth: int
@@ -57,7 +65,7 @@ def encode_png(image, levels=None):
     them when the caller knows (e.g. (0, 127) for a FractalDB canvas).
     """
     lines = scanlines(image, levels)
-    return png_file(lines, deflate.zlib_compress(lines.rows, lines.level))
+    return png_file(lines, compress(lines.rows, lines.level))
 
 
 def scanlines(image, levels=None):
@@ -76,7 +84,7 @@ def scanlines(image, levels=None):
         bits = image != low if low else image
         return _lines(np.packbits(bits, axis=1), image.shape[1], 1, _PALETTE_TYPE, _grey_palette(levels))
     if len(levels) > 16:
-        return _lines(image, image.shape[1], 8, _GREY_TYPE)
+        return _grey_lines(image)
     lut = np.zeros(256, np.uint8)
     lut[list(levels)] = np.arange(len(levels), dtype=np.uint8)
     return _palette_lines(lut[image], _grey_palette(levels))
@@ -135,6 +143,26 @@ def _lines(data, width, bit_depth, colour_type, palette=b""):
     return Scanlines(rows, width, bit_depth, colour_type, palette)
 
 
+def _grey_lines(image):
+    """8-bit grey rows: a drawing's as they are (runs of the background, which deflate codes as matches), a smooth
+    field's by the Up filter (each byte minus the one above: small numbers, 30 % fewer bytes than unfiltered)."""
+    if not _smooth(image):
+        return _lines(image, image.shape[1], 8, _GREY_TYPE)
+    rows = np.empty((image.shape[0], image.shape[1] + 1), np.uint8)
+    rows[:, 0] = _UP
+    rows[0, 1:] = image[0]
+    np.subtract(image[1:], image[:-1], out=rows[1:, 1:])
+    return Scanlines(rows, image.shape[1], 8, _GREY_TYPE, b"")
+
+
+def _smooth(image):
+    """Whether more than SMOOTH_SHARE of horizontal neighbours differ by 1 to 3 levels (every 4th row is enough)."""
+    sample = image[::4]
+    step = sample[:, 1:] - sample[:, :-1]  # uint8: -1 is 255
+    near = np.count_nonzero((step + np.uint8(3)) <= 6) - np.count_nonzero(step == 0)
+    return near > SMOOTH_SHARE * step.size
+
+
 def png_file(lines, idat):
     """The PNG file of `lines` whose deflated rows (a zlib stream) are `idat`."""
     header = struct.pack(">IIBBBBB", lines.width, lines.rows.shape[0], lines.bit_depth, lines.colour_type, 0, 0, 0)
@@ -143,7 +171,7 @@ def png_file(lines, idat):
 
 
 def _chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", deflate.crc32(kind + data))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc32(kind + data))
 
 
 def decode_png(data, mode="L"):

@@ -137,7 +137,8 @@ def _check_encoder(store, held, encoder):
         return
     was = f"PNG encoder {begun['package']} {begun['version']}" if begun else \
         "the zlib its Python linked (an older fdsl)"
-    cure = f"resume it after pip install '{begun['package']}=={begun['version']}', or" if begun else "delete it, or"
+    cure = f"resume it after pip install '{begun['package']}=={begun['version']}', or" \
+        if begun and begun["package"] == encoder["package"] else "delete it, or"
     raise UserError(f"output {store} was begun with {was} and this fdsl has {encoder['package']} "
                     f"{encoder['version']}: the shards would differ in bytes; {cure} choose another --out")
 

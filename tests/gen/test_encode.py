@@ -59,6 +59,29 @@ def test_any_grey_hint_writes_8_bit_grey_without_a_palette():
     assert np.array_equal(decode_png(data), image)
 
 
+def test_a_smooth_grey_field_is_up_filtered_and_a_drawing_is_not():
+    """Up (filter 2) for smooth fields, none (0) for drawings on a flat background; both decode exactly."""
+    from fdsl_gen.encode import ANY_GREY, scanlines
+    y, x = np.mgrid[0:64, 0:80]
+    field = (128 + 60 * np.sin(x / 9.0) * np.cos(y / 7.0)).astype(np.uint8)
+    drawing = np.full((64, 80), 255, np.uint8)
+    drawing[np.arange(64), np.arange(64) + 8] = np.arange(64) * 3
+    for image, kind in ((field, 2), (drawing, 0)):
+        assert set(scanlines(image, ANY_GREY).rows[:, 0]) == {kind}
+        assert np.array_equal(decode_png(encode_png(image, ANY_GREY)), image)
+
+
+def test_the_up_filter_makes_perlin_noise_smaller():
+    from zlib_ng.zlib_ng import compress
+
+    from fdsl_gen.encode import ANY_GREY, GREY_LEVEL, _lines, scanlines
+    from fdsl_gen.live import open_live
+    for image, _, _ in open_live("perlin?categories=2&instances=1&size=96").samples():
+        unfiltered = _lines(image, image.shape[1], 8, 0).rows
+        chosen = scanlines(image, ANY_GREY).rows
+        assert len(compress(chosen, GREY_LEVEL)) < 0.8 * len(compress(unfiltered, GREY_LEVEL))
+
+
 @pytest.mark.parametrize("levels", [(0, 127), (0, 50, 90)])
 def test_a_wrong_levels_hint_is_refused_not_written(levels):
     image = sparse((0, 60, 127))
@@ -73,19 +96,23 @@ RCDB = ("render", "rcdb", "--categories", 2, "--instances", 2, "--size", 32, "--
 def test_the_manifest_records_the_installed_encoder(cli, tmp_path):
     assert cli(*RCDB, "--out", tmp_path / "rcdb").exit_code == 0
     manifest = json.loads((tmp_path / "rcdb" / "manifest.json").read_text())
-    assert manifest["png_encoder"] == {"name": "libdeflate", "package": "deflate",
-                                       "version": importlib.metadata.version("deflate")}
+    assert manifest["png_encoder"] == {"name": "zlib-ng", "package": "zlib-ng",
+                                       "version": importlib.metadata.version("zlib-ng")}
 
 
-@pytest.mark.parametrize("begun,named", [("0.8.0", "deflate 0.8.0"), (None, "the zlib its Python linked")])
-def test_resume_refuses_a_dataset_begun_by_another_encoder(cli, tmp_path, begun, named):
-    """Shards of two encoder versions in one dataset would break same command, same bytes: one line names both."""
+@pytest.mark.parametrize("begun,named,cure", [
+    ({"package": "zlib-ng", "version": "1.0.0"}, "zlib-ng 1.0.0", "pip install 'zlib-ng==1.0.0'"),
+    ({"name": "libdeflate", "package": "deflate", "version": "0.9.0"}, "deflate 0.9.0", "delete it"),
+    (None, "the zlib its Python linked", "delete it")])
+def test_resume_refuses_a_dataset_begun_by_another_encoder(cli, tmp_path, begun, named, cure):
+    """Shards of two encoder versions in one dataset would break same command, same bytes: one line names both,
+    and how to resume where installing the version named is enough."""
     out = tmp_path / "rcdb"
     assert cli(*RCDB, "--out", out).exit_code == 0
     claim = out / ".render" / "config.json"
     described = json.loads(claim.read_text())
     if begun:
-        described["manifest"]["png_encoder"]["version"] = begun
+        described["manifest"]["png_encoder"].update(begun)
     else:  # a claim from before the encoder was recorded
         del described["manifest"]["png_encoder"]
     claim.write_text(json.dumps(described))
@@ -94,7 +121,7 @@ def test_resume_refuses_a_dataset_begun_by_another_encoder(cli, tmp_path, begun,
     result = cli(*RCDB, "--out", out)
     lines = result.output.strip().splitlines()
     assert result.exit_code != 0 and len(lines) == 1, result.output
-    assert named in lines[0] and f"this fdsl has deflate {ENCODER['version']}" in lines[0]
+    assert named in lines[0] and f"this fdsl has zlib-ng {ENCODER['version']}" in lines[0] and cure in lines[0]
     assert not lost.exists()
     claim.write_text(json.dumps(dict(described, manifest=dict(described["manifest"], png_encoder=ENCODER))))
     assert cli(*RCDB, "--out", out).exit_code == 0 and lost.exists()
@@ -108,8 +135,8 @@ def test_a_dask_worker_with_another_encoder_writes_no_shard(tmp_path):
 
     live = from_options("rcdb", categories=2, instances=2, size=32, polygons_max=10, samples_per_shard=2)
     shard = (("train", 0), live.recipe, live.plan, str(tmp_path), ("rcdb", live.manifest["config_digest"]))
-    with pytest.raises(UserError, match=f"has PNG encoder deflate {ENCODER['version']} and the render deflate 0.8.0"):
-        _dask_task(*shard, dict(ENCODER, version="0.8.0"))
+    with pytest.raises(UserError, match=f"has PNG encoder zlib-ng {ENCODER['version']} and the render zlib-ng 1.0.0"):
+        _dask_task(*shard, dict(ENCODER, version="1.0.0"))
     assert list(tmp_path.glob("*.tar")) == []
     record = _dask_task(*shard, ENCODER)
     assert [path.name for path in tmp_path.glob("*.tar")] == [record["file"]]
