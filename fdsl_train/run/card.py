@@ -247,21 +247,24 @@ def _script_data(run: dict):
     scripts: an fdsl dataset folder through `wds/NAME`, a local ImageFolder tree as it is; None for the rest."""
     source = run["options"]["data"]
     manifest = _local_manifest(source)
-    if manifest is not None and (manifest.parent / TIMM_INFO).is_file():
-        info = json.loads((manifest.parent / TIMM_INFO).read_text())
+    if manifest is not None:
+        folder = manifest.parent
+        info = json.loads((folder / TIMM_INFO).read_text()) if (folder / TIMM_INFO).is_file() else {}
         present = info.get("splits", {})
-        if all((manifest.parent / f).is_file() for split in present.values() for f in split.get("filenames", [])):
-            options = run["options"]
-            train = contract.split_name(options.get("train_split", "train"), present)
-            val = contract.split_name(options.get("val_split", "validation"), present)
-            val = val if val in present else train
-            location = f"--dataset wds/{info['name']} --data-dir {shlex.quote(str(manifest.parent))}"
-            splits = (f" --train-split {train}" if train != "train" else "") + \
-                (f" --val-split {val}" if val != "validation" else "")
-            return location, f" --split {val}", splits
-    if manifest is None and Location.parse(source).is_local and Path(source).is_dir():
-        return f"--data-dir {shlex.quote(source)}", "", ""
-    return None
+        if not present or not all((folder / f).is_file() for s in present.values() for f in s.get("filenames", [])):
+            return None
+        location = f"--dataset wds/{info['name']} --data-dir {shlex.quote(str(folder))}"
+    elif Location.parse(source).is_local and Path(source).is_dir():
+        present = {path.name for path in Path(source).iterdir() if path.is_dir()}
+        location = f"--data-dir {shlex.quote(source)}"
+    else:
+        return None
+    train = contract.split_name(run["options"]["train_split"], present)
+    val = contract.split_name(run["options"]["val_split"], present)
+    val = val if val in present else train
+    splits = (f" --train-split {train}" if train != "train" else "") + \
+        (f" --val-split {val}" if val != "validation" else "")
+    return location, f" --split {val}", splits
 
 
 # floats as repr writes them: read back, they are the very numbers trained with

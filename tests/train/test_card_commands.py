@@ -102,9 +102,15 @@ def _wait(process, done, timeout):
 
 def epoch_logged(run: Path):
     """Whether an fdsl-train run folder's log holds its first epoch."""
-    log = run / "log.jsonl"
-    return log.is_file() and any(json.loads(line)["event"] == "epoch" for line in log.read_text().splitlines()
-                                 if line.endswith("}"))
+    text = (run / "log.jsonl").read_text() if (run / "log.jsonl").is_file() else ""
+    return any(json.loads(line)["event"] == "epoch" for line in text[:text.rfind("\n") + 1].splitlines())
+
+
+def summary_rows(work: Path):
+    """The complete lines of train.py's summary.csv (its header, then one row per epoch) so far."""
+    found = list(work.glob("output/train/*/summary.csv"))
+    text = found[0].read_text() if found else ""
+    return text[:text.rfind("\n") + 1].splitlines()
 
 
 def cpu_options(card: Path):
@@ -139,10 +145,10 @@ def test_a_dataset_of_a_preset_batch_or_more_is_pretrained_with_the_preset_batch
     assert batch_option(manifest) == f" --batch-size {PRESET_BATCH - 1}"
 
 
-# (command, --data as given from the work folder, what timm's scripts are told of the data)
+# (command, --data as given from the work folder, what timm's scripts are told of the data, its validation split)
 TRAININGS = {
-    "shards": ("pretrain", "../data/perlin", "--dataset wds/perlin --data-dir ../data/perlin"),
-    "image folder": ("finetune", "../folder", "--data-dir ../folder"),
+    "shards": ("pretrain", "../data/perlin", "--dataset wds/perlin --data-dir ../data/perlin", "validation"),
+    "image folder": ("finetune", "../folder", "--data-dir ../folder", "val"),
 }
 
 
@@ -152,7 +158,7 @@ def test_every_sh_block_of_the_model_card_runs_as_printed(data, dataset, image_f
     """validate.py evaluates the weights on the data's validation split (the shards through wds/NAME, an
     ImageFolder tree as it is); train.py trains on the same data from the weights. Both from the folder the
     training ran in, where timm's scripts are put."""
-    command, source, told = TRAININGS[data]
+    command, source, told, val = TRAININGS[data]
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -163,14 +169,14 @@ def test_every_sh_block_of_the_model_card_runs_as_printed(data, dataset, image_f
         shutil.copy(script, work / script.name)
     card = work / "runs" / "m" / "README.md"
     validate, train = sh_lines(card)
-    assert validate.startswith(f"python validate.py {told} ") and train.startswith(f"python train.py {told} ")
-    assert ("--split validation" in validate) == (data == "shards") and "--batch-size 8" in train
+    assert validate.startswith(f"python validate.py {told} --split {val} --model test_resnet ")
+    assert train.startswith(f"python train.py {told}{' --val-split val' * (val == 'val')} --model test_resnet ")
+    assert "--batch-size 8" in train
     output = run_line(validate + cpu_options(card), work)
     results = json.loads(output[output.index("--result\n") + len("--result\n"):])
     assert results["model"] == "test_resnet" and 0 <= results["top1"] <= 100
-    run_line(train + cpu_options(card), work, done=lambda: any(work.glob("output/train/*/summary.csv")))
-    summary, = work.glob("output/train/*/summary.csv")
-    assert summary.read_text().startswith("epoch,train_loss,eval_loss,eval_top1,")  # trained, then evaluated
+    run_line(train + cpu_options(card), work, done=lambda: len(summary_rows(work)) >= 2)
+    assert summary_rows(work)[0].startswith("epoch,train_loss,eval_loss,eval_top1,")  # trained, then evaluated
 
 
 def test_the_model_card_gives_the_script_options_for_data_elsewhere(shard_dir, tmp_path, fast_args, monkeypatch):
