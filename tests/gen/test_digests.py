@@ -9,9 +9,10 @@ The shard digests changed when PNGs moved from the zlib that Python and
 Pillow link to libdeflate (the `deflate` wheel), whose output depends only
 on its version and level, so that the same command gives the same bytes on
 every machine; and again when they moved to zlib-ng (the `zlib-ng` wheel,
-as independent of the CPU), whose level 1 deflates contour images 1.5 to 2.5
-times faster than libdeflate's, and when smooth grey fields (Perlin) took
-the PNG Up filter. The pixels did not change: `PIXEL_DIGESTS`, taken from
+as independent of the CPU): its run-length strategy for 1-bit and palette
+images, smaller and faster than libdeflate's level 6, its level 1 for 8-bit
+grey, faster than libdeflate's, and the PNG Up filter for smooth grey
+fields (Perlin). The pixels did not change: `PIXEL_DIGESTS`, taken from
 the renders before the first change, holds them to it.
 
 The same renders show that Hugging Face `datasets`, through the card's
@@ -49,16 +50,16 @@ RENDERS = {
 }
 
 DIGESTS = {
-    "1p-frac": "fa0a56ec61efe06307e65778dd3b877b499530c613e3bdf9e00862edb5a0f11e",
-    "bezier": "8fac7b5aa970c1f2d57dd9757cf1636363f4ce30711199ebaf6cbea5e9db0edc",
+    "1p-frac": "1324309d27e06d9a75a5adb7adbc2808582d613c806a51e4181e119597557691",
+    "bezier": "adcd05c2e2e78f478beba0850e080387b0ce03605e5fe4deac35541f4cc23b2b",
     "perlin": "7fe42ed8a4f630ede2154ca32f2143c2a087bf58dae9d1defff6a78d4b15a1d9",
-    "exfractaldb": "5e50c8f5bfd8f9948bd387f93001d10cc5e3c420f2ae59cfb31b78d57dd0f0b3",
-    "fractaldb": "ca6c0e27709dc677c632da18392a7213b3206b5b6cdbd95e3fe5ef03c437dc8f",
-    "fractaldb-colour-point": "14c177aed51a916c0988f76e0815b390094be1a6838f81fa63b43a7cbf50472d",
-    "mvfractaldb": "0f1729cd3709f6a7ae89830fc670921a364832ff7618a1871c59191fb62b1a1a",
-    "ofdb": "c2902e040830b1e3233bf4875362c61e3320df93def4dae8bd67d0b2d4f5215d",
+    "exfractaldb": "da71445fbafaecacd9f82b12341c0ee141324c8f636f6f423891494635828c38",
+    "fractaldb": "cabf282614624f31ac8f921146995ce819a218c45e0016a0f9ffeeeb6ee4354e",
+    "fractaldb-colour-point": "9a8de994a6df2e0c07f9422ea1fa730d21178657325253b1825e444ba6abebc5",
+    "mvfractaldb": "9581856095120fc093268c22bb8533d94c42b7c49853e5e9ee4ac0a321e6a343",
+    "ofdb": "dc1be36ddbde894710cfb49741a15f85dec754f3581fa0198cca61af0ec86ba1",
     "rcdb": "cc402e50029158883e355696cca4dc7072f25c4b076928bb1bacc9b49056d493",
-    "real1p": "276ebed6bb608fa8556bf65123c0ed1adbec375d2e699d86aae94392598b2ae2",
+    "real1p": "0903027b215a59e3c6f12c4733bd8c32bc1a18d5bad7ffe8207543b22fdcc3fb",
     "visualatom": "a64ca1eba608be1ab8ecb3ebb67c34979f69c636c0150b6ed3704c5bd99b69a5",
     "search-ifs2d": "3abf770d083006c63dd8979202b25e760230fcc4458a8b3fc29a2025a5bce6af",
     "search-ifs3d": "4aeb136839fa90770fa0b7473ac69384088fc7412e9b8d222cc67ea01c93ce21",
