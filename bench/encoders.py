@@ -1,19 +1,21 @@
 """Deflate back-ends on every family's PNG rows: CPU ms per image and KB per image, every output round-tripped.
 
-    .venv/bin/python bench/encoders.py [--rounds 3] [--repeat 5]
+    .venv/bin/python bench/encoders.py [--rounds 3] [--repeat 5] [--unfiltered]
     .venv/bin/python bench/encoders.py --save-rows ROWS
     python3 bench/encoders.py --digests ROWS
 
 Draws a few images of every registered recipe at its official size (the
 live renderer: the images a render would encode), builds each image's
 scanlines as fdsl_gen.encode does (1-bit or 2/4/8-bit palette, 8-bit grey
-or RGB rows, filter 0), and deflates them with each back-end at each level:
-the standard library's zlib, libdeflate (`deflate`), ISA-L (`isal`) and
-zlib-ng (`zlib-ng`). A figure is the CPU time of deflating every image of a
-family `--repeat` times, per image, as the median of `--rounds` interleaved
+or RGB rows; filter none, or Up for a smooth grey field; `--unfiltered`:
+filter none for every image), and deflates them with each back-end at each
+level: the standard library's zlib, libdeflate (`deflate`), ISA-L (`isal`)
+and zlib-ng (`zlib-ng`, also with its run-length and Huffman-only
+strategies). A figure is the CPU time of deflating every image of a family
+`--repeat` times, per image, as the median of `--rounds` interleaved
 rounds. Every output must decompress (standard zlib) to its input. The
 back-ends fdsl does not depend on are skipped with a line when not
-installed (`pip install isal zlib-ng`).
+installed (`pip install isal deflate`).
 
 Byte identity across CPUs: `--save-rows` stores those scanlines in a file;
 `--digests` deflates them with every back-end and level and prints one
@@ -52,13 +54,15 @@ BACKENDS = [
     ("zlib", "zlib", "compress", (1, 6)),
     ("libdeflate", "deflate", "zlib_compress", (1, 2, 4, 6, 9)),
     ("isal", "isal.isal_zlib", "compress", (0, 1, 2, 3)),
-    ("zlib-ng", "zlib_ng.zlib_ng", "compress", (1, 6)),
+    ("zlib-ng", "zlib_ng.zlib_ng", "compress", (1, 2, 3, 4, 6)),
 ]
+# zlib-ng's strategies at level 1: (label, the module's constant)
+STRATEGIES = [("zlib-ng rle", "Z_RLE"), ("zlib-ng huffman", "Z_HUFFMAN_ONLY")]
 KINDS = {(1, 3): "1-bit", (2, 3): "2-bit palette", (4, 3): "4-bit palette", (8, 3): "8-bit palette",
          (8, 0): "8-bit grey", (8, 2): "RGB"}
 
 
-def family_rows(spec):
+def family_rows(spec, unfiltered=False):
     """(kind of PNG, [raw scanline bytes]) of one family's images."""
     import skimage.data
 
@@ -66,9 +70,22 @@ def family_rows(spec):
     from fdsl_gen.live import open_live
 
     dataset = open_live(spec.format(skimage_data=skimage.data.data_dir))
-    lines = [scanlines(image, dataset.recipe.levels) for image, _, _ in dataset.samples()]
-    kinds = sorted({KINDS[line.bit_depth, line.colour_type] for line in lines})
+    images = [image for image, _, _ in dataset.samples()]
+    lines = [scanlines(image, dataset.recipe.levels) for image in images]
+    kinds = sorted({KINDS[line.bit_depth, line.colour_type] + (" Up" if line.rows[0, 0] else "") for line in lines})
+    if unfiltered:
+        lines = [line._replace(rows=_unfilter(line.rows, image)) for line, image in zip(lines, images)]
     return "+".join(kinds), [line.rows.tobytes() for line in lines]
+
+
+def _unfilter(rows, image):
+    """Up-filtered rows of an 8-bit grey image as filter none; other rows as they are."""
+    if not rows[0, 0]:
+        return rows
+    plain = rows.copy()
+    plain[:, 0] = 0
+    plain[:, 1:] = image
+    return plain
 
 
 def contenders():
@@ -82,7 +99,17 @@ def contenders():
             continue
         for level in levels:
             found[f"{name} {level}"] = lambda data, compress=compress, level=level: compress(data, level)
+    if "zlib-ng 1" in found:
+        from zlib_ng import zlib_ng
+        for label, constant in STRATEGIES:
+            found[f"{label} 1"] = lambda data, strategy=getattr(zlib_ng, constant): _zlib_ng(data, strategy)
     return found
+
+
+def _zlib_ng(data, strategy):
+    from zlib_ng import zlib_ng
+    stream = zlib_ng.compressobj(1, zlib_ng.DEFLATED, zlib_ng.MAX_WBITS, zlib_ng.DEF_MEM_LEVEL, strategy)
+    return stream.compress(data) + stream.flush()
 
 
 def check_round_trip(compressors, rows):
@@ -101,14 +128,14 @@ def measure(compressors, rows, rounds, repeat):
             for label, compress in compressors.items()}
 
 
-def all_rows():
+def all_rows(unfiltered=False):
     """{family: (kind of PNG, [raw scanline bytes])} of every family; refuses a registered recipe left out."""
     from fdsl_gen.registry import entries
 
     missing = sorted(set(entries("recipe")) - {spec.partition("?")[0] for spec in FAMILIES.values()})
     if missing:
         raise SystemExit(f"encoders: no images for recipe {', '.join(missing)}; add it to FAMILIES")
-    return {family: family_rows(spec) for family, spec in FAMILIES.items()}
+    return {family: family_rows(spec, unfiltered) for family, spec in FAMILIES.items()}
 
 
 def digests(rows_file):
@@ -126,13 +153,14 @@ def main():
     parser.add_argument("--repeat", type=int, default=5, help="times each image is deflated in one round")
     parser.add_argument("--save-rows", metavar="FILE", help="store every family's scanlines in FILE and stop")
     parser.add_argument("--digests", metavar="FILE", help="one sha256 per back-end and level of FILE's scanlines")
+    parser.add_argument("--unfiltered", action="store_true", help="filter none for every image, Up for none")
     args = parser.parse_args()
     if args.digests:
         return digests(args.digests)
     if args.save_rows:
-        return Path(args.save_rows).write_bytes(pickle.dumps(all_rows()))
+        return Path(args.save_rows).write_bytes(pickle.dumps(all_rows(args.unfiltered)))
     check_rounds(args.rounds)
-    families = all_rows()
+    families = all_rows(args.unfiltered)
     compressors = contenders()
     print(load_line())
     results = {}
