@@ -10,11 +10,11 @@ grey levels. Up to 16 grey levels become a 2- or 4-bit palette, more an 8-bit
 Every PNG is written here, deflated by zlib-ng (the `zlib-ng` wheel, which
 bundles it), never by the zlib that Python or Pillow link: those differ from
 one machine to the next (zlib-ng-compat gives other bytes), and the wheel's
-output depends only on its version and the level, not on the CPU
+output depends only on its version and settings, not on the CPU
 (BENCHMARKS.md, "PNG encoder"). Against libdeflate, which wrote them
-before, zlib-ng's run-length strategy writes 1-bit and palette images 1.7
-to 2.4 times faster and smaller, and its level 1 8-bit grey ones 1.5 times
-faster and larger (the size the standard zlib's level 1 gave).
+before, zlib-ng's run-length strategy writes 1-bit and palette images 1.3
+to 3.9 times faster and, but for Bezier's, smaller; its level 1 writes
+8-bit grey ones 1.6 to 1.7 times faster, with 11 to 65 % more bytes.
 """
 import io
 import struct
@@ -30,9 +30,9 @@ ENCODER = {"name": "zlib-ng", "package": "zlib-ng", "version": zlib_ng.__version
 # 8-bit grey images (contour datasets) are 8x the raw bytes of a 1-bit one:
 # level 1 keeps them smaller than the reference's RGB PNGs at a fraction of
 # level 6's time, which would otherwise be most of the render. RGB images too.
-# 1-bit and palette images are runs of one index: the run-length strategy
-# (matches at distance 1 only, no search) codes them in fewer bytes than
-# level 6 does, and faster than level 1.
+# 1-bit and palette images are runs of one byte: the run-length strategy
+# (matches at distance 1 only, no search) codes them in about level 6's
+# bytes (fewer for most families) in a quarter to a half of its time.
 GREY_LEVEL = 1
 # A grey image is a smooth field, not a drawing, when more than this share of its horizontal neighbours differ
 # by 1 to 3 levels (Perlin noise: a third or more; contour drawings: 3 % at most).
