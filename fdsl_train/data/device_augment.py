@@ -44,6 +44,7 @@ import copy
 import math
 import random
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Callable, Iterator, List, Optional
 
 import numpy as np
@@ -71,17 +72,29 @@ def _affine(image: torch.Tensor, matrix, fillcolor=0, resample=Image.Resampling.
     if isinstance(resample, (list, tuple)):
         resample = random.choice(resample)  # as timm's _interpolation
     channels, height, width = image.shape
-    y, x = torch.meshgrid(torch.arange(height, device=image.device) + 0.5,
-                          torch.arange(width, device=image.device) + 0.5, indexing="ij")
+    x, y = _pixel_centres(height, width, image.device)
     source_x, source_y = a * x + b * y + c, d * x + e * y + f
     grid = torch.stack((2 * source_x / width - 1, 2 * source_y / height - 1), dim=-1)[None]
     # border padding: Pillow's filters clamp the neighbours of a source point inside the image
     out = grid_sample(image[None].float(), grid, mode=_RESAMPLE[resample], padding_mode="border",
                       align_corners=False)[0]
     inside = (source_x >= 0) & (source_x < width) & (source_y >= 0) & (source_y < height)
-    fill = torch.tensor(fillcolor if isinstance(fillcolor, (list, tuple)) else [fillcolor] * channels,
-                        dtype=out.dtype, device=image.device).view(-1, 1, 1)
+    fill = _fill(tuple(fillcolor) if isinstance(fillcolor, (list, tuple)) else (fillcolor,) * channels, image.device)
     return torch.where(inside, out.round().clamp(0, 255), fill).to(torch.uint8)
+
+
+@lru_cache(maxsize=16)
+def _pixel_centres(height: int, width: int, device: torch.device):
+    """(x, y) of every pixel centre, H x W each; kept, as every sample of a batch has the same size."""
+    y, x = torch.meshgrid(torch.arange(height, device=device) + 0.5, torch.arange(width, device=device) + 0.5,
+                          indexing="ij")
+    return x, y
+
+
+@lru_cache(maxsize=16)
+def _fill(colour: tuple, device: torch.device) -> torch.Tensor:
+    """A fill colour as a C x 1 x 1 tensor on `device`; kept, as a copy to a GPU would wait for it each time."""
+    return torch.tensor(colour, dtype=torch.float32, device=device).view(-1, 1, 1)
 
 
 def _rotate(image, degrees, **kwargs):
