@@ -29,8 +29,8 @@ from common import check_rounds, load_line, median, spread
 BIN = Path(sys.executable).parent
 HELP_TARGET, INSPECT_TARGET, RENDER_TARGET = 0.3, 0.4, 0.5
 # What a render cannot start without: numpy, numba, and numba's first use of
-# a cached kernel (its CPU target, which imports scipy.linalg for BLAS, and
-# the machine code read from the cache).
+# a cached kernel (its runtime and the machine code read from the cache;
+# fdsl_gen.formulas.jit spares it numba's compiler set-up).
 PARTS = [
     "import click",
     "import numpy",
