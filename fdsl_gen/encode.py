@@ -23,10 +23,12 @@ from typing import NamedTuple
 import numpy as np
 import zlib_ng
 from PIL import Image
-from zlib_ng.zlib_ng import DEF_MEM_LEVEL, DEFLATED, MAX_WBITS, Z_RLE, compress, compressobj, crc32
+from zlib_ng.zlib_ng import (DEF_MEM_LEVEL, DEFLATED, MAX_WBITS, Z_RLE, ZLIBNG_RUNTIME_VERSION, compress,
+                             compressobj, crc32)
 
-# What shard bytes depend on besides fdsl's own code: the manifest records it.
-ENCODER = {"name": "zlib-ng", "package": "zlib-ng", "version": zlib_ng.__version__}
+# What shard bytes depend on besides fdsl's own code: the manifest records it. The library's version beside the
+# package's: a package built against a system zlib-ng (as distributions build it) runs that library's code.
+ENCODER = {"name": "zlib-ng", "package": "zlib-ng", "version": zlib_ng.__version__, "library": ZLIBNG_RUNTIME_VERSION}
 # 8-bit grey images (contour datasets) are 8x the raw bytes of a 1-bit one:
 # level 1 keeps them smaller than the reference's RGB PNGs at a fraction of
 # level 6's time, which would otherwise be most of the render. RGB images too.
@@ -61,6 +63,12 @@ class Scanlines(NamedTuple):
             return compress(self.rows, GREY_LEVEL)
         stream = compressobj(1, DEFLATED, MAX_WBITS, DEF_MEM_LEVEL, Z_RLE)
         return stream.compress(self.rows) + stream.flush()
+
+
+def describe(encoder):
+    """'zlib-ng 1.1.0 (library 2.3.3)' for a manifest's `png_encoder` (records before the library's have none)."""
+    library = f" (library {encoder['library']})" if "library" in encoder else ""
+    return f"{encoder['package']} {encoder['version']}{library}"
 
 
 def encode_png(image, levels=None):

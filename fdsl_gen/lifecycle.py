@@ -135,12 +135,12 @@ def _check_encoder(store, held, encoder):
     begun = held.get("manifest", {}).get("png_encoder")
     if begun == encoder:
         return
-    was = f"PNG encoder {begun['package']} {begun['version']}" if begun else \
-        "the zlib its Python linked (an older fdsl)"
+    from fdsl_gen.encode import describe
+    was = f"PNG encoder {describe(begun)}" if begun else "the zlib its Python linked (an older fdsl)"
     cure = f"resume it after pip install '{begun['package']}=={begun['version']}', or" \
         if begun and begun["package"] == encoder["package"] else "delete it, or"
-    raise UserError(f"output {store} was begun with {was} and this fdsl has {encoder['package']} "
-                    f"{encoder['version']}: the shards would differ in bytes; {cure} choose another --out")
+    raise UserError(f"output {store} was begun with {was} and this fdsl has {describe(encoder)}: "
+                    f"the shards would differ in bytes; {cure} choose another --out")
 
 
 def _holder(claimed):

@@ -96,12 +96,15 @@ RCDB = ("render", "rcdb", "--categories", 2, "--instances", 2, "--size", 32, "--
 def test_the_manifest_records_the_installed_encoder(cli, tmp_path):
     assert cli(*RCDB, "--out", tmp_path / "rcdb").exit_code == 0
     manifest = json.loads((tmp_path / "rcdb" / "manifest.json").read_text())
+    from zlib_ng.zlib_ng import ZLIBNG_RUNTIME_VERSION
     assert manifest["png_encoder"] == {"name": "zlib-ng", "package": "zlib-ng",
-                                       "version": importlib.metadata.version("zlib-ng")}
+                                       "version": importlib.metadata.version("zlib-ng"),
+                                       "library": ZLIBNG_RUNTIME_VERSION}
 
 
 @pytest.mark.parametrize("begun,named,cure", [
-    ({"package": "zlib-ng", "version": "1.0.0"}, "zlib-ng 1.0.0", "pip install 'zlib-ng==1.0.0'"),
+    (dict(ENCODER, version="1.0.0"), "zlib-ng 1.0.0", "pip install 'zlib-ng==1.0.0'"),
+    (dict(ENCODER, library="2.2.4"), f"zlib-ng {ENCODER['version']} (library 2.2.4)", "pip install"),
     ({"name": "libdeflate", "package": "deflate", "version": "0.9.0"}, "deflate 0.9.0", "delete it"),
     (None, "the zlib its Python linked", "delete it")])
 def test_resume_refuses_a_dataset_begun_by_another_encoder(cli, tmp_path, begun, named, cure):
@@ -112,7 +115,7 @@ def test_resume_refuses_a_dataset_begun_by_another_encoder(cli, tmp_path, begun,
     claim = out / ".render" / "config.json"
     described = json.loads(claim.read_text())
     if begun:
-        described["manifest"]["png_encoder"].update(begun)
+        described["manifest"]["png_encoder"] = begun
     else:  # a claim from before the encoder was recorded
         del described["manifest"]["png_encoder"]
     claim.write_text(json.dumps(described))
@@ -121,7 +124,8 @@ def test_resume_refuses_a_dataset_begun_by_another_encoder(cli, tmp_path, begun,
     result = cli(*RCDB, "--out", out)
     lines = result.output.strip().splitlines()
     assert result.exit_code != 0 and len(lines) == 1, result.output
-    assert named in lines[0] and f"this fdsl has zlib-ng {ENCODER['version']}" in lines[0] and cure in lines[0]
+    assert named in lines[0] and f"this fdsl has zlib-ng {ENCODER['version']} (library {ENCODER['library']})" \
+        in lines[0] and cure in lines[0]
     assert not lost.exists()
     claim.write_text(json.dumps(dict(described, manifest=dict(described["manifest"], png_encoder=ENCODER))))
     assert cli(*RCDB, "--out", out).exit_code == 0 and lost.exists()
