@@ -1,3 +1,3 @@
-from fdsl_gen.cli import main
+from fdsl_gen.cli import run
 
-main(prog_name="fdsl-gen")
+run()

@@ -10,6 +10,7 @@ this module imports only click and the registry: each command imports what
 it needs when it runs, and the recipe and search commands are made from the
 registry when they are asked for.
 """
+import atexit
 import os
 import sys
 from pathlib import Path
@@ -94,6 +95,34 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 @click.version_option(package_name="fdsl")
 def main():
     """Render formula-driven datasets into WebDataset shards."""
+
+
+def run():
+    """The `fdsl-gen` program: `main`, then the process ends without the interpreter's teardown.
+
+    A render leaves numba, LLVM and numpy loaded, and freeing their objects one by one at exit costs
+    0.1-0.15 CPU-s, a fifth of a small render. Nothing is lost by skipping it: every file is written
+    whole and closed by then, locks end with the process, exit handlers still run and the output is
+    flushed. An exception that is not a SystemExit (a bug) ends the process the ordinary way.
+    """
+    try:
+        main(prog_name="fdsl-gen")
+    except SystemExit as done:
+        status = done.code
+    else:
+        status = 0
+    if status is None:
+        status = 0
+    elif not isinstance(status, int):
+        print(status, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()  # what the teardown would run: logging's flush, temporary folders' removal
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (`fdsl-gen info | head -1`), as Python reports it at exit
+        status = status or 120
+    os._exit(status)
 
 
 class Location(click.ParamType):
