@@ -8,7 +8,10 @@ that marks its own CPU clock (user + system) at each stage: the interpreter
 before the command, importing the command line, importing the pipeline
 (numpy, the writer), importing the recipe's module (numba, the kernel
 modules), building the recipe (per-class set-up), rendering the shards (a
-search: its trials), and finalize, whose preview is shown apart. Kernel
+search: its trials), finalize, whose preview is shown apart, and the exit
+(the whole process's CPU seconds, as its parent sees them, less all the
+rest; a checkout with `fdsl_gen.cli.run` ends as its `fdsl-gen` does,
+without the interpreter's teardown). Kernel
 loads from numba's cache happen inside set-up and rendering; their CPU
 seconds are shown apart and taken out of those two. The modules are
 compiled to bytecode and the numba cache warmed by one untimed run first.
@@ -24,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import check_rounds, load_line, median
+from common import check_rounds, load_line, median, timed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +36,7 @@ WEIGHTS = "0.2,1,1,1,1,1\n0.6,1,1,1,1,1\n"
 ONE_CORE = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 STAGES = ["interpreter", "import command line", "import pipeline", "import recipe module (numba, kernels)",
           "kernel loads from the cache", "recipe set-up", "render shards (search: trials)", "finalize: preview",
-          "finalize: the rest", "other"]
+          "finalize: the rest", "other", "exit (the interpreter's teardown)"]
 
 # Runs in the child: fdsl-gen's `main` with its stages wrapped by CPU-clock marks; prints {stage: seconds}.
 HARNESS = r"""
@@ -79,7 +82,11 @@ mark(pipeline, "finalize_dataset", "finalize: the rest")
 mark(pipeline, "manifest_sheet", "finalize: preview")
 mark(pipeline, "png_bytes", "finalize: preview")
 cli.main(sys.argv[1:], standalone_mode=False)
-print(json.dumps(dict(spent, total=cpu())))
+print(json.dumps(dict(spent, **{"until exit": cpu()})), flush=True)
+if hasattr(cli, "run"):  # the program ends as `fdsl-gen` does: exit handlers, no teardown
+    import atexit, os
+    atexit._run_exitfuncs()
+    os._exit(0)
 """
 
 def commands(tmp):
@@ -107,11 +114,14 @@ def stages_of(arguments, out, tree):
     """{stage: CPU seconds} of one run of `fdsl-gen ARGUMENTS --out OUT --workers 1 --quiet` from checkout `tree`."""
     argv = [sys.executable, "-c", HARNESS, *map(str, arguments), "--out", str(out), "--workers", "1", "--quiet"]
     env = {**os.environ, **ONE_CORE, "PYTHONPATH": str(tree)}
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tree, timeout=1200)
+    done, _, cpu = timed(lambda: subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tree,
+                                                timeout=1200))
     if done.returncode:
         raise SystemExit(f"fixed_costs: {' '.join(map(str, arguments[:2]))} exited {done.returncode}: "
                          f"{(done.stderr.strip().splitlines() or ['no output'])[-1]}")
     spent = json.loads(done.stdout.splitlines()[-1])
+    spent["total"] = cpu  # the whole process, its exit included
+    spent["exit (the interpreter's teardown)"] = cpu - spent.pop("until exit")
     spent["other"] = spent["total"] - sum(spent.get(stage, 0.0) for stage in STAGES if stage != "other")
     return spent
 
