@@ -70,7 +70,8 @@ print(json.dumps(sorted(name for name in {heavy!r} if name in sys.modules)))
 
 def test_a_quiet_one_process_render_loads_no_progress_bar_blas_process_pool_or_other_config(tmp_path):
     heavy = ("tqdm", "scipy.linalg", "numba.np.arraymath", "fdsl_gen.configs.ifs2d", "fdsl_gen.configs.ifs3d",
-             "fdsl_gen.configs.real1p", "fdsl_gen.configs.textures", "multiprocessing")
+             "fdsl_gen.configs.real1p", "fdsl_gen.configs.textures",
+             "fdsl_gen.configs.searches", "multiprocessing")
     code = QUIET_RENDER.format(heavy=heavy)
     for out in ("first", "second"):  # the first may compile kernels, which loads numba's compiler
         result = subprocess.run([sys.executable, "-c", code, str(tmp_path / out)], capture_output=True, text=True,

@@ -61,8 +61,8 @@ class DatasetOptions:
 # first named (`fdsl_gen.configs.RCDBConfig`), so that a command makes the dataclasses it uses and not
 # all fourteen: making a dataclass costs about 3 CPU-ms, most of a render's own start-up.
 HOMES = {
-    "FractalDBSearchConfig": "ifs2d",
-    "ExFractalDBSearchConfig": "ifs3d",
+    "FractalDBSearchConfig": "searches",
+    "ExFractalDBSearchConfig": "searches",
     "FractalDBConfig": "ifs2d",
     "OFDBConfig": "ifs2d",
     "OnePFracConfig": "ifs2d",

@@ -1,17 +1,7 @@
-"""FractalDB's search and the 2D IFS recipes: FractalDB, OFDB, 1p-frac."""
+"""The 2D IFS recipes: FractalDB, OFDB, 1p-frac."""
 from dataclasses import dataclass
 
 from fdsl_gen.configs import MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SEED, MAX_SIZE, input_path, option
-
-
-@dataclass(frozen=True)
-class FractalDBSearchConfig:
-    """The official random search; seed 1 gives the published FractalDB set."""
-    categories: int = option(1000, "categories to find", low=1, high=MAX_CLASSES)
-    fill_rate: float = option(0.2, "minimum filling rate of a category's point image", low=0, high=1)
-    points: int = option(100_000, "chaos-game points per trial", low=2, high=MAX_POINTS)
-    size: int = option(512, "canvas side used for the filling rate", low=16, high=MAX_SIZE)
-    max_trials: int = option(0, "stop with an error after this many trials (0: 2000 per category)", low=0)
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,7 @@
-"""The 3D IFS search and the projected recipes: ExFractalDB, MV-FractalDB."""
+"""The projected 3D IFS recipes: ExFractalDB, MV-FractalDB."""
 from dataclasses import dataclass
 
 from fdsl_gen.configs import MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SEED, MAX_SIZE, input_path, option
-
-
-@dataclass(frozen=True)
-class ExFractalDBSearchConfig:
-    """The reference's 3D IFS search: 2..7 maps, p ~ |det|, per-axis variance test."""
-    categories: int = option(1000, "categories to find", low=1, high=MAX_CLASSES)
-    variance: float = option(0.05, "minimum variance of the normalised cloud on each axis", low=0)
-    points: int = option(10_000, "chaos-game uniforms per trial (the cloud keeps one less)", low=3, high=MAX_POINTS)
-    max_trials: int = option(0, "stop with an error after this many trials (0: 2000 per category)", low=0)
 
 
 @dataclass(frozen=True)
