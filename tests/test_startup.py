@@ -123,3 +123,19 @@ def test_completion_offers_the_commands():
                                  "COMP_CWORD": "1"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["plain,pretrain", "plain,probe"]
+
+
+QUIET_SEARCH = """
+import json, sys
+from fdsl_gen.cli import main
+main(["search", "fractaldb", "--categories", "1", "--points", "2000", "--size", "32", "--workers", "1", "--quiet",
+      "--out", sys.argv[1]], standalone_mode=False)
+print(json.dumps(sorted(name for name in ("fdsl_gen.formulas.ifs3d", "tqdm") if name in sys.modules)))
+"""
+
+
+def test_the_2d_search_loads_no_3d_kernel(tmp_path):
+    result = subprocess.run([sys.executable, "-c", QUIET_SEARCH, str(tmp_path / "params")], capture_output=True,
+                            text=True, env=ENV, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == []
