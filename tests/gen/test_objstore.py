@@ -97,8 +97,10 @@ def test_a_claim_that_appears_after_the_check_is_never_taken_for_ours(s3):
     """An object store has no lock: another render may claim between a render's check and its own claim."""
     from fdsl_gen.errors import UserError
     from fdsl_gen.lifecycle import _create_claim
+    from fdsl_gen.encode import ENCODER
     from fdsl_gen.storage import open_store
-    theirs = {"fingerprint": "1" * 64, "recipe": "rcdb", "name": "rcdb", "manifest": {"command": "theirs"}}
+    theirs = {"fingerprint": "1" * 64, "recipe": "rcdb", "name": "rcdb",
+              "manifest": {"command": "theirs", "png_encoder": ENCODER}}
     s3.put("taken/.render/config.json", json.dumps(theirs).encode())
     with pytest.raises(UserError, match="claimed by another render .rcdb rcdb: theirs."):
         _create_claim(open_store(f"{s3.url}/taken"), dict(theirs, fingerprint="2" * 64))
