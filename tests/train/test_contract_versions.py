@@ -51,7 +51,7 @@ def test_a_newer_format_is_refused(shard_dir):
 def test_card_names_lpce_and_its_pretrain_command_runs(onepfrac, tmp_path, monkeypatch, fast_args):
     card = (onepfrac / "README.md").read_text()
     assert "Loss: LPCE" in card
-    command, = re.findall(r"^## Pre-training\n.*?^```\n(.*?)\n```$", card, re.M | re.S)
+    command, = re.findall(r"^## Pre-training\n.*?^```sh\n(.*?)\n```$", card, re.M | re.S)
     words = shlex.split(command)
     assert words[:2] == ["fdsl-train", "pretrain"]
     monkeypatch.chdir(onepfrac)
