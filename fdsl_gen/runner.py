@@ -151,11 +151,11 @@ def _run_local(recipe, plan, store, dataset, todo, workers):
 
 def _dask_task(task, recipe, plan, store, dataset, encoder):
     """One shard on a Dask worker, which must have the PNG `encoder` of the render (its own machine may not)."""
-    from fdsl_gen.encode import ENCODER  # the codecs load in the writers, not in info or verify
+    from fdsl_gen.encode import ENCODER, describe  # the codecs load in the writers, not in info or verify
     if encoder != ENCODER:
-        raise UserError(f"Dask worker {socket.gethostname()} has PNG encoder {ENCODER['package']} "
-                        f"{ENCODER['version']} and the render {encoder['package']} {encoder['version']}: its shards "
-                        "would differ in bytes; install the same version on every worker")
+        raise UserError(f"Dask worker {socket.gethostname()} has PNG encoder {describe(ENCODER)} and the render "
+                        f"{describe(encoder)}: its shards would differ in bytes; install the same version on every "
+                        "worker")
     name, digest = dataset
     return write_shard(recipe, plan, store, name, *task, digest)
 

@@ -1,12 +1,13 @@
 import importlib.metadata
 import io
 import json
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from fdsl_gen.encode import ENCODER, decode_png, encode_png
+from fdsl_gen.encode import ENCODER, decode_png, describe, encode_png
 
 
 def sparse(levels, shape=(50, 70), seed=0):
@@ -139,8 +140,10 @@ def test_a_dask_worker_with_another_encoder_writes_no_shard(tmp_path):
 
     live = from_options("rcdb", categories=2, instances=2, size=32, polygons_max=10, samples_per_shard=2)
     shard = (("train", 0), live.recipe, live.plan, str(tmp_path), ("rcdb", live.manifest["config_digest"]))
-    with pytest.raises(UserError, match=f"has PNG encoder zlib-ng {ENCODER['version']} and the render zlib-ng 1.0.0"):
-        _dask_task(*shard, dict(ENCODER, version="1.0.0"))
+    for other in dict(ENCODER, version="1.0.0"), dict(ENCODER, library="2.0.0"):  # the package, or the code it runs
+        with pytest.raises(UserError, match=re.escape(f"has PNG encoder {describe(ENCODER)} and the render "
+                                                      f"{describe(other)}:")):
+            _dask_task(*shard, other)
     assert list(tmp_path.glob("*.tar")) == []
     record = _dask_task(*shard, ENCODER)
     assert [path.name for path in tmp_path.glob("*.tar")] == [record["file"]]
