@@ -105,6 +105,10 @@ def run():
     whole and closed by then, locks end with the process, exit handlers still run and the output is
     flushed. An exception that is not a SystemExit (a bug) ends the process the ordinary way.
     """
+    # numpy's OpenBLAS starts a thread per core when it is imported, and they spin a while: 0.1 CPU-s of
+    # a render's start-up that fdsl-gen, which does no large linear algebra, never uses. A user's own
+    # setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         main(prog_name="fdsl-gen")
     except SystemExit as done:
