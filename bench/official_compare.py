@@ -14,6 +14,8 @@ over rounds with the min-max spread:
 - steady: (large run - small run) / (large units - small units), the
   marginal cost of one more unit, start-up excluded;
 - ratio: official / fdsl, round by round.
+The small runs are the equal-size runs the project's targets name: the
+search of 5 categories, RCDB 1,000 images and VisualAtom 200 (20 categories).
 Units: images everywhere; FractalDB also per canvas (one chaos game drawn
 once, saved as 4 flipped PNGs), the search per trial, 1p-frac also per chaos
 game (perturbations a class rejects included), RCDB also per line segment,
@@ -160,7 +162,7 @@ class Search(Family):
     name, repo = "search", "fractaldb"
     title = "FractalDB category search (seed 1, fill rate 0.2, 100k points)"
     units = ("category", "trial")
-    sizes = (2, 5, 100)
+    sizes = (5, 10, 100)
 
     def trials(self, out):
         return json.loads((Path(out) / "search.json").read_text())["trials"]
@@ -247,14 +249,14 @@ class RCDB(Contours):
     """make_rcdb.py with RCDB_render.sh's settings (their defaults), one thread of its --numof_thread split."""
     name, repo, script = "rcdb", "cvpr2022", "rcdb_render/make_rcdb.py"
     title = "RCDB (512 px)"
-    sizes = (5, 15, 200)
+    sizes = (50, 100, 300)
 
 
 class VisualAtom(Contours):
     """render_VisualAtom.py with make_VisualAtom.sh's settings, one thread of its split."""
     name, repo, script = "visualatom", "visualatom", "visual_atomic_renderer/render_VisualAtom.py"
     title = "VisualAtom (512 px)"
-    sizes = (1, 3, 100)
+    sizes = (10, 20, 100)
     options = ("--start_class", 0, "--vertex_num_min", 200, "--vertex_num_max", 1000, "--perlin_min", 0,
                "--line_num_min", 1, "--line_num_max", 200, "--line_width", 0.1, "--radius_min", 10, "--oval_rate", 2,
                "--start_pos", 512, "--nami_1_min", 0, "--nami_2_min", 0, "--nami_1_max", 20, "--nami_2_max", 20)
