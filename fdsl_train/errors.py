@@ -14,11 +14,16 @@ from fdsl_gen.errors import UserError
 __all__ = ["UserError", "brief", "check_writable", "describe_read_error"]
 
 
-def check_writable(folder: Path, option: str) -> None:
-    """Create `folder` if need be and make sure files can be written in it; a UserError naming it if not."""
+def check_writable(folder: Path, option: str, create: bool = True) -> None:
+    """Make sure files can be written in `folder`, created if need be; a UserError naming it if not.
+
+    With `create` false a missing folder is left for its first file to make: the nearest folder above it
+    that exists must take new files."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        place = next(place for place in (folder, *folder.absolute().parents) if place.exists())
+        with tempfile.TemporaryFile(dir=place):
             pass
     except OSError as err:
         raise UserError(f"{option} {folder} cannot be written ({err.strerror or err})") from None

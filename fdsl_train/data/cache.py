@@ -86,7 +86,10 @@ def _download(url: str, dest: Path, timeout: float) -> str:
 
 
 def check_folder(cache_dir: str) -> None:
-    """Refuse a --cache-dir that cannot hold copies (a file, a read-only or missing place) before a run starts."""
+    """Refuse a --cache-dir that cannot hold copies (a file, a read-only or missing place) before a run starts.
+
+    A folder not there yet is made by the first copy (`cached`), not here: a run refused later leaves
+    nothing behind."""
     if Path(cache_dir).exists() and not Path(cache_dir).is_dir():
         raise UserError(f"--cache-dir {cache_dir} is a file, not a folder")
-    check_writable(Path(cache_dir), "--cache-dir")
+    check_writable(Path(cache_dir), "--cache-dir", create=False)

@@ -48,3 +48,24 @@ def test_a_refused_run_keeps_the_folders_that_were_there(command, tmp_path):
     refused(command, data, tmp_path / "runs" / "new")
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["kept", "other.txt"]
     assert not any((tmp_path / "runs" / "kept").iterdir())
+
+
+@pytest.mark.parametrize("command", ["pretrain", "finetune"])  # probe has no --cache-dir
+def test_a_refused_run_leaves_no_cache_folder(command, tmp_path):
+    """--cache-dir is checked before the run, but made by its first copy: a refused run made none."""
+    data = write_dataset(tmp_path / "data", [20])
+    build, words = REFUSALS[command]
+    args = [*map(str, build(data)), "--output", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache" / "new")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and words in result.stderr, result.output
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+
+
+def test_a_cache_folder_that_cannot_be_made_is_refused_before_the_run(tmp_path):
+    (tmp_path / "file").write_text("not a folder\n")
+    data = write_dataset(tmp_path / "data", [20])
+    args = ["pretrain", "--data", str(data), *FAST_ARGS, "--output", str(tmp_path / "run"),
+            "--cache-dir", str(tmp_path / "file" / "cache")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and f"--cache-dir {tmp_path}/file/cache cannot be written" in result.stderr
+    assert not (tmp_path / "run").exists()
