@@ -145,10 +145,11 @@ def test_a_stage_past_its_time_out_fails_and_every_process_under_it_ends(tmp_pat
     monkeypatch.setitem(gpu_check.TIMEOUTS, "render", 5)
     pid_file = tmp_path / "child.pid"
     # the stage's command starts a child in a session of its own, as torchrun starts its ranks
-    script = ("import subprocess, sys, time; "
-              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], "
+    # both wait for a signal, not for a time: only the stage's time-out can end them
+    script = ("import signal, subprocess, sys; "
+              "child = subprocess.Popen([sys.executable, '-c', 'import signal; signal.pause()'], "
               "start_new_session=True); "
-              f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(120)")
+              f"open({str(pid_file)!r}, 'w').write(str(child.pid)); signal.pause()")
     with pytest.raises(gpu_check.Failed, match="no end after 5 s"):
         gpu_check.run("render", [sys.executable, "-c", script], dict(os.environ), tmp_path / "logs")
     assert ended(int(pid_file.read_text()), within=30)
