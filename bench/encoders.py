@@ -71,7 +71,7 @@ def family_rows(spec, unfiltered=False):
 
     dataset = open_live(spec.format(skimage_data=skimage.data.data_dir))
     images = [image for image, _, _ in dataset.samples()]
-    lines = [scanlines(image, dataset.recipe.levels) for image in images]
+    lines = [scanlines(image, dataset.recipe.levels, dataset.recipe.smooth) for image in images]
     kinds = sorted({KINDS[line.bit_depth, line.colour_type] + (" Up" if line.rows[0, 0] else "") for line in lines})
     if unfiltered:
         lines = [line._replace(rows=_unfilter(line.rows, image)) for line, image in zip(lines, images)]

@@ -52,6 +52,9 @@ class Recipe:
     # image; a hint lets the encoder skip the scan, and an image outside it
     # is refused (see encode.check_levels).
     levels = None
+    # Whether 8-bit grey images are smooth fields (True: the PNG Up filter) or
+    # drawings (False: unfiltered); None lets the encoder test each image.
+    smooth = None
 
     def __init__(self, config, seed, progress=None, threads=1):
         """`progress(index, ...)`, when given, is called as slow set-up work advances, which

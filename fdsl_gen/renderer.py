@@ -16,5 +16,5 @@ def shard_images(recipe, plan, split, index):
 
 def render_shard(recipe, plan, split, index):
     """[(key, png bytes, meta)] of one shard, in written order."""
-    return [(key, encode_png(image, recipe.levels), meta)
+    return [(key, encode_png(image, recipe.levels, recipe.smooth), meta)
             for key, image, meta in shard_images(recipe, plan, split, index)]

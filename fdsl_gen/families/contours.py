@@ -36,6 +36,7 @@ class ContourRecipe(Recipe):
     """
 
     levels = ANY_GREY
+    smooth = False  # 1-px lines on a plain background
 
     def __init__(self, config, seed, progress=None, threads=1):
         super().__init__(config, seed, progress, threads)

@@ -72,6 +72,30 @@ def test_a_smooth_grey_field_is_up_filtered_and_a_drawing_is_not():
         assert np.array_equal(decode_png(encode_png(image, ANY_GREY)), image)
 
 
+def test_a_smooth_hint_overrides_the_test():
+    """smooth=True filters a drawing by Up, smooth=False leaves a field unfiltered; both still decode exactly."""
+    from fdsl_gen.encode import ANY_GREY, scanlines
+    y, x = np.mgrid[0:64, 0:80]
+    field = (128 + 60 * np.sin(x / 9.0) * np.cos(y / 7.0)).astype(np.uint8)
+    drawing = np.full((64, 80), 255, np.uint8)
+    drawing[np.arange(64), np.arange(64) + 8] = np.arange(64) * 3
+    for image, hint, kind in ((field, False, 0), (drawing, True, 2)):
+        assert set(scanlines(image, ANY_GREY, hint).rows[:, 0]) == {kind}
+        assert np.array_equal(decode_png(encode_png(image, ANY_GREY, hint)), image)
+
+
+@pytest.mark.parametrize("spec", ["rcdb?categories=3&instances=2&size=128",
+                                  "visualatom?categories=3&instances=2&size=128"])
+def test_the_contour_recipes_drawing_hint_agrees_with_the_test(spec):
+    """The contour recipes skip the smooth-field test: on their images it would say 'drawing' too."""
+    from fdsl_gen.encode import _smooth
+    from fdsl_gen.live import open_live
+    dataset = open_live(spec)
+    assert dataset.recipe.smooth is False
+    images = [image for image, _, _ in dataset.samples()]
+    assert len(images) == 6 and not any(_smooth(image) for image in images)
+
+
 def test_the_up_filter_makes_perlin_noise_smaller():
     from zlib_ng.zlib_ng import compress
 
