@@ -1,15 +1,19 @@
-"""Parameter I/O: IFS parameter files in the official FractalDB CSV format, weight tables.
+"""Parameter I/O: IFS parameter files in the official FractalDB CSV format, weight tables, RCDB categories.
 
 One file per category, `%05d.csv`, no header, one row a,b,c,d,e,f,p per map,
-values written with `%.18e` so that they read back bit for bit.
+values written with `%.18e` so that they read back bit for bit. An RCDB
+category file is the official make_rcdb.py's `param/%05d.csv`: rows key,value.
 """
+import csv
 import io
+import math
 import os
 import re
 from pathlib import Path
 
 import numpy as np
 
+from fdsl_gen.configs import MAX_POINTS
 from fdsl_gen.errors import UserError
 
 _OFFICIAL_SUBDIR = re.compile(r"csv\d+$")
@@ -38,13 +42,7 @@ def stored_category_options(options, folder):
 def read_table(path, columns, what):
     """Read a comma-separated table of finite floats with `columns` columns."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise UserError(f"cannot read {what} {path}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{what} {path} is not a text file") from None
-    rows = [line for line in text.splitlines() if line.strip()]
+    rows = [line for line in _read_text(path, what).splitlines() if line.strip()]
     if not rows:
         raise UserError(f"{what} {path} is empty")
     table = []
@@ -66,6 +64,15 @@ def read_table(path, columns, what):
     if zero.size:
         raise UserError(f"{what} {path}, row {zero[0] + 1}: all zeros")
     return table
+
+
+def _read_text(path, what):
+    try:
+        return path.read_text()
+    except OSError as err:
+        raise UserError(f"cannot read {what} {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path} is not a text file") from None
 
 
 def read_system(path, columns=7):
@@ -103,7 +110,8 @@ def first_category_files(folder, limit=0):
     """The first `limit` category files of a folder (all when limit is 0)."""
     files = category_files(folder)
     if limit > len(files):
-        raise UserError(f"{limit} categories asked for, {folder} holds {len(files)}")
+        raise UserError(f"categories {limit} asks for more than the {len(files)} category files in {folder}: "
+                        f"set it to {len(files)} or fewer", options="categories")
     return files[:limit] if limit else files
 
 
@@ -144,3 +152,68 @@ def csv_bytes(table, fmt="%.18e"):
     buffer = io.BytesIO()
     np.savetxt(buffer, table, delimiter=",", fmt=fmt)
     return buffer.getvalue()
+
+
+# The official RCDB file's keys, in its row order, and the category parameter each names; the other
+# keys hold the reference's instance 0 (start radius, oval, centre), which it draws again per image.
+RCDB_KEYS = {"Vertex": "vertices", "Perlin_noise": "c", "line_width": "w", "Center_rad": None, "Line_num": "polygons",
+             "Oval_rate_x": None, "Oval_rate_y": None, "start_pos_h": None, "start_pos_w": None}
+
+
+def read_rcdb_category(path):
+    """One RCDB category of an official parameter file: {vertices, polygons, c, w}.
+
+    Every key is known and given once with a finite value; the instance-0 keys may be left out.
+    """
+    path = Path(path)
+    values, lines = _rcdb_rows(path)
+    missing = [key for key, name in RCDB_KEYS.items() if name and key not in values]
+    if missing:
+        raise UserError(f"RCDB parameter file {path} has no {missing[0]} row")
+    for key, least in (("Vertex", 3), ("Line_num", 1)):
+        if not values[key].is_integer() or not least <= values[key] <= MAX_POINTS:
+            raise UserError(f"RCDB parameter file {path}, line {lines[key]}: {key} must be a whole number in "
+                            f"[{least}, {MAX_POINTS}], not {values[key]:g}")
+    if values["Perlin_noise"] < 0:
+        raise UserError(f"RCDB parameter file {path}, line {lines['Perlin_noise']}: Perlin_noise must be at "
+                        f"least 0, not {values['Perlin_noise']:g}")
+    return {"vertices": int(values["Vertex"]), "polygons": int(values["Line_num"]),
+            "c": values["Perlin_noise"], "w": values["line_width"]}
+
+
+def _rcdb_rows(path):
+    """({key: float value}, {key: line number}) of an RCDB parameter file."""
+    reader = csv.reader(io.StringIO(_read_text(path, "RCDB parameter file")))
+    values, lines = {}, {}
+    try:
+        for row in reader:
+            where = f"RCDB parameter file {path}, line {reader.line_num}"
+            if not row:
+                continue
+            if len(row) != 2:
+                raise UserError(f"{where}: expected key,value, not {','.join(row)!r}")
+            key, cell = row
+            if key not in RCDB_KEYS:
+                raise UserError(f"{where}: unknown key {key!r} (known: {', '.join(RCDB_KEYS)})")
+            if key in values:
+                raise UserError(f"{where}: {key} given twice (first on line {lines[key]})")
+            try:
+                values[key] = float(cell)
+            except ValueError:
+                raise UserError(f"{where}: {key} is not a number: {cell!r}") from None
+            if not math.isfinite(values[key]):
+                raise UserError(f"{where}: {key} must be a finite number, not {cell}")
+            lines[key] = reader.line_num
+    except csv.Error as err:
+        raise UserError(f"RCDB parameter file {path}, line {reader.line_num}: not CSV ({err})") from None
+    return values, lines
+
+
+def rcdb_category_bytes(params):
+    """A category's parameters as the official file writes them (csv rows key,value; floats read back bit for bit)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for key, name in RCDB_KEYS.items():
+        if name:
+            writer.writerow([key, params[name]])
+    return buffer.getvalue().encode()

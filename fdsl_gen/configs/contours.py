@@ -1,7 +1,7 @@
 """The contour recipes: RCDB and VisualAtom."""
 from dataclasses import dataclass
 
-from fdsl_gen.configs import MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SIZE, option
+from fdsl_gen.configs import MAX_CLASSES, MAX_POINTS, MAX_SAMPLES_PER_CLASS, MAX_SIZE, input_path, option
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class RCDBConfig(ContourConfig):
     vertices_mean: float = option(100.0, "mean of the exponential the vertex count is drawn from", low=0)
     polygons_min: int = option(1, "fewest polygons per image", low=1, high=MAX_POINTS)
     polygons_max: int = option(200, "most polygons per image", low=1, high=MAX_POINTS)
+    params: str = input_path("folder of RCDB category CSVs (the official param/%05d.csv, rows key,value) instead "
+                             "of drawing the categories: vertices, polygons, c and w from each file in name "
+                             "order; radius, oval, centre, greys and noise are still drawn per image")
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,20 @@ A category draws n from a truncated exponential, P, c and w; each instance
 draws a start radius, an oval and a centre, and N = c (2 pnoise1 - 1). Grey
 1-px polygons on white. Seeding, scaling and blank checks are the contour
 family's (fdsl_gen/families/contours.py).
+
+With `params`, category k is the k-th official parameter file instead
+(attempt 0, never drawn again); the dataset stores the categories it used
+as `params/%05d.csv` in the same format.
 """
 import math
+from pathlib import Path
 
 import numpy as np
 
 from fdsl_gen.configs import RCDBConfig
 from fdsl_gen.errors import UserError
 from fdsl_gen.families.contours import ContourRecipe, centre, check_range, vertex_angles
+from fdsl_gen.params import first_category_files, rcdb_category_bytes, read_rcdb_category
 
 
 class RCDB(ContourRecipe):
@@ -26,6 +32,21 @@ class RCDB(ContourRecipe):
         check_range(config.polygons_min, config.polygons_max, "polygons", least=1)
         if config.vertices_mean <= 0:
             raise UserError("vertices_mean must be positive", options="vertices_mean")
+        # read here, before the family resolves the categories
+        self.files = first_category_files(config.params, config.categories) if config.params else []
+        self.given = [read_rcdb_category(f) for f in self.files]
+
+    def resolve_category(self, cls):
+        """A given category as its file says, once its instance 0 can be drawn non-blank."""
+        if not self.given:
+            return super().resolve_category(cls)
+        params = dict(self.given[cls], attempt=0)
+        if self.min_pixels and self.instance(cls, 0, params) is None:
+            raise UserError(
+                f"rcdb category {cls} ({self.files[cls]}): {self.config.retries + 1} draws of its first image "
+                f"in a row are blank (fewer than {self.min_pixels} pixels drawn); lower min_ink or raise retries",
+                options=("min_ink", "retries"))
+        return params
 
     def draw_category(self, rng):
         config = self.config
@@ -34,6 +55,22 @@ class RCDB(ContourRecipe):
                 "polygons": int(rng.integers(config.polygons_min, config.polygons_max + 1)),
                 "c": float(rng.uniform(config.noise_min, config.noise_max)),
                 "w": float(rng.uniform(config.step_min, config.step_max))}
+
+    @classmethod
+    def dataset_options(cls, options, folder):
+        """Given categories are read back from the dataset's params/."""
+        return dict(options, params=str(Path(folder) / "params")) if options.get("params") else options
+
+    def describe(self):
+        described = super().describe()
+        if not self.config.params:
+            del described["params"]  # the manifest of drawn categories stays as it was before the option
+        return described
+
+    def extra_files(self):
+        if not self.config.params:
+            return {}
+        return {f"params/{k:05d}.csv": rcdb_category_bytes(p) for k, p in enumerate(self.categories)}
 
     def draw_instance(self, params, rng):
         config = self.config

@@ -29,7 +29,7 @@ OWN = {
     "real1p": {"--image", "--classes", "--delta", "--transform", "--elastic-grid", "--canny-low", "--canny-high"},
     "exfractaldb": IFS3D | {"--views"},
     "mvfractaldb": IFS3D | {"--compat"},
-    "rcdb": CONTOURS | {"--vertices-mean", "--polygons-min", "--polygons-max"},
+    "rcdb": CONTOURS | {"--vertices-mean", "--polygons-min", "--polygons-max", "--params"},
     "visualatom": CONTOURS | {"--orbits-min", "--orbits-max", "--frequency-min", "--frequency-max"},
     "perlin": {"--categories", "--frequency-min", "--frequency-max", "--octaves-min", "--octaves-max",
                "--persistence-min", "--persistence-max", "--shift"},
