@@ -210,3 +210,16 @@ def test_a_category_whose_first_image_stays_blank_is_one_line_naming_its_file(tm
 def test_without_params_nothing_is_stored_and_the_config_is_as_before():
     recipe = RCDB(RCDBConfig(categories=2, instances=1, size=32, polygons_max=5), seed=1)
     assert recipe.extra_files() == {} and "params" not in recipe.describe()
+
+
+def test_a_dask_cluster_writes_the_local_renders_bytes(tmp_path, cli):
+    from distributed import LocalCluster
+    write_official(tmp_path / "param", 2, seed=7)
+    local = tmp_path / "local"
+    render(cli, tmp_path / "param", local, "--categories", 2)
+    out = tmp_path / "dask"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        render(cli, tmp_path / "param", out, "--categories", 2, "--engine", "dask", "--scheduler",
+               cluster.scheduler_address)
+    assert shards(out) == shards(local) and len(shards(local)) == 2
+    assert (out / "SHA256SUMS").read_text() == (local / "SHA256SUMS").read_text()
