@@ -13,7 +13,7 @@ import numpy as np
 from fdsl_gen import options
 from fdsl_gen.configs import DatasetOptions
 from fdsl_gen.errors import UserError
-from fdsl_gen.recipe import derive_seed
+from fdsl_gen.recipe import derive_seed, generator
 
 _ORDER, _VAL, _SHUFFLE = 1, 2, 3
 SPLITS = ("train", "validation")
@@ -80,7 +80,7 @@ class Plan:
     @cached_property
     def _order(self):
         total = self.num_classes * self.groups_per_class
-        rng = np.random.default_rng(derive_seed(self.seed, _ORDER))
+        rng = generator(derive_seed(self.seed, _ORDER))
         units = rng.permutation(total)
         is_val = self._val_mask()[units // self.groups_per_class, units % self.groups_per_class]
         return {"train": units[~is_val], "validation": units[is_val]}
@@ -89,7 +89,7 @@ class Plan:
         shape = (self.num_classes, self.groups_per_class)
         if not self.val_groups_per_class:
             return np.zeros(shape, bool)
-        rng = np.random.default_rng(derive_seed(self.seed, _VAL))
+        rng = generator(derive_seed(self.seed, _VAL))
         ranks = np.argsort(np.argsort(rng.random(shape), axis=1), axis=1)
         return ranks < self.val_groups_per_class
 
@@ -132,5 +132,5 @@ class Plan:
     def shard_order(self, split, shard):
         """The permutation applied to a shard's samples before writing."""
         start, stop = self.shard_range(split, shard)
-        rng = np.random.default_rng(derive_seed(self.seed, _SHUFFLE, SPLITS.index(split), shard))
+        rng = generator(derive_seed(self.seed, _SHUFFLE, SPLITS.index(split), shard))
         return rng.permutation(stop - start)

@@ -22,7 +22,7 @@ import numpy as np
 from fdsl_gen.encode import ANY_GREY
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import contours
-from fdsl_gen.recipe import Recipe, derive_seed, resolve_classes
+from fdsl_gen.recipe import Recipe, derive_seed, generator, resolve_classes
 
 REFERENCE_SIZE = 512
 _CATEGORY, _INSTANCE = 1, 2
@@ -51,7 +51,7 @@ class ContourRecipe(Recipe):
         return self.config.categories
 
     def rng(self, *words):
-        return np.random.default_rng(derive_seed(self.seed, *words))
+        return generator(derive_seed(self.seed, *words))
 
     def resolve_category(self, cls):
         """The parameters of the first attempt whose instance 0 can be drawn non-blank."""
@@ -73,7 +73,7 @@ class ContourRecipe(Recipe):
         """(image, meta) of instance j, or None when every redraw comes out blank."""
         for redraw in range(self.config.retries + 1):
             seed = self.instance_seed(_INSTANCE, cls, j, params["attempt"], redraw)
-            image, meta = self.draw(params, np.random.default_rng(seed))
+            image, meta = self.draw(params, generator(seed))
             ink = int(np.count_nonzero(image != self.background))
             if ink >= self.min_pixels:
                 return image, dict(meta, seed=str(seed), redraw=redraw, ink=ink)

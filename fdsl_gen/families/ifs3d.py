@@ -14,7 +14,7 @@ from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import ifs3d
 from fdsl_gen.formulas.ifs_search import search3d
 from fdsl_gen.params import csv_bytes, read_named_systems, read_weights, stored_category_options
-from fdsl_gen.recipe import Recipe, derive_seed
+from fdsl_gen.recipe import Recipe, derive_seed, generator
 
 COLUMNS = 13  # a..l, p
 PARAMS = 12
@@ -95,7 +95,7 @@ class ProjectedIFS(Recipe):
 
     def render_group(self, cls, group):
         seed = self.group_seed(cls, group)
-        rng = np.random.default_rng(seed)
+        rng = generator(seed)
         instance, points = self.cloud(cls, self.instance_of(group), rng.random(self.config.points + 1))
         cameras = self.cameras(rng)[:self.group_samples(group)]
         images = ifs3d.draw_views(points, cameras, self.config.size, self.config.point_size,
@@ -122,7 +122,7 @@ class ProjectedIFS(Recipe):
 
     def _check_categories(self):
         """Reject a category whose own system diverges or collapses, before any shard is written."""
-        u = np.random.default_rng(derive_seed(self.seed, _CHECK)).random(self.config.points + 1)
+        u = generator(derive_seed(self.seed, _CHECK)).random(self.config.points + 1)
         for cls, system in enumerate(self.systems):
             if ifs3d.point_cloud(system, u) is None:
                 raise UserError(f"category {cls} ({self.names[cls]}): the system diverges or collapses to a "

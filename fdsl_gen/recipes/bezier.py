@@ -5,12 +5,11 @@ image less a margin; an instance moves every control point by a Gaussian
 jitter (a fraction of the image side). Curves are white strokes on black.
 """
 
-import numpy as np
 
 from fdsl_gen.configs import BezierConfig
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import bezier
-from fdsl_gen.recipe import Recipe, derive_seed
+from fdsl_gen.recipe import Recipe, derive_seed, generator
 
 _CATEGORY = 1
 
@@ -33,13 +32,13 @@ class BezierCurves(Recipe):
 
     def controls(self, cls):
         """(K, 4, 2) control points of category `cls`: a pure function of (seed, cls)."""
-        rng = np.random.default_rng(derive_seed(self.seed, _CATEGORY, cls))
+        rng = generator(derive_seed(self.seed, _CATEGORY, cls))
         curves = int(rng.integers(self.config.curves_min, self.config.curves_max + 1))
         return rng.uniform(self.config.margin, 1.0 - self.config.margin, (curves, 4, 2))
 
     def render_group(self, cls, group):
         seed = self.group_seed(cls, group)
         controls = self.controls(cls)
-        moved = controls + np.random.default_rng(seed).normal(0.0, self.config.jitter, controls.shape)
+        moved = controls + generator(seed).normal(0.0, self.config.jitter, controls.shape)
         image = bezier.draw_curves(moved, self.config.size, self.config.width)
         return [(image, {"category": cls, "instance": group, "curves": len(controls), "seed": str(seed)})]

@@ -20,7 +20,7 @@ from fdsl_gen.formulas import ifs2d
 from fdsl_gen.formulas.sigma import (SIGMA_MARGIN, apply_perturbation, perturbation, sample_system,
                                      sigma_factor, sigma_range)
 from fdsl_gen.params import csv_bytes, read_system
-from fdsl_gen.recipe import Recipe, derive_seed, resolve_classes
+from fdsl_gen.recipe import Recipe, derive_seed, generator, resolve_classes
 
 _BASE, _PERTURB = 1, 2
 # Instance 0 of every class is the image its fill test drew; it is kept,
@@ -64,7 +64,7 @@ class OnePFrac(Recipe):
         if self.config.params:
             system = read_system(self.config.params)
             return system, None
-        rng = np.random.default_rng(derive_seed(self.seed, _BASE))
+        rng = generator(derive_seed(self.seed, _BASE))
         return sample_system(self.config.maps, self.config.sigma, rng)
 
     def canvas(self, system, cls, instance):
@@ -80,7 +80,7 @@ class OnePFrac(Recipe):
         masks = ifs2d.patch_masks(config.points, np.uint64(self.group_seed(cls, 0)))
         best = 0.0
         for attempt in range(config.retries + 1):
-            rng = np.random.default_rng(derive_seed(self.seed, _PERTURB, cls, attempt))
+            rng = generator(derive_seed(self.seed, _PERTURB, cls, attempt))
             draws = perturbation(len(self.base), config.delta, config.perturb, rng)
             system = apply_perturbation(self.base, draws, config.perturb)
             px, py = system_pixels(system, self.u, config.size)

@@ -15,7 +15,7 @@ from fdsl_gen.configs import PerlinConfig
 from fdsl_gen.encode import ANY_GREY
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas import perlin
-from fdsl_gen.recipe import Recipe, derive_seed
+from fdsl_gen.recipe import Recipe, derive_seed, generator
 
 _CATEGORY = 1
 
@@ -42,7 +42,7 @@ class PerlinNoise(Recipe):
     def category(self, cls):
         """(params dict, permutation) of category `cls`: a pure function of (seed, cls)."""
         config = self.config
-        rng = np.random.default_rng(derive_seed(self.seed, _CATEGORY, cls))
+        rng = generator(derive_seed(self.seed, _CATEGORY, cls))
         perm = perlin.permutation(rng)
         frequency = math.exp(rng.uniform(math.log(config.frequency_min), math.log(config.frequency_max)))
         params = {"frequency": frequency,
@@ -55,10 +55,11 @@ class PerlinNoise(Recipe):
     def render_group(self, cls, group):
         params, perm = self.category(cls)
         seed = self.group_seed(cls, group)
-        dx, dy = np.random.default_rng(seed).uniform(0, self.config.shift, 2) if self.config.shift else (0.0, 0.0)
+        dx, dy = generator(seed).uniform(0, self.config.shift, 2) if self.config.shift else (0.0, 0.0)
         field = perlin.fractal_image(self.config.size, params["frequency"], params["octaves"],
                                      params["persistence"], params["x"] + dx, params["y"] + dy, perm)
-        return [(to_grey(field), dict(params, category=cls, instance=group, dx=float(dx), dy=float(dy), seed=str(seed)))]
+        meta = dict(params, category=cls, instance=group, dx=float(dx), dy=float(dy), seed=str(seed))
+        return [(to_grey(field), meta)]
 
 
 def to_grey(field):

@@ -19,7 +19,7 @@ from fdsl_gen.encode import encode_png
 from fdsl_gen.errors import UserError
 from fdsl_gen.formulas.warp import EDGE, canny, draw_transform, warp
 from fdsl_gen.params import csv_bytes
-from fdsl_gen.recipe import Recipe, derive_seed
+from fdsl_gen.recipe import Recipe, derive_seed, generator
 
 _TRANSFORM = 3
 
@@ -48,7 +48,7 @@ class Real1P(Recipe):
         return self.config.classes
 
     def _draws(self, cls):
-        rng = np.random.default_rng(derive_seed(self.seed, _TRANSFORM, cls))
+        rng = generator(derive_seed(self.seed, _TRANSFORM, cls))
         return draw_transform(self.config.transform, self.config.delta, rng, self.config.elastic_grid)
 
     def render_group(self, cls, group):
