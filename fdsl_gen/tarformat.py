@@ -24,6 +24,14 @@ def tar_bytes(samples):
 
 _RECORD = 10240  # tarfile pads a stream to whole records of 20 blocks
 _OWNER = b"bigdata".ljust(32, b"\0")  # webdataset's default user and group names
+# The header's fields around the name (0:100), the size (124:136) and the checksum (148:156), which are the
+# same in every member: mode 0444, uid and gid 0; mtime 0; then type, link name, magic, owners, devices, prefix.
+_IDS = b"0000444\0" b"0000000\0" b"0000000\0"
+_MTIME = b"00000000000\0"
+_TAIL = b"".join((b"0", b"\0" * 100, b"ustar\x0000", _OWNER, _OWNER, b"\0" * 16, b"\0" * 155)).ljust(356, b"\0")
+# their share of the checksum, which counts its own field as 8 spaces: summing only the name and the size
+# per member makes a header in a third of the time of summing all 512 bytes
+_FIXED_SUM = sum(_IDS) + sum(_MTIME) + sum(_TAIL) + 8 * ord(" ")
 
 
 def _ustar_header(name, size):
@@ -31,10 +39,14 @@ def _ustar_header(name, size):
     raw = name.encode()
     if len(raw) > 100:
         raise ValueError(f"tar member name too long: {name}")
-    header = b"".join((raw.ljust(100, b"\0"), b"0000444\0", b"0000000\0", b"0000000\0",
-                       b"%011o\0" % size, b"00000000000\0", b" " * 8, b"0", b"\0" * 100,
-                       b"ustar\x0000", _OWNER, _OWNER, b"\0" * 16, b"\0" * 155)).ljust(512, b"\0")
-    return header[:148] + b"%06o\0 " % sum(header) + header[156:]
+    return _header(raw, size)
+
+
+def _header(raw, size):
+    """The header of member `raw` (its name, bytes of at most 100) of `size` bytes."""
+    size_field = b"%011o\0" % size
+    checksum = _FIXED_SUM + sum(raw) + sum(size_field)
+    return b"".join((raw.ljust(100, b"\0"), _IDS, size_field, _MTIME, b"%06o\0 " % checksum, _TAIL))
 
 
 def iter_samples(source):
@@ -74,16 +86,23 @@ def _plain_members(data):
         header = data[at:at + 512]
         if header == _EMPTY_BLOCK:
             return members
-        if (header[257:263] != b"ustar\0" or header[156:157] not in (b"0", b"\0") or header[345] != 0
-                or _checksum(header) != _octal(header[148:156])):
-            return None
+        raw = header[:100].split(b"\0", 1)[0]
         size = _octal(header[124:136])
         start = at + 512
         if size is None or start + size > len(data):
             return None
-        members.append((header[:100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape"), start, start + size))
+        # a header as tar_bytes writes it is sound: comparing it takes a third of the time of summing its 512 bytes
+        if header != _header(raw, size) and not _sound(header):
+            return None
+        members.append((raw.decode("utf-8", "surrogateescape"), start, start + size))
         at = start + size + (-size % 512)
     return None
+
+
+def _sound(header):
+    """Whether a header is a ustar header of a regular file, with no name prefix and a right checksum."""
+    return (header[257:263] == b"ustar\0" and header[156:157] in (b"0", b"\0") and header[345] == 0
+            and _checksum(header) == _octal(header[148:156]))
 
 
 _EMPTY_BLOCK = bytes(512)

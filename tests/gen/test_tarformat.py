@@ -49,6 +49,19 @@ def test_iter_samples_reads_what_tarfile_reads(tmp_path, count, size):
     assert list(iter_samples(data)) == list(iter_samples(tmp_path / "shard.tar")) == tarfile_samples(data)
 
 
+def test_iter_samples_reads_plain_ustar_tars_of_other_writers_without_tarfile():
+    """Headers with another mode, owner and mtime than tar_bytes writes are checked field by field, and read."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for field, data in (("cls", b"3"), ("png", b"\x89PNG" * 300)):
+            info = tarfile.TarInfo(f"000000001.{field}")
+            info.size, info.mode, info.mtime, info.uname = len(data), 0o644, 1_700_000_000, "someone"
+            tar.addfile(info, io.BytesIO(data))
+    data = buffer.getvalue()
+    assert _plain_members(data) is not None
+    assert list(iter_samples(data)) == tarfile_samples(data) == [("000000001", {"cls": b"3", "png": b"\x89PNG" * 300})]
+
+
 @pytest.mark.parametrize("form", ["pax", "gzip", "long name"])
 def test_iter_samples_reads_other_tars_through_tarfile(form):
     buffer = io.BytesIO()
