@@ -15,13 +15,15 @@ def tar_bytes(samples):
     blocks = []
     for key, png, meta in samples:
         for field, data in (("cls", str(meta["cls"]).encode()),
-                            ("json", json.dumps(meta, sort_keys=True).encode()), ("png", png)):
+                            ("json", _SAMPLE_JSON.encode(meta).encode()), ("png", png)):
             blocks += [_ustar_header(f"{key}.{field}", len(data)), data, b"\0" * (-len(data) % 512)]
     size = sum(map(len, blocks)) + 1024
     blocks.append(b"\0" * (1024 + -size % _RECORD))  # the end blocks and the padding: one join, no second copy
     return b"".join(blocks)
 
 
+# json.dumps(meta, sort_keys=True), less the encoder it builds per call (a third of its time for a sample's json)
+_SAMPLE_JSON = json.JSONEncoder(sort_keys=True)
 _RECORD = 10240  # tarfile pads a stream to whole records of 20 blocks
 _OWNER = b"bigdata".ljust(32, b"\0")  # webdataset's default user and group names
 # The header's fields around the name (0:100), the size (124:136) and the checksum (148:156), which are the
