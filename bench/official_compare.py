@@ -16,6 +16,10 @@ over rounds with the min-max spread:
 - ratio: official / fdsl, round by round.
 The small runs are the equal-size runs the project's targets name: the
 search of 5 categories, RCDB 1,000 images and VisualAtom 200 (20 categories).
+RCDB's fdsl runs draw the official runs' own categories (`--params`, from
+the param/ files of the official script at the same size), so both sides
+draw the same line segments, and by default the same images of the same
+categories in the steady part too; VisualAtom's sides draw their own.
 Units: images everywhere; FractalDB also per canvas (one chaos game drawn
 once, saved as 4 flipped PNGs), the search per trial, 1p-frac also per chaos
 game (perturbations a class rejects included), RCDB also per line segment,
@@ -234,22 +238,54 @@ class Contours(Family):
         if size not in self.segments:
             replay = self.work / f"count-{size}"
             _, output = run([pins.PYTHON, HERE / "official/count_lines.py", *self.command(size, replay)])
+            self.keep_replay(size, replay)
             shutil.rmtree(replay)
             self.segments[size] = int(re.search(r"line segments: (\d+)", output).group(1))
         return self.segments[size]
 
+    def keep_replay(self, size, replay):
+        """Keep what fdsl's run of `size` needs from the official replay of that size."""
+
     def fdsl(self, size, out):
         cpu, _ = fdsl(self.name, out, "--categories", self.categories, "--instances", size, "--size", 512,
-                      "--min-ink", 0)
+                      "--min-ink", 0, *self.fdsl_options(size))
         samples = list(shard_samples(out))
         return cpu, {"image": len(samples), "line segment": sum(s["vertices"] * s["polygons"] for s in samples)}
 
+    def fdsl_options(self, size):
+        return ()
+
 
 class RCDB(Contours):
-    """make_rcdb.py with RCDB_render.sh's settings (their defaults), one thread of its --numof_thread split."""
+    """make_rcdb.py with RCDB_render.sh's settings (their defaults), one thread of its --numof_thread split.
+
+    fdsl renders the official run's own categories: `--params` reads the
+    param/%05d.csv files the official replay of the same size writes (the
+    script draws a category after the instances of the one before, so each
+    size has its categories). Both sides then draw the same line segments
+    per image, and fdsl's large run defaults to the official's size, so
+    the steady images are the same mix of categories on both sides too.
+    """
     name, repo, script = "rcdb", "cvpr2022", "rcdb_render/make_rcdb.py"
     title = "RCDB (512 px)"
-    sizes = (50, 100, 300)
+    sizes = (50, 100, 100)
+
+    def keep_replay(self, size, replay):
+        shutil.copytree(replay / "param", self.params(size))
+
+    def params(self, size):
+        return self.work / f"params-{size}"
+
+    def fdsl_options(self, size):
+        self.official_segments(size)  # the replay of this size writes its categories
+        return ("--params", self.params(size))
+
+    def fdsl(self, size, out):
+        cpu, counts = super().fdsl(size, out)
+        if counts["line segment"] != self.official_segments(size):
+            raise SystemExit(f"official_compare: rcdb: fdsl drew {counts['line segment']} line segments of the "
+                             f"official categories, the official script {self.official_segments(size)}")
+        return cpu, counts
 
 
 class VisualAtom(Contours):
