@@ -162,8 +162,8 @@ def _held_claim(store):
 
 def _holds_shards(names):
     """Whether the listed `names` of a store hold a shard or a shard's record."""
-    return any(name.endswith(".tar") and "/" not in name or name.startswith(f"{RECORDS}/") and name.endswith(".tar.json")
-               for name in names)
+    return any(name.endswith(".tar") and "/" not in name
+               or name.startswith(f"{RECORDS}/") and name.endswith(".tar.json") for name in names)
 
 
 def _release(store, held):
@@ -240,8 +240,10 @@ def missing_shards(location, known=()):
 def finalize(location, known=(), preview=None):
     """Write the description files (SHA256SUMS, then manifest.json, last) once every shard is finished.
 
-    `known`: records already checked by this process. `preview(store, manifest)`,
-    when given, returns the PNG bytes of preview.png, which SHA256SUMS covers.
+    `known`: records already checked by this process. `preview(store, manifest, already_read)`,
+    when given, returns the PNG bytes of preview.png, which SHA256SUMS covers;
+    `already_read` holds the samples of the shard read for the card, so that the
+    preview does not read and parse it again.
     Finalizers take turns (a lock), so each may clear the temporaries of
     killed ones. Returns the manifest, or raises UserError naming how many
     shards are missing.
@@ -256,11 +258,12 @@ def finalize(location, known=(), preview=None):
         split["shards"].append({k: record[k] for k in ("file", "samples", "bytes", "sha256")})
         split["num_samples"] += record["samples"]
     first = next(iter(manifest["splits"].values()))["shards"][0]["file"]
-    examples = [json.loads(fields["json"]) for _, fields in iter_samples(store.get(first))]
+    first_samples = list(iter_samples(store.get(first)))
+    examples = [json.loads(fields["json"]) for _, fields in first_samples]
     files = {TIMM_INFO: _json(timm_info(manifest)), CARD: dataset_card(manifest, examples).encode()}
     files.update({WIDS_INDEX.format(split=split): _json(wids_index(manifest, split)) for split in manifest["splits"]})
     if preview is not None:
-        files[PREVIEW] = preview(store, manifest)
+        files[PREVIEW] = preview(store, manifest, {first: first_samples})
     manifest_bytes = _json(manifest)
     with store.lock(f"{RECORDS}/{FINALIZE}.lock"):
         for name in [*files, CHECKSUMS, MANIFEST]:

@@ -84,7 +84,8 @@ def render_dataset(recipe, out=None, *, seed=1, name=None, samples_per_shard=100
 
 def finalize_dataset(folder, records=()):
     """_info.json, card, preview, SHA256SUMS and, last, the manifest once every shard is finished."""
-    return finalize(folder, records, lambda store, manifest: png_bytes(manifest_sheet(store, manifest)[0]))
+    return finalize(folder, records, lambda store, manifest, already_read: png_bytes(
+        manifest_sheet(store, manifest, already_read=already_read)[0]))
 
 
 def preview_png(location, classes=8, per_class=8, split="train"):

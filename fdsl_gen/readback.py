@@ -161,8 +161,12 @@ def contact_sheet(location, classes=8, per_class=8, thumb=96, split="train"):
     return manifest_sheet(store, load_manifest(store), classes, per_class, thumb, split)
 
 
-def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="train"):
-    """contact_sheet of the dataset `manifest` describes (finalize draws it before writing the manifest)."""
+def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="train", already_read=None):
+    """contact_sheet of the dataset `manifest` describes (finalize draws it before writing the manifest).
+
+    `already_read`: {file: [(key, fields)]}, the samples of shards the caller has read (finalize's first
+    shard); the sheet takes them from there instead of reading and parsing those shards again.
+    """
     if split not in manifest["splits"]:
         raise UserError(f"{store} has no {split!r} split (it has {', '.join(manifest['splits'])})")
     import numpy as np
@@ -172,11 +176,14 @@ def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="tra
     # reading stops there instead of at the end of the split.
     filled = (min(classes, manifest["num_classes"]), min(per_class, manifest.get("samples_per_class", per_class)))
     for shard in manifest["splits"][split]["shards"]:
-        data = store.get(shard["file"])
-        if data is None:
-            raise UserError(f"{store}: {shard['file']} is missing")
+        samples = (already_read or {}).get(shard["file"])
+        if samples is None:
+            data = store.get(shard["file"])
+            if data is None:
+                raise UserError(f"{store}: {shard['file']} is missing")
+            samples = iter_samples(data)
         try:
-            for key, fields in iter_samples(data):
+            for key, fields in samples:
                 cls = int(fields["cls"])
                 if (cls in rows or len(rows) < classes) and len(rows[cls]) < per_class:
                     rows[cls].append(_thumbnail(fields["png"], thumb))
