@@ -242,8 +242,8 @@ def finalize(location, known=(), preview=None):
 
     `known`: records already checked by this process. `preview(store, manifest, already_read)`,
     when given, returns the PNG bytes of preview.png, which SHA256SUMS covers;
-    `already_read` holds the samples of the shard read for the card, so that the
-    preview does not read and parse it again.
+    `already_read` holds the shard read for the card, so that the preview does
+    not read it again.
     Finalizers take turns (a lock), so each may clear the temporaries of
     killed ones. Returns the manifest, or raises UserError naming how many
     shards are missing.
@@ -258,12 +258,12 @@ def finalize(location, known=(), preview=None):
         split["shards"].append({k: record[k] for k in ("file", "samples", "bytes", "sha256")})
         split["num_samples"] += record["samples"]
     first = next(iter(manifest["splits"].values()))["shards"][0]["file"]
-    first_samples = list(iter_samples(store.get(first)))
-    examples = [json.loads(fields["json"]) for _, fields in first_samples]
+    first_data = store.get(first)
+    examples = [json.loads(fields["json"]) for _, fields in iter_samples(first_data)]
     files = {TIMM_INFO: _json(timm_info(manifest)), CARD: dataset_card(manifest, examples).encode()}
     files.update({WIDS_INDEX.format(split=split): _json(wids_index(manifest, split)) for split in manifest["splits"]})
     if preview is not None:
-        files[PREVIEW] = preview(store, manifest, {first: first_samples})
+        files[PREVIEW] = preview(store, manifest, {first: first_data})
     manifest_bytes = _json(manifest)
     with store.lock(f"{RECORDS}/{FINALIZE}.lock"):
         for name in [*files, CHECKSUMS, MANIFEST]:

@@ -164,8 +164,8 @@ def contact_sheet(location, classes=8, per_class=8, thumb=96, split="train"):
 def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="train", already_read=None):
     """contact_sheet of the dataset `manifest` describes (finalize draws it before writing the manifest).
 
-    `already_read`: {file: [(key, fields)]}, the samples of shards the caller has read (finalize's first
-    shard); the sheet takes them from there instead of reading and parsing those shards again.
+    `already_read`: {file: bytes} of shards the caller has read (finalize's first shard), which the sheet
+    takes from there instead of reading them again.
     """
     if split not in manifest["splits"]:
         raise UserError(f"{store} has no {split!r} split (it has {', '.join(manifest['splits'])})")
@@ -176,14 +176,11 @@ def manifest_sheet(store, manifest, classes=8, per_class=8, thumb=96, split="tra
     # reading stops there instead of at the end of the split.
     filled = (min(classes, manifest["num_classes"]), min(per_class, manifest.get("samples_per_class", per_class)))
     for shard in manifest["splits"][split]["shards"]:
-        samples = (already_read or {}).get(shard["file"])
-        if samples is None:
-            data = store.get(shard["file"])
-            if data is None:
-                raise UserError(f"{store}: {shard['file']} is missing")
-            samples = iter_samples(data)
+        data = (already_read or {}).get(shard["file"]) or store.get(shard["file"])
+        if data is None:
+            raise UserError(f"{store}: {shard['file']} is missing")
         try:
-            for key, fields in samples:
+            for key, fields in iter_samples(data):
                 cls = int(fields["cls"])
                 if (cls in rows or len(rows) < classes) and len(rows[cls]) < per_class:
                     rows[cls].append(_thumbnail(fields["png"], thumb))

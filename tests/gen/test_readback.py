@@ -9,7 +9,6 @@ from fdsl_gen.encode import encode_png
 from fdsl_gen.lifecycle import load_manifest
 from fdsl_gen.readback import _grey, _thumbnail, contact_sheet, manifest_sheet, png_bytes
 from fdsl_gen.storage import open_store
-from fdsl_gen.tarformat import iter_samples
 
 
 def png(image):
@@ -72,9 +71,9 @@ def test_a_preview_stops_reading_once_every_class_of_the_dataset_is_shown(tmp_pa
     assert np.array_equal(np.asarray(before), np.asarray(after))
 
 
-def test_a_sheet_takes_the_samples_read_already_instead_of_reading_their_shard_again(tmp_path, cli):
+def test_a_sheet_takes_a_shard_read_already_instead_of_reading_it_again(tmp_path, cli):
     """finalize hands the shard it read for the card to the preview: preview.png is the sheet drawn from the
-    files, and a sheet given a shard's samples does not read that shard."""
+    files, and a sheet given a shard's bytes does not read that shard."""
     out = tmp_path / "rcdb"
     result = cli("render", "rcdb", "--categories", 3, "--instances", 4, "--size", 16, "--samples-per-shard", 5,
                  "--workers", 1, "--quiet", "--out", out)
@@ -84,8 +83,8 @@ def test_a_sheet_takes_the_samples_read_already_instead_of_reading_their_shard_a
     store = open_store(out)
     manifest = load_manifest(store)
     first = manifest["splits"]["train"]["shards"][0]["file"]
-    samples = list(iter_samples(out / first))
+    data = (out / first).read_bytes()
     (out / first).unlink()
-    again, shown_again = manifest_sheet(store, manifest, classes=8, per_class=4, already_read={first: samples})
+    again, shown_again = manifest_sheet(store, manifest, classes=8, per_class=4, already_read={first: data})
     assert shown_again == shown == [0, 1, 2]
     assert np.array_equal(np.asarray(again), np.asarray(sheet))
