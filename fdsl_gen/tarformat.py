@@ -66,39 +66,48 @@ def iter_samples(source):
 
 
 def _members(source):
-    """(name, bytes) of every member of a tar (a path or bytes), in order."""
+    """(name, bytes) of every member of a tar (a path or bytes), in order.
+
+    The headers are read one by one as the members are taken, so that a reader that stops early (a
+    contact sheet) reads the head of a shard only. At the first header that tar_bytes would not write
+    (compression, long names, pax, damage) tarfile reads the tar from its start, with its checks and
+    errors, and the members already taken are skipped: the members and errors are tarfile's throughout.
+    """
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
-    plain = _plain_members(data)
-    if plain is None:
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            for member in tar:
-                yield member.name, tar.extractfile(member).read()
-        return
-    for name, start, end in plain:
+    taken = 0
+    for member in _plain_members(data):
+        if member is None:
+            break
+        name, start, end = member
         yield name, data[start:end]
+        taken += 1
+    else:
+        return
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for index, member in enumerate(tar):
+            if index >= taken:
+                yield member.name, tar.extractfile(member).read()
 
 
 def _plain_members(data):
-    """[(name, start, end)] of the members of a tar that holds only regular files under sound ustar
-    headers, then its end block, as tar_bytes writes it; None for any other tar, which tarfile reads
-    (its checks and errors, compressed tars, long names). Reading the headers here takes a tenth of
-    tarfile's time, which re-reading a shard just written would otherwise spend."""
-    members, at = [], 0
+    """(name, start, end) of each member of a tar as tar_bytes writes it (regular files under sound ustar
+    headers, then its end block), in order, up to the end block; None, last, at the first header that is
+    not one of those or when the data ends before the end block. Reading the headers here takes a tenth
+    of tarfile's time, which re-reading a shard just written would otherwise spend."""
+    at = 0
     while at + 512 <= len(data):
         header = data[at:at + 512]
         if header == _EMPTY_BLOCK:
-            return members
+            return
         raw = header[:100].split(b"\0", 1)[0]
         size = _octal(header[124:136])
         start = at + 512
-        if size is None or start + size > len(data):
-            return None
         # a header as tar_bytes writes it is sound: comparing it takes a third of the time of summing its 512 bytes
-        if header != _header(raw, size) and not _sound(header):
-            return None
-        members.append((raw.decode("utf-8", "surrogateescape"), start, start + size))
+        if size is None or start + size > len(data) or header != _header(raw, size) and not _sound(header):
+            break
+        yield raw.decode("utf-8", "surrogateescape"), start, start + size
         at = start + size + (-size % 512)
-    return None
+    yield None
 
 
 def _sound(header):

@@ -31,6 +31,11 @@ def test_tar_reads_back_with_tarfile():
         assert all(m.mode == 0o444 and m.mtime == 0 and m.uname == "bigdata" for m in members)
 
 
+def read_plainly(data):
+    """Whether every header of a tar is read without tarfile (the reader's last answer is None otherwise)."""
+    return None not in list(_plain_members(data))
+
+
 def tarfile_samples(data):
     """(key, {field: bytes}) of a tar as tarfile reads it, grouped by key."""
     grouped = {}
@@ -44,7 +49,7 @@ def tarfile_samples(data):
 @pytest.mark.parametrize("count,size", [(1, 0), (3, 511), (40, 700)])
 def test_iter_samples_reads_what_tarfile_reads(tmp_path, count, size):
     data = tar_bytes(samples(count, size))
-    assert _plain_members(data) is not None  # the headers tar_bytes writes are read without tarfile
+    assert read_plainly(data)  # the headers tar_bytes writes are read without tarfile
     (tmp_path / "shard.tar").write_bytes(data)
     assert list(iter_samples(data)) == list(iter_samples(tmp_path / "shard.tar")) == tarfile_samples(data)
 
@@ -58,7 +63,7 @@ def test_iter_samples_reads_plain_ustar_tars_of_other_writers_without_tarfile():
             info.size, info.mode, info.mtime, info.uname = len(data), 0o644, 1_700_000_000, "someone"
             tar.addfile(info, io.BytesIO(data))
     data = buffer.getvalue()
-    assert _plain_members(data) is not None
+    assert read_plainly(data)
     assert list(iter_samples(data)) == tarfile_samples(data) == [("000000001", {"cls": b"3", "png": b"\x89PNG" * 300})]
 
 
@@ -75,7 +80,7 @@ def test_iter_samples_reads_other_tars_through_tarfile(form):
                 info.pax_headers = {"comment": "written by another tool"}
             tar.addfile(info, io.BytesIO(data))
     data = buffer.getvalue()
-    assert _plain_members(data) is None
+    assert not read_plainly(data)
     assert list(iter_samples(data)) == [(name, {"cls": b"3", "png": b"\x89PNG" * 300})]
 
 
@@ -83,6 +88,37 @@ def test_iter_samples_reads_other_tars_through_tarfile(form):
 def test_iter_samples_leaves_damaged_tars_to_tarfile(damage):
     data = tar_bytes(samples(3, 600))
     damaged = data[:148] + b"0000000\0" + data[156:] if damage == "checksum" else data[:3000]
-    assert _plain_members(damaged) is None
+    assert not read_plainly(damaged)
     with pytest.raises(tarfile.ReadError):
         list(iter_samples(damaged))
+
+
+def test_a_tar_read_plainly_up_to_a_member_tarfile_must_read_gives_tarfiles_members():
+    """Two plain members, then one of the same sample under a pax header (a long name): tarfile takes over at
+    the third member, and the sample gets all three."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        members = (("000000001.cls", b"3"), ("000000001.png", b"\x89PNG" * 300), ("000000001." + "x" * 110, b"4"))
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    data = buffer.getvalue()
+    assert [m and m[0] for m in _plain_members(data)] == ["000000001.cls", "000000001.png", None]
+    assert list(iter_samples(data)) == tarfile_samples(data) == [
+        ("000000001", {"cls": b"3", "png": b"\x89PNG" * 300, "x" * 110: b"4"})]
+
+
+def test_a_tar_cut_inside_a_header_gives_the_samples_before_it_as_tarfile_does():
+    data = tar_bytes(samples(3, 600))[:2 * 3584 + 100]  # 3584 bytes a sample: three headers, cls, json, png
+    assert list(iter_samples(data)) == tarfile_samples(data) == tarfile_samples(tar_bytes(samples(2, 600)))
+
+
+def test_a_tar_cut_inside_a_member_gives_the_samples_before_it_then_tarfiles_error():
+    data = tar_bytes(samples(3, 600))[:2 * 3584 + 800]  # cut in the padding after the third sample's cls
+    with pytest.raises(tarfile.ReadError):
+        tarfile_samples(data)
+    read = iter_samples(data)
+    assert [next(read), next(read)] == tarfile_samples(tar_bytes(samples(2, 600)))
+    with pytest.raises(tarfile.ReadError):
+        next(read)
