@@ -3,6 +3,7 @@ import inspect
 import json
 import re
 import textwrap
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,10 @@ import pytest
 from fdsl_gen.errors import UserError
 from fdsl_gen.lifecycle import missing_shards
 from fdsl_gen.pipeline import RunOptions, render_dataset, run_search
+from fdsl_gen.plan import Plan
 from fdsl_gen.recipes.ofdb import OFDB
+from fdsl_gen.registry import create_recipe
+from fdsl_gen.renderer import render_shard, shard_images
 
 OPTIONS = {"categories": 2, "instances": 3, "size": 32, "polygons_max": 10}
 
@@ -100,3 +104,21 @@ def test_a_claim_taken_over_mid_run_stops_the_run_before_its_manifest(tmp_path):
     claim_file.write_text(json.dumps(dict(json.loads(claim_file.read_text()), fingerprint="0" * 64)))
     with pytest.raises(UserError, match="claimed by another render while this one ran"):
         missing_shards(out, [record])
+
+
+def test_a_shard_is_encoded_as_it_is_drawn_never_holding_all_its_images():
+    """128 images of 256 px are 8 MiB raw: the shard's memory peak is its PNGs and a little, not that."""
+    recipe = create_recipe("rcdb", seed=1, categories=4, instances=32, size=256, min_ink=0)
+    plan = Plan.of(recipe, 1, 128)
+    render_shard(recipe, plan, "train", 0)  # the kernels compile outside the measure
+    tracemalloc.start()
+    try:
+        samples = render_shard(recipe, plan, "train", 0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    raw, pngs = 128 * 256 * 256, sum(len(png) for _, png, _ in samples)
+    assert len(samples) == 128
+    assert peak < pngs + raw / 4
+    assert [(key, meta) for key, _, meta in samples] == [(key, meta) for key, _, meta in
+                                                         shard_images(recipe, plan, "train", 0)]
