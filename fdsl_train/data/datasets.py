@@ -24,7 +24,7 @@ from torchvision.datasets import ImageFolder
 from fdsl_gen import contract
 from fdsl_train.data import live, shards
 from fdsl_train.data.decode import load_image
-from fdsl_train.data.loader import ReadShard, ShardLoader, ShardStream, collate
+from fdsl_train.data.loader import ReadShard, ShardLoader, ShardStream, collate, worker_context
 from fdsl_train.data.reading import DEFAULT_TIMEOUT, ShardFiles
 from fdsl_train.data.tally import DEFAULT_LIMIT, Lost
 from fdsl_train.dist import Ranks
@@ -128,9 +128,11 @@ class FolderLoader:
                                               seed=source.seed, drop_last=True)
         else:
             dataset = Subset(dataset, range(rank, len(dataset), world))
+        # persistent: the image list is pickled to the workers once, not every epoch
         self.loader = DataLoader(dataset, batch_size=batch_size, sampler=self.sampler, shuffle=False,
                                  num_workers=source.workers, drop_last=training, collate_fn=_collate,
-                                 pin_memory=torch.cuda.is_available())
+                                 pin_memory=torch.cuda.is_available(), persistent_workers=source.workers > 0,
+                                 multiprocessing_context=worker_context(source.workers))
 
     def __len__(self) -> int:
         return len(self.loader)

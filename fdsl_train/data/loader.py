@@ -22,6 +22,7 @@ sample and draw for draw: the augmentations draw from the global generators
 """
 import hashlib
 import itertools
+import multiprocessing
 import random
 from dataclasses import dataclass
 from typing import Callable, Iterator, List, NamedTuple, Optional, Protocol, Tuple
@@ -260,6 +261,26 @@ def collate(pairs):
     return Crops(canvas, sizes), default_collate([label for _, label in pairs])
 
 
+# What a worker imports before it is forked: torch, timm, the readers and transforms, once per trainer.
+WORKER_PRELOAD = ["fdsl_train.data.datasets", "fdsl_train.data.transforms"]
+
+
+def worker_context(workers: int):
+    """DataLoader workers forked from a forkserver, a single-threaded process, never from the trainer.
+
+    A trainer runs threads (DDP's, the event writer's, torch's), and a fork
+    taken while one of them holds a lock leaves the child waiting on that lock
+    for ever: a validation worker once hung inside os.fork() so. A forkserver
+    forks from a process with one thread; it imports WORKER_PRELOAD once, so a
+    worker starts in milliseconds, with the dataset pickled to it.
+    """
+    if not workers:
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_PRELOAD)
+    return context
+
+
 def _seed_globals(seed: int) -> None:
     """Seed the generators that augmentations draw from: Python's, numpy's (timm's RandAugment) and torch's."""
     random.seed(seed)
@@ -290,4 +311,5 @@ class ShardLoader:
 
     def epoch(self, epoch: int, skip: int = 0) -> DataLoader:
         self.stream.set_epoch(epoch, skip)
-        return DataLoader(self.stream, batch_size=None, num_workers=self.workers, pin_memory=self.pin_memory)
+        return DataLoader(self.stream, batch_size=None, num_workers=self.workers, pin_memory=self.pin_memory,
+                          multiprocessing_context=worker_context(self.workers))

@@ -1,6 +1,8 @@
 import hashlib
+import os
 import shutil
 
+import psutil
 import torch
 import torchvision.transforms.functional as F
 from click.testing import CliRunner
@@ -45,6 +47,18 @@ def test_finetune_on_shards_from_scratch(shard_dir, tmp_path, fast_args, log_rec
     invoke("finetune", "--data", str(shard_dir), "--output", str(out), *fast_args, "--epochs", "3")
     epochs = log_records(out, "epoch")
     assert len(epochs) == 3 and epochs[-1]["top1"] > 40
+
+
+def test_image_folder_workers_persist_and_come_from_a_forkserver(image_folder):
+    train, _ = open_split(Source(str(image_folder), workers=2), "train", F.to_tensor, batch_size=4, training=True)
+    first = train.epoch(0)
+    assert first.persistent_workers and first.multiprocessing_context.get_start_method() == "forkserver"
+    seen = [len(labels) for _, labels, _ in first]
+    workers = {w.pid for w in first._iterator._workers}
+    again = [len(labels) for _, labels, _ in train.epoch(1)]
+    assert seen == again and sum(seen) == len(train.loader.dataset) // 4 * 4
+    assert workers == {w.pid for w in train.epoch(2)._iterator._workers}
+    assert os.getpid() not in {psutil.Process(pid).ppid() for pid in workers}
 
 
 def test_val_classes_are_numbered_by_the_training_split(image_folder):

@@ -1,7 +1,9 @@
 import itertools
+import os
 import socket
 import tarfile
 
+import psutil
 import pytest
 import torch
 import torchvision.transforms.functional as F
@@ -140,3 +142,19 @@ def test_evaluation_reads_every_sample_once(shard_dir):
         loader = ShardLoader(stream(shardset, rank=rank, world=2, workers=2, training=False), 2)
         labels += labels_of(loader.epoch(0))
     assert sorted(labels) == sorted(i % 4 for i in range(83))
+
+
+def worker_parents(batches):
+    """The parent pid of every worker of a DataLoader, read once the first batch is in."""
+    iterator = iter(batches)
+    first = next(iterator)
+    return first, {psutil.Process(worker.pid).ppid() for worker in iterator._workers}
+
+
+def test_workers_are_forked_by_a_forkserver_not_by_the_trainer(shard_dir):
+    """A trainer runs threads: a fork taken while one holds a lock can leave the worker waiting on it for ever."""
+    batches = ShardLoader(stream(resolve(str(shard_dir)), workers=2), 2).epoch(0)
+    assert batches.multiprocessing_context.get_start_method() == "forkserver"
+    (images, labels, _), parents = worker_parents(batches)
+    assert len(labels) == 8 and images.shape[0] == 8
+    assert len(parents) == 1 and os.getpid() not in parents
