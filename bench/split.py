@@ -14,7 +14,7 @@ inside the same runs, as the pipeline calls them:
   has more classes (1p-frac, real1p), and drops out where it has more
   images of the same classes;
 - encode: `encode_png` (array to PNG bytes);
-- tar: `tar_bytes` (a shard's samples to tar bytes);
+- tar: `tar_blocks` (a shard's samples to the pieces of its tar);
 - hashes: every sha256 (shard records, SHA256SUMS, resume checks);
 - rest: the remainder (plan, sample json, writes, records, read-back at finalize).
 CPU seconds are this process's user + system time. Printed per family: the
@@ -106,7 +106,7 @@ def stages_timed(clock, recipe):
     places = {(fdsl_gen.pipeline, "create_recipe"): clock.timed("draw", fdsl_gen.pipeline.create_recipe),
               (cls, "render_group"): clock.timed("draw", cls.render_group),
               (fdsl_gen.renderer, "encode_png"): clock.timed("encode", fdsl_gen.renderer.encode_png),
-              (fdsl_gen.shardwriter, "tar_bytes"): clock.timed("tar", fdsl_gen.shardwriter.tar_bytes),
+              (fdsl_gen.shardwriter, "tar_blocks"): clock.timed("tar", fdsl_gen.shardwriter.tar_blocks),
               (hashlib, "sha256"): timed_sha256(clock, hashlib.sha256)}
     own = {place: vars(place[0]).get(place[1]) for place in places}  # None: inherited by the recipe's class
     for (owner, name), timed in places.items():

@@ -13,7 +13,7 @@ import hashlib
 import json
 
 from fdsl_gen.storage import open_store
-from fdsl_gen.tarformat import tar_bytes
+from fdsl_gen.tarformat import tar_blocks
 
 RECORDS = ".render"  # hidden: dataset tools (Hugging Face datasets) skip it when they look for data files
 
@@ -40,10 +40,13 @@ def write_shard(recipe, plan, location, name, split, index, digest):
         store.discard_partial(record_name(file))
         from fdsl_gen.renderer import render_shard  # the codecs load in the writers, not in info or verify
         samples = render_shard(recipe, plan, split, index)
-        data = tar_bytes(samples)
-        store.put(file, data)
+        blocks = tar_blocks(samples)
+        store.put(file, blocks)
+        sha256 = hashlib.sha256()
+        for block in blocks:
+            sha256.update(block)
         record = {"file": file, "split": split, "index": index, "samples": len(samples),
-                  "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "config": digest}
+                  "bytes": sum(map(len, blocks)), "sha256": sha256.hexdigest(), "config": digest}
         store.put(record_name(file), json.dumps(record, sort_keys=True).encode())
     return record
 

@@ -10,7 +10,9 @@ operations:
 
 - `put(name, data)`: the object appears under `name` whole or not at all.
   A folder writes a temporary name, syncs and renames; an object store's
-  PUT (or multipart upload) is atomic by itself.
+  PUT (or multipart upload) is atomic by itself. `data` is bytes, or a list
+  of bytes that make the object one after another (a shard's pieces, which
+  a folder writes without joining them).
 - `get(name)`, `size(name)`, `sha256(name)`: None when there is no such object.
 - `open(name, timeout)`: a binary stream of the object, for reads too large to
   hold at once (shards); FileNotFoundError when there is no such object, and
@@ -182,7 +184,7 @@ class LocalStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as handle:
-                handle.write(data)
+                handle.writelines(data if isinstance(data, list) else [data])
                 handle.flush()
                 os.fsync(handle.fileno())
             move(tmp, path)
@@ -320,13 +322,13 @@ class RemoteStore:
 
     def put(self, name, data):
         with self._errors(name):
-            self.fs.pipe_file(self._path(name), data)
+            self.fs.pipe_file(self._path(name), _joined(data))
 
     def put_new(self, name, data):
         """Create `name` unless it exists (a conditional PUT, If-None-Match: *); True when this call created it."""
         with self._errors(name):
             try:
-                self.fs.pipe_file(self._path(name), data, mode="create")
+                self.fs.pipe_file(self._path(name), _joined(data), mode="create")
             except FileExistsError:
                 return False
         return True
@@ -501,6 +503,11 @@ def _reason(err):
     """The telling line of a back-end's message: its first, or the next when the first only leads in ("...:")."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
     return lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]
+
+
+def _joined(data):
+    """The bytes of put's `data`: bytes, or a list of the pieces that make them."""
+    return b"".join(data) if isinstance(data, list) else data
 
 
 def _digest(handle):

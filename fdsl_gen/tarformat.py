@@ -12,14 +12,33 @@ def tar_bytes(samples):
     them equal), written directly: tarfile's per-member overhead was a tenth
     of the render time.
     """
+    return b"".join(tar_blocks(samples))
+
+
+def tar_blocks(samples):
+    """The bytes of tar_bytes(samples) as pieces in order: per sample, its small members and the PNG's header
+    joined, then the PNG as it is, then its padding. A shard is written and hashed piece by piece, so that
+    neither it (40 MB for 1000 images of 512 px, in fresh memory: that copy cost more than writing the shard)
+    nor its PNGs are ever copied; the small pieces are joined to keep the pieces few."""
     blocks = []
     for key, png, meta in samples:
-        for field, data in (("cls", str(meta["cls"]).encode()),
-                            ("json", _SAMPLE_JSON.encode(meta).encode()), ("png", png)):
-            blocks += [_ustar_header(f"{key}.{field}", len(data)), data, b"\0" * (-len(data) % 512)]
+        head = b"".join((_member(f"{key}.cls", str(meta["cls"]).encode()),
+                         _member(f"{key}.json", _SAMPLE_JSON.encode(meta).encode()),
+                         _ustar_header(f"{key}.png", len(png))))
+        blocks += [head, png, _padding(len(png))]
     size = sum(map(len, blocks)) + 1024
-    blocks.append(b"\0" * (1024 + -size % _RECORD))  # the end blocks and the padding: one join, no second copy
-    return b"".join(blocks)
+    blocks.append(b"\0" * (1024 + -size % _RECORD))  # the end blocks and the padding
+    return blocks
+
+
+def _member(name, data):
+    """A member's header, data and padding."""
+    return _ustar_header(name, len(data)) + data + _padding(len(data))
+
+
+def _padding(size):
+    """The zeros after `size` bytes of member data up to a whole 512-byte block."""
+    return b"\0" * (-size % 512)
 
 
 # json.dumps(meta, sort_keys=True), less the encoder it builds per call (a third of its time for a sample's json)

@@ -14,7 +14,7 @@ import split  # noqa: E402
 
 
 def pipeline_functions():
-    return (fdsl_gen.renderer.encode_png, fdsl_gen.shardwriter.tar_bytes, hashlib.sha256,
+    return (fdsl_gen.renderer.encode_png, fdsl_gen.shardwriter.tar_blocks, hashlib.sha256,
             fdsl_gen.pipeline.create_recipe, BezierCurves.render_group)
 
 

@@ -109,3 +109,15 @@ def test_a_silent_web_server_fails_the_open_within_its_time_out():
         assert time.monotonic() - start < 10
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("where", ["folder", "bucket"])
+def test_put_of_pieces_stores_them_one_after_another(where, tmp_path, request):
+    location = tmp_path / "store" if where == "folder" else f"{request.getfixturevalue('s3').url}/store"
+    store = open_store(location)
+    store.prepare()
+    pieces = [b"head" * 100, bytes(range(256)) * 40, b"", b"\0" * 7]
+    store.put("a.tar", pieces)
+    store.put("b.json", b"{}")
+    assert store.get("a.tar") == b"".join(pieces) and store.get("b.json") == b"{}"
+    assert store.put_new("c.tar", pieces) and store.get("c.tar") == b"".join(pieces)

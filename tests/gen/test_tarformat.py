@@ -5,7 +5,7 @@ import tarfile
 import pytest
 import webdataset as wds
 
-from fdsl_gen.tarformat import _plain_members, iter_samples, tar_bytes
+from fdsl_gen.tarformat import _plain_members, iter_samples, tar_blocks, tar_bytes
 
 
 def samples(count, size=700):
@@ -21,6 +21,14 @@ def test_tar_bytes_equal_webdataset_tarwriter(count, size):
             sink.write({"__key__": key, "png": png, "cls": str(meta["cls"]).encode(),
                         "json": json.dumps(meta, sort_keys=True).encode()})
     assert tar_bytes(samples(count, size)) == buffer.getvalue()
+
+
+@pytest.mark.parametrize("count,size", [(1, 0), (3, 511), (25, 10_000)])
+def test_tar_blocks_are_the_tar_in_pieces_with_the_pngs_not_copied(count, size):
+    given = samples(count, size)
+    blocks = tar_blocks(given)
+    assert b"".join(blocks) == tar_bytes(given)
+    assert all(any(block is png for block in blocks) for _, png, _ in given)
 
 
 def test_tar_reads_back_with_tarfile():
