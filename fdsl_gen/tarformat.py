@@ -17,9 +17,9 @@ def tar_bytes(samples):
 
 def tar_blocks(samples):
     """The bytes of tar_bytes(samples) as pieces in order: per sample, its small members and the PNG's header
-    joined, then the PNG as it is, then its padding. A shard is written and hashed piece by piece, so that
-    neither it (40 MB for 1000 images of 512 px, in fresh memory: that copy cost more than writing the shard)
-    nor its PNGs are ever copied; the small pieces are joined to keep the pieces few."""
+    joined, then the PNG as it is, then its padding. A shard is written and hashed piece by piece, never
+    joined into one copy of the whole of it (40 MB for 1000 images of 512 px, in fresh memory: that copy
+    cost more than writing the shard); the small pieces are joined to keep the pieces few."""
     blocks = []
     for key, png, meta in samples:
         head = b"".join((_member(f"{key}.cls", str(meta["cls"]).encode()),
