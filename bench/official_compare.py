@@ -12,14 +12,16 @@ included, so the figures are per core. Printed per family, as the median
 over rounds with the min-max spread:
 - small run: the whole small command, start-up included, / its units;
 - steady: (large run - small run) / (large units - small units), the
-  marginal cost of one more unit, start-up excluded;
+  marginal cost of one more unit, start-up excluded (fdsl's RCDB: large
+  run - base run, below);
 - ratio: official / fdsl, round by round.
 The small runs are the equal-size runs the project's targets name: the
 search of 5 categories, RCDB 1,000 images and VisualAtom 200 (20 categories).
 RCDB's fdsl runs draw the official runs' own categories (`--params`, from
-the param/ files of the official script at the same size), so both sides
-draw the same line segments, and by default the same images of the same
-categories in the steady part too; VisualAtom's sides draw their own.
+the param/ files of the official script at the same size): its small run
+is the official small run's categories and images, and its steady part the
+official steady part's work 3 times over (see RCDB); VisualAtom's sides
+draw their own categories.
 Units: images everywhere; FractalDB also per canvas (one chaos game drawn
 once, saved as 4 flipped PNGs), the search per trial, 1p-frac also per chaos
 game (perturbations a class rejects included), RCDB also per line segment,
@@ -102,6 +104,12 @@ class Family:
 
     def fdsl(self, size, out):
         raise NotImplementedError
+
+    def fdsl_runs(self, sizes):
+        """{run: arguments of `fdsl` after the output folder}: its small and large runs (and, where its steady
+        part is measured from another run than the small one, a "base" run)."""
+        small, _, large_fdsl = sizes
+        return {"small": (small,), "large": (large_fdsl,)}
 
     def check(self, size):
         """Refuse (one line) a size this family cannot run."""
@@ -246,29 +254,37 @@ class Contours(Family):
     def keep_replay(self, size, replay):
         """Keep what fdsl's run of `size` needs from the official replay of that size."""
 
-    def fdsl(self, size, out):
+    def fdsl(self, size, out, options=()):
         cpu, _ = fdsl(self.name, out, "--categories", self.categories, "--instances", size, "--size", 512,
-                      "--min-ink", 0, *self.fdsl_options(size))
+                      "--min-ink", 0, *options)
         samples = list(shard_samples(out))
         return cpu, {"image": len(samples), "line segment": sum(s["vertices"] * s["polygons"] for s in samples)}
-
-    def fdsl_options(self, size):
-        return ()
 
 
 class RCDB(Contours):
     """make_rcdb.py with RCDB_render.sh's settings (their defaults), one thread of its --numof_thread split.
 
-    fdsl renders the official run's own categories: `--params` reads the
-    param/%05d.csv files the official replay of the same size writes (the
-    script draws a category after the instances of the one before, so each
-    size has its categories). Both sides then draw the same line segments
-    per image, and fdsl's large run defaults to the official's size, so
-    the steady images are the same mix of categories on both sides too.
+    fdsl renders the official runs' own categories: `--params` reads the
+    param/%05d.csv files the official replay of a size writes (the script
+    draws a category after the instances of the one before, so each size
+    has its categories). Its small run is the official small run's
+    categories and images. Its steady part is the official steady part's
+    work k times over, k = large-fdsl / large-official: a base run of k x
+    small images of the small run's categories and a large run of k x
+    large-official images of the large run's, so that both sides' steady
+    parts are the same mix of categories and line segments, and fdsl's,
+    seconds long, stands above the noise of a loaded machine.
     """
     name, repo, script = "rcdb", "cvpr2022", "rcdb_render/make_rcdb.py"
     title = "RCDB (512 px)"
-    sizes = (50, 100, 100)
+    sizes = (50, 100, 300)
+
+    def fdsl_runs(self, sizes):
+        small, large_official, large_fdsl = sizes
+        if large_fdsl % large_official:
+            raise SystemExit("official_compare: rcdb: --large-fdsl must be a multiple of --large-official")
+        k = large_fdsl // large_official
+        return {"small": (small, small), "base": (k * small, small), "large": (large_fdsl, large_official)}
 
     def keep_replay(self, size, replay):
         shutil.copytree(replay / "param", self.params(size))
@@ -276,15 +292,14 @@ class RCDB(Contours):
     def params(self, size):
         return self.work / f"params-{size}"
 
-    def fdsl_options(self, size):
-        self.official_segments(size)  # the replay of this size writes its categories
-        return ("--params", self.params(size))
-
-    def fdsl(self, size, out):
-        cpu, counts = super().fdsl(size, out)
-        if counts["line segment"] != self.official_segments(size):
+    def fdsl(self, size, out, categories_of):
+        """`size` images of each category of the official run of `categories_of` images."""
+        self.official_segments(categories_of)  # the replay of that size writes its categories
+        cpu, counts = super().fdsl(size, out, ("--params", self.params(categories_of)))
+        expected = self.official_segments(categories_of) // categories_of * size
+        if counts["line segment"] != expected:
             raise SystemExit(f"official_compare: rcdb: fdsl drew {counts['line segment']} line segments of the "
-                             f"official categories, the official script {self.official_segments(size)}")
+                             f"official categories, not the {expected} the official script draws")
         return cpu, counts
 
 
@@ -351,33 +366,40 @@ def manifest_samples(folder):
 
 
 def measure(family, sizes, rounds):
-    """{(side, 'small'|'large'): [(cpu, counts) per round]}, the four runs interleaved in every round."""
-    small, large_official, large_fdsl = sizes
+    """{(side, run): [(cpu, counts) per round]} of the small and large runs (and fdsl's base run, where it has
+    one), interleaved in every round."""
+    small, large_official, _ = sizes
 
-    def runner(side, size):
+    def runner(side, size, *extra):
         def once():
             out = Path(tempfile.mkdtemp(dir=family.work))
             try:
-                cpu, counts = getattr(family, side)(size, out)
+                if side == "official":
+                    cpu, counts = family.official(size, out)
+                else:
+                    cpu, counts = family.fdsl(size, out, *extra)
                 written = glob.glob(f"{out}/**/*.{'png' if side == 'official' else 'tar'}", recursive=True)
                 return cpu, dict(counts, bytes=sum(os.path.getsize(path) for path in written))
             finally:
                 shutil.rmtree(out)
         return once
 
-    for side in ("official", "fdsl"):  # untimed: builds the inputs, compiles fdsl's kernels, warms the disk cache
-        runner(side, small)()
-    return interleaved({("official", "small"): runner("official", small), ("fdsl", "small"): runner("fdsl", small),
-                        ("official", "large"): runner("official", large_official),
-                        ("fdsl", "large"): runner("fdsl", large_fdsl)}, rounds)
+    fdsl_runs = family.fdsl_runs(sizes)
+    runner("official", small)()  # untimed: builds the inputs, compiles fdsl's kernels, warms the disk cache
+    runner("fdsl", *fdsl_runs["small"])()
+    runs = {("official", "small"): runner("official", small), ("official", "large"): runner("official", large_official)}
+    runs.update({("fdsl", run): runner("fdsl", *arguments) for run, arguments in fdsl_runs.items()})
+    return interleaved(runs, rounds)
 
 
 def per_unit(results, side, unit):
-    """(small-run, steady) seconds per `unit` of one side, each a list over rounds."""
+    """(small-run, steady) seconds per `unit` of one side, each a list over rounds; steady is the large run
+    less the base run, where the side has one, else less the small run."""
     small, large = results[(side, "small")], results[(side, "large")]
+    base = results.get((side, "base"), small)
     whole = [cpu / counts[unit] for cpu, counts in small]
-    steady = [(cpu_l - cpu_s) / (counts_l[unit] - counts_s[unit])
-              for (cpu_s, counts_s), (cpu_l, counts_l) in zip(small, large)]
+    steady = [(cpu_l - cpu_b) / (counts_l[unit] - counts_b[unit])
+              for (cpu_b, counts_b), (cpu_l, counts_l) in zip(base, large)]
     return whole, steady
 
 
@@ -402,7 +424,9 @@ def report(family, sizes, results, record):
     print(f"official: {repo.github} @ {repo.commit[:12]} (python {record['python']}, numpy "
           f"{record['packages']['numpy']}, Pillow {record['packages']['Pillow']}); fdsl @ {git_head()}")
     for side in ("official", "fdsl"):
-        print(f"{side}: small run {describe(counts[(side, 'small')])}; large run {describe(counts[(side, 'large')])}")
+        runs = [f"{run} run {describe(counts[(side, run)])}" for run in ("small", "base", "large")
+                if (side, run) in counts]
+        print(f"{side}: {'; '.join(runs)}")
     rows = []
     for unit in family.units[1:] if family.units[0] == "category" else family.units:
         official_whole, official_steady = per_unit(results, "official", unit)
