@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fdsl_gen.cli import main
-from fdsl_gen.configs import ExFractalDBConfig, MVFractalDBConfig
 from fdsl_gen.families.ifs3d import instance_weights, weighted
 from fdsl_gen.formulas import ifs3d
 from fdsl_gen.formulas.ifs_search import search3d as search

@@ -3,7 +3,6 @@ import json
 import tarfile
 
 import numpy as np
-import pytest
 import webdataset as wds
 from PIL import Image
 

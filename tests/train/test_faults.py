@@ -279,7 +279,7 @@ CASES = {
     "empty shard counted": Case(lambda f: pretrain(empty(f), "--output", str(f / "r"), "--max-skipped", "20"),
                                 None, lambda f: lost_shard(f, "r", 20)),
     "losses over --max-skipped": Case(lambda f: pretrain(truncated(f), "--output", str(f / "r")),
-                                      f"lost 11 of 40 samples, more than --max-skipped 1% allows: shard"),
+                                      "lost 11 of 40 samples, more than --max-skipped 1% allows: shard"),
     "cache-dir is a file": Case(
         lambda f: pretrain(serve(toy(f).parent) + "toy/", "--cache-dir", str(f / "toy" / "manifest.json"),
                            "--output", str(f / "r")),
