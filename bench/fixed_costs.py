@@ -15,7 +15,9 @@ without the interpreter's teardown). Kernel
 loads from numba's cache happen inside set-up and rendering; their CPU
 seconds are shown apart and taken out of those two. The modules are
 compiled to bytecode and the numba cache warmed by one untimed run first.
-Medians of the rounds, the rounds of all families interleaved. --trees
+Each column is the round whose whole run is the median of the rounds (so
+that its stages add up to it; medians taken stage by stage need not), the
+rounds of all families interleaved. --trees
 compares checkouts of fdsl (`git worktree add`, `git archive`): each runs
 from its own folder, their runs interleaved too, one table each.
 """
@@ -160,12 +162,19 @@ def main():
             report(tree, results[tree], args.rounds)
 
 
+def median_round(runs):
+    """The run whose total is nearest the median of the totals of `runs`."""
+    middle = median([run["total"] for run in runs])
+    return min(runs, key=lambda run: abs(run["total"] - middle))
+
+
 def report(tree, results, rounds):
-    print(f"\n{tree}: CPU seconds per stage, median of {rounds} rounds; {load_line()} at the end")
+    print(f"\n{tree}: CPU seconds per stage, the median of {rounds} rounds; {load_line()} at the end")
     print("| stage | " + " | ".join(results) + " |")
     print("| --- |" + " --- |" * len(results))
+    chosen = [median_round(runs) for runs in results.values()]
     for stage in STAGES + ["total"]:
-        cells = [f"{median([r.get(stage, 0.0) for r in runs]):.3f}" for runs in results.values()]
+        cells = [f"{run.get(stage, 0.0):.3f}" for run in chosen]
         label = f"**{stage}**" if stage == "total" else stage
         print(f"| {label} | " + " | ".join(cells) + " |")
 

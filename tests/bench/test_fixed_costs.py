@@ -17,7 +17,8 @@ def test_the_stages_of_a_small_search_add_up_to_its_run():
                             "render shards (search: trials)", "other", "total"}
     assert seconds["import recipe module (numba, kernels)"] > 0 and seconds["render shards (search: trials)"] > 0
     parts = sum(value for stage, value in seconds.items() if stage != "total")
-    assert abs(parts - seconds["total"]) < 0.1 * seconds["total"]  # medians of parts add up to about the median
+    assert abs(parts - seconds["total"]) <= 0.0005 * len(seconds)  # one round's stages: they add up, to rounding
+    assert abs(seconds["other"]) < 0.1 * seconds["total"]  # the named stages hold nearly all of the run
 
 
 def test_a_folder_that_is_not_fdsl_is_refused_in_one_line(tmp_path):
