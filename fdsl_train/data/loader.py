@@ -261,8 +261,9 @@ def collate(pairs):
     return Crops(canvas, sizes), default_collate([label for _, label in pairs])
 
 
-# What a worker imports before it is forked: torch, timm, the readers and transforms, once per trainer.
-WORKER_PRELOAD = ["fdsl_train.data.datasets", "fdsl_train.data.transforms"]
+# What a worker imports before it is forked, once per trainer: torch, timm, the readers and transforms, and
+# --gpu-augment's worker half (torchvision's transforms.v2: 0.2 s that each worker paid again, every epoch).
+WORKER_PRELOAD = ["fdsl_train.data.datasets", "fdsl_train.data.transforms", "fdsl_train.data.device_augment"]
 
 
 def worker_context(workers: int):
