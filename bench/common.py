@@ -10,13 +10,31 @@ import os
 import resource
 import statistics
 import time
+from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
 
 def cpu_seconds() -> float:
-    """User + system CPU seconds of this process and of every child it has waited for."""
+    """User + system CPU seconds of this process, of every child it has waited for and of its forkserver's."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + forkserver_seconds()
+
+
+def forkserver_seconds() -> float:
+    """User + system CPU seconds of this process's multiprocessing forkserver and of the workers it has reaped.
+
+    fdsl_train's DataLoader workers are the forkserver's children, not this
+    process's, so RUSAGE_CHILDREN never sees them; the forkserver reaps each
+    before its parent's join returns. Read from /proc (Linux), in clock ticks.
+    """
+    from multiprocessing import forkserver
+
+    pid = forkserver._forkserver._forkserver_pid  # None until a forkserver has started
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = map(int, fields[11:15])  # stat fields 14 to 17
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(work: Callable):
@@ -26,12 +44,18 @@ def timed(work: Callable):
     return result, time.perf_counter() - wall, cpu_seconds() - cpu
 
 
-def interleaved(contenders: Dict[str, Callable], rounds: int) -> Dict[str, List]:
-    """Each contender's results over `rounds` rounds, the contenders taking turns within every round."""
+def interleaved(contenders: Dict[str, Callable], rounds: int, warmup: int = 0) -> Dict[str, List]:
+    """Each contender's results over `rounds` rounds, the contenders taking turns within every round.
+
+    `warmup` rounds run first and are dropped: what a long run pays once (a
+    forkserver's start, its imports) is not a round's cost.
+    """
     results = {name: [] for name in contenders}
-    for _ in range(rounds):
+    for turn in range(warmup + rounds):
         for name, run in contenders.items():
-            results[name].append(run())
+            result = run()
+            if turn >= warmup:
+                results[name].append(result)
     return results
 
 

@@ -4,10 +4,11 @@ Loader rows: for each recipe (FractalDB with the official recipe, 1p-frac,
 RCDB, ExFractalDB) a small dataset is rendered with fdsl-gen; one epoch of
 fdsl_train's shard loader over its shards takes turns with one epoch of the
 live source that renders the same samples (`--data live:FOLDER`), with the
-same transform, batch size and workers, for --rounds rounds. Each epoch
-gives samples/s per worker (wall, the workers' start included, as a
+same transform, batch size and workers, for --rounds rounds, after one
+untimed epoch each (the workers' forkserver starts once per trainer). Each
+epoch gives samples/s per worker (wall, the workers' start included, as a
 training epoch pays it) and CPU milliseconds per sample (user + system of
-the bench and its worker processes).
+the bench and its worker processes, the forkserver's included).
 
 Generator rows: one process and one thread on each side, CPU seconds (user
 + system) per image and per chaos game, at two settings, each side at the
@@ -93,7 +94,7 @@ def loader_rows(args, transform) -> list:
                                  workers=args.workers, seed=0)
             loaders[name] = ShardLoader(stream, args.workers)
         results = interleaved({name: lambda loader=loader: epoch(loader) for name, loader in loaders.items()},
-                              args.rounds)
+                              args.rounds, warmup=1)
         rows.append((recipe, sources["shards"].num_samples, results["shards"], results["live"]))
     return rows
 

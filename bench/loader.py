@@ -4,9 +4,12 @@ The images are written out as PNG files twice: as RGB PNGs with R=G=B (the
 layout the FractalDB reference code writes) and as the shards' own
 single-channel PNG bytes. Each loader reads every image once with the same
 transform and the same worker count; the page cache is warmed for all three.
-The loaders take turns for --rounds rounds; each figure is the median, min
+The loaders take turns for --rounds rounds, after one untimed epoch each
+(the shard workers' forkserver starts and imports torch once per trainer,
+not once per epoch); each figure is the median, min
 and max over the rounds of samples/s per worker (wall) and of CPU
-milliseconds per sample (user + system of the bench and its workers), and
+milliseconds per sample (user + system of the bench and its workers, the
+forkserver's included), and
 the ratio to the RGB files is taken round by round.
 
 With --gpu-augment the contenders are the shard loader with the preset's
@@ -122,7 +125,7 @@ def gpu_augment_rounds(args, shardset) -> None:
         "CPU path, fractaldb-resnet (RandomCrop only)": lambda make=loader(train_transform(floor)): (
             throughput(make) + (None,)),
     }
-    results = interleaved(contenders, args.rounds)
+    results = interleaved(contenders, args.rounds, warmup=1)
     print(f"{shardset.num_samples} images, {workers} worker(s), batch {args.batch_size}, median (min to max) of "
           f"{args.rounds} interleaved rounds, torch {torch.__version__}, {torch.get_num_threads()} torch threads in "
           f"the main process; {load_line()}")
@@ -169,7 +172,7 @@ def main() -> None:
         loaders[label] = lambda dataset=dataset: DataLoader(
             dataset, batch_size=args.batch_size, shuffle=True, num_workers=args.workers, drop_last=True)
     results = interleaved({label: lambda make=make: throughput(make) for label, make in loaders.items()},
-                          args.rounds)
+                          args.rounds, warmup=1)
     size = Image.open(next(rgb.rglob("*.png"))).size[0]
     print(f"{shardset.num_samples} images of {size} px, transform of preset {args.preset}, "
           f"{workers} worker(s), batch {args.batch_size}, median (min to max) of {args.rounds} interleaved rounds, "

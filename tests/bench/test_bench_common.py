@@ -1,4 +1,5 @@
 """bench/common.py: medians with their spread, ratios round by round, turns, CPU time; catalys1's wrapper's refusal."""
+import multiprocessing
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,14 @@ def test_contenders_take_turns_within_every_round():
     assert results == {"a": [1, 3, 5], "b": [2, 4, 6]}
 
 
+def test_warm_up_rounds_run_first_and_are_dropped():
+    calls = []
+    results = common.interleaved({"a": lambda: calls.append("a") or len(calls),
+                                  "b": lambda: calls.append("b") or len(calls)}, 2, warmup=1)
+    assert calls == ["a", "b"] * 3
+    assert results == {"a": [3, 5], "b": [4, 6]}
+
+
 def test_fewer_than_three_rounds_are_refused():
     with pytest.raises(SystemExit, match="at least 3 rounds"):
         common.check_rounds(2)
@@ -39,6 +48,26 @@ def test_cpu_time_counts_a_child_waited_for():
     _, wall, cpu = common.timed(lambda: subprocess.run(child, check=True))
     assert cpu > 0.05  # the child's loop alone is well over this; this process only waits
     assert wall > 0
+
+
+def burn():
+    sum(i * i for i in range(2_000_000))
+
+
+def test_cpu_time_counts_a_worker_started_by_a_forkserver():
+    # fdsl_train's loader workers are the forkserver's children: RUSAGE_CHILDREN alone misses them
+    context = multiprocessing.get_context("forkserver")
+
+    def run_worker(target):
+        worker = context.Process(target=target)
+        worker.start()
+        worker.join(timeout=120)
+        return worker.exitcode
+
+    assert run_worker(int) == 0  # the forkserver's own start, not timed
+    exitcode, _, cpu = common.timed(lambda: run_worker(burn))
+    assert exitcode == 0
+    assert cpu > 0.05  # the worker's loop alone is well over this; this process only waits
 
 
 def test_catalys1_wrapper_refuses_a_folder_without_the_generator(tmp_path):
