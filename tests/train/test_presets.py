@@ -1,5 +1,7 @@
 """Every preset field against docs/recipes.md, which gives each field's value and the official source of it."""
 import ast
+import hashlib
+import json
 import re
 import sys
 from dataclasses import fields
@@ -16,6 +18,8 @@ sys.path.insert(0, str(ROOT / "bench" / "official"))
 import pins  # noqa: E402
 
 CITATION = re.compile(r"^(\S+) (\S+?):(\d+)")  # "cvpr2022 pretrain.py:149 (...)": pinned repository, file, line
+# {citation: sha256 of the cited line, stripped}, read off the pinned checkouts: CI has none of them
+CITED = Path(__file__).with_name("cited_lines.json")
 
 
 def documented() -> dict:
@@ -54,16 +58,31 @@ def test_the_documented_commits_are_the_pinned_ones():
             assert f"| {key} | {repo.github} | {repo.commit} |" in text
 
 
-def test_every_cited_line_exists_in_the_pinned_checkout():
-    citations = [CITATION.match(source) for table in documented().values() for _, source in table.values()]
-    cited = {(m.group(1), m.group(2), int(m.group(3))) for m in citations if m and m.group(1) in pins.REPOS}
+def citations() -> set:
+    """'repository path:line' of every source in docs/recipes.md that cites a pinned repository."""
+    found = [CITATION.match(source) for table in documented().values() for _, source in table.values()]
+    return {m.group(0) for m in found if m and m.group(1) in pins.REPOS}
+
+
+def cited_line_digest(citation: str) -> str:
+    """sha256 of the cited line, stripped, in the pinned checkout ('' past the end of the file)."""
+    key, path, line = CITATION.match(citation).groups()
+    lines = (pins.BUILD / key / path).read_text().splitlines()
+    return hashlib.sha256(lines[int(line) - 1].strip().encode()).hexdigest() if int(line) <= len(lines) else ""
+
+
+def test_every_cited_line_was_read_off_the_pinned_checkout():
+    """CITED records each citation's line as read off the pinned checkouts; every citation must be in it, and
+    where a checkout is built here (bench/official/setup.py) the record must be what the checkout holds."""
+    cited, record = citations(), json.loads(CITED.read_text())
     assert len(cited) > 50
-    absent = sorted({key for key, _, _ in cited if pins.refusal(key)})
-    if absent:
-        pytest.skip(f"no pinned checkout of {', '.join(absent)}: run python bench/official/setup.py")
-    short = [(key, path, line) for key, path, line in cited
-             if len((pins.BUILD / key / path).read_text().splitlines()) < line]
-    assert not short, f"cited past the end of the file: {short}"
+    assert set(record) == cited, f"cited but not recorded: {sorted(cited - set(record))}; " \
+                                 f"recorded but not cited: {sorted(set(record) - cited)}"
+    built = [citation for citation in sorted(cited) if not pins.refusal(citation.split()[0])]
+    read = {citation: cited_line_digest(citation) for citation in built}
+    assert all(read.values()), f"cited past the end of the file: {[c for c, d in read.items() if not d]}"
+    assert read == {citation: record[citation] for citation in built}, \
+        "CITED differs from the checkouts; what they hold:\n" + json.dumps(read, indent=1, sort_keys=True)
 
 
 def test_the_learning_rate_scales_with_the_global_batch_from_its_base():
