@@ -29,7 +29,7 @@ def forkserver_seconds() -> float:
     """
     from multiprocessing import forkserver
 
-    pid = forkserver._forkserver._forkserver_pid  # None until a forkserver has started
+    pid = forkserver._forkserver._forkserver_pid  # no public handle on it; None until one has started
     if pid is None:
         return 0.0
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
